@@ -1,0 +1,95 @@
+"""Database wiring: the tortoise config, migrations and the one way to write.
+
+Every write that moves points or money goes through `write_transaction()`: a real
+transaction on PostgreSQL (where services lock member rows with SELECT ... FOR UPDATE),
+and additionally a process-wide lock on SQLite, which has no row locks and shares one
+connection between coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.transactions import in_transaction
+
+from domain.settings import get_settings
+
+MODEL_MODULES = [
+    "domain.auth.models",
+    "domain.events.models",
+    "domain.members.models",
+    "domain.orders.models",
+    "domain.ledger.models",
+    "domain.rules.models",
+    "domain.tiers.models",
+]
+
+_sqlite_write_lock = asyncio.Lock()
+
+
+def tortoise_config(db_url: str | None = None) -> dict[str, Any]:
+    url = db_url or get_settings().database_url
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url[len("postgresql://"):]
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "patron": {
+                "models": MODEL_MODULES,
+                "migrations": "migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# `tortoise -c domain.db.TORTOISE_ORM makemigrations` reads this.
+TORTOISE_ORM = tortoise_config()
+
+
+def is_sqlite() -> bool:
+    return connections.get("default").capabilities.dialect == "sqlite"
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[Any]:
+    if is_sqlite():
+        async with _sqlite_write_lock:
+            async with in_transaction() as conn:
+                yield conn
+    else:
+        async with in_transaction() as conn:
+            yield conn
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of a file-based SQLite URL so a fresh checkout just runs."""
+    from pathlib import Path
+
+    if url.startswith("sqlite://") and ":memory:" not in url:
+        Path(url[len("sqlite://"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def migrate(db_url: str | None = None) -> None:
+    """Apply every migration in migrations/ (tortoise native migrations)."""
+    from tortoise.migrations.api import migrate as run_migrations
+
+    config = tortoise_config(db_url)
+    ensure_sqlite_dir(config["connections"]["default"])
+    await run_migrations(config=config)
+
+
+async def init_orm(db_url: str | None = None) -> None:
+    config = tortoise_config(db_url)
+    ensure_sqlite_dir(config["connections"]["default"])
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+
+
+async def close_orm() -> None:
+    await Tortoise.close_connections()

@@ -1,0 +1,53 @@
+"""Typed domain errors. Resolvers turn them into payload `errors` (code, field, message)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "INVALID"
+
+    def __init__(self, message: str, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class MemberNotFound(NotFound):
+    code = "MEMBER_NOT_FOUND"
+
+    def __init__(self, external_id: str, field: str = "memberExternalId") -> None:
+        super().__init__(f"No member with externalId {external_id!r}", field)
+
+
+class InvalidInput(DomainError):
+    code = "INVALID"
+
+
+class InsufficientPoints(DomainError):
+    code = "INSUFFICIENT_POINTS"
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+
+
+# Every code a mutation payload can carry; schema/errors.py builds its enum from this.
+ERROR_CODES = (
+    "INVALID",
+    "NOT_FOUND",
+    "MEMBER_NOT_FOUND",
+    "ORDER_NOT_FOUND",
+    "TIER_NOT_FOUND",
+    "RULE_NOT_FOUND",
+    "API_KEY_NOT_FOUND",
+    "INSUFFICIENT_POINTS",
+    "CONFLICT",
+    "ALREADY_REFUNDED",
+    "MEMBER_ANONYMIZED",
+)

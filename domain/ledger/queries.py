@@ -1,0 +1,39 @@
+"""Read side of the ledger (no locks, no writes)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tortoise.functions import Sum
+
+from domain import clock
+from domain.ledger.models import Award, LedgerEntry
+
+
+async def ledger_page(member_id: int, first: int, before_id: int | None) -> list[LedgerEntry]:
+    """Newest first; one extra row tells whether there is a next page."""
+    qs = LedgerEntry.filter(member_id=member_id)
+    if before_id is not None:
+        qs = qs.filter(id__lt=before_id)
+    return await qs.order_by("-id").limit(first + 1)
+
+
+async def expiring_soon(member_id: int, days: int) -> int:
+    horizon = clock.now() + timedelta(days=days)
+    row = (
+        await LedgerEntry.filter(member_id=member_id, remaining__gt=0, expires_at__lte=horizon)
+        .annotate(total=Sum("remaining"))
+        .first()
+        .values("total")
+    )
+    return int(row["total"] or 0) if row else 0
+
+
+async def held_awards(member_id: int) -> list[Award]:
+    return await Award.filter(member_id=member_id, status="held").order_by("release_at", "id")
+
+
+async def entries_sum(member_id: int) -> int:
+    """The ledger's own total, to check the cached balance against (drift checks)."""
+    row = await LedgerEntry.filter(member_id=member_id).annotate(total=Sum("amount")).first().values("total")
+    return int(row["total"] or 0) if row else 0

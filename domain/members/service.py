@@ -1,0 +1,150 @@
+"""Members: idempotent upsert, consent with history, export and anonymisation."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from domain import clock
+from domain.db import write_transaction
+from domain.errors import DomainError, InvalidInput, MemberNotFound
+from domain.events.service import record_event
+from domain.ledger.service import lock_member
+from domain.members.models import Consent, ConsentChange, Member
+from domain.rules import service as rules
+from domain.tiers import service as tiers
+
+PURPOSES = ("PERSONALIZATION", "MARKETING_EMAIL", "MARKETING_SMS", "REVIEW_REQUESTS")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PROFILE_FIELDS = ("email", "name", "birthday", "signup_channel")
+
+
+async def get_member(external_id: str, field: str = "memberExternalId") -> Member:
+    member = await Member.get_or_none(external_id=external_id)
+    if member is None:
+        raise MemberNotFound(external_id, field)
+    return member
+
+
+def _validate_profile(external_id: str, values: dict[str, Any]) -> None:
+    if not external_id.strip() or len(external_id) > 255:
+        raise InvalidInput("externalId must be 1 to 255 characters", "externalId")
+    email = values.get("email")
+    if email is not None and (len(email) > 320 or not EMAIL_RE.match(email)):
+        raise InvalidInput("Not a valid e-mail address", "email")
+    if values.get("name") is not None and len(values["name"]) > 200:
+        raise InvalidInput("name is at most 200 characters", "name")
+    birthday = values.get("birthday")
+    if birthday is not None and (birthday > clock.now().date() or birthday < date(1900, 1, 1)):
+        raise InvalidInput("birthday must be a past date", "birthday")
+    channel = values.get("signup_channel")
+    if channel is not None and len(channel) > 32:
+        raise InvalidInput("signupChannel is at most 32 characters", "signupChannel")
+
+
+async def upsert_member(external_id: str, values: dict[str, Any]) -> tuple[Member, bool]:
+    """Create or update by externalId. Only fields given (not None) are changed."""
+    _validate_profile(external_id, values)
+    given = {k: v for k, v in values.items() if k in PROFILE_FIELDS and v is not None}
+    try:
+        return await _upsert(external_id, given)
+    except IntegrityError:
+        # A concurrent upsert created the same externalId first: now it is an update.
+        return await _upsert(external_id, given)
+
+
+async def _upsert(external_id: str, given: dict[str, Any]) -> tuple[Member, bool]:
+    async with write_transaction():
+        existing = await Member.select_for_update().get_or_none(external_id=external_id)
+        now = clock.now()
+        if existing is None:
+            member = await Member.create(external_id=external_id, created_at=now, updated_at=now, **given)
+            await record_event("member.created", member_payload(member), member.id)
+            await rules.award_fixed(member, "SIGNUP", ("signup", external_id), "Signup bonus", None)
+            await tiers.evaluate_upgrade(member, "signup")
+            return member, True
+        changed = {k: v for k, v in given.items() if getattr(existing, k) != v}
+        if changed:
+            existing.update_from_dict(changed)
+            existing.updated_at = now
+            await existing.save(update_fields=[*changed, "updated_at"])
+            await record_event(
+                "member.updated",
+                {**member_payload(existing), "changed": sorted(changed)},
+                existing.id,
+            )
+        return existing, False
+
+
+def member_payload(member: Member) -> dict[str, Any]:
+    return {
+        "externalId": member.external_id,
+        "email": member.email,
+        "name": member.name,
+        "birthday": member.birthday.isoformat() if member.birthday else None,
+        "signupChannel": member.signup_channel,
+    }
+
+
+async def current_consents(member_id: int) -> dict[str, Consent]:
+    return {c.purpose: c for c in await Consent.filter(member_id=member_id)}
+
+
+async def update_consents(
+    external_id: str, changes: list[tuple[str, bool]], source: str
+) -> Member:
+    """Record each consent change with time and source; unchanged purposes write nothing."""
+    for purpose, _ in changes:
+        if purpose not in PURPOSES:
+            raise InvalidInput(f"Unknown purpose {purpose}", "consents")
+    async with write_transaction():
+        member = await lock_member((await get_member(external_id)).id)
+        if member.anonymized_at:
+            raise DomainError("Member is anonymized", "memberExternalId", code="MEMBER_ANONYMIZED")
+        now = clock.now()
+        state = await current_consents(member.id)
+        changed = []
+        for purpose, granted in changes:
+            row = state.get(purpose)
+            if (row.granted if row else False) == granted:
+                continue  # no change (a missing row means the default: not granted)
+            if row is None:
+                await Consent.create(member_id=member.id, purpose=purpose, granted=granted, source=source, updated_at=now)
+            else:
+                row.granted, row.source, row.updated_at = granted, source, now
+                await row.save(update_fields=["granted", "source", "updated_at"])
+            await ConsentChange.create(member_id=member.id, purpose=purpose, granted=granted, source=source, created_at=now)
+            changed.append({"purpose": purpose, "granted": granted})
+        if changed:
+            await record_event(
+                "member.updated",
+                {"externalId": member.external_id, "changed": ["consents"], "consents": changed, "source": source},
+                member.id,
+            )
+        return member
+
+
+async def anonymize(external_id: str, actor: str) -> Member:
+    """Erase personal data; orders and the ledger stay, so totals and balances are intact."""
+    async with write_transaction():
+        member = await lock_member((await get_member(external_id)).id)
+        if member.anonymized_at:
+            return member
+        now = clock.now()
+        token = hashlib.sha256(f"{member.id}:{member.external_id}".encode()).hexdigest()[:16]
+        member.external_id = f"anonymized-{token}"
+        member.email = member.name = member.birthday = member.signup_channel = None
+        member.anonymized_at = member.updated_at = now
+        await member.save()
+        for row in await Consent.filter(member_id=member.id, granted=True):
+            row.granted, row.source, row.updated_at = False, "anonymization", now
+            await row.save(update_fields=["granted", "source", "updated_at"])
+            await ConsentChange.create(member_id=member.id, purpose=row.purpose, granted=False, source="anonymization", created_at=now)
+        await record_event(
+            "member.anonymized", {"externalId": member.external_id, "actor": actor, "at": now.isoformat()}, member.id
+        )
+        return member

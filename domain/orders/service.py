@@ -1,0 +1,228 @@
+"""Orders and refunds: the input that drives points and tiers. Both are idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from domain import clock
+from domain.db import write_transaction
+from domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from domain.events.service import record_event
+from domain.ledger import service as ledger
+from domain.ledger.models import Award
+from domain.members.service import get_member
+from domain.orders.models import Order, OrderLine, Refund
+from domain.rules import service as rules
+from domain.tiers import service as tiers
+from domain.tiers.models import Tier
+
+MAX_LINES = 100
+
+
+@dataclass
+class LineInput:
+    sku: str
+    quantity: int
+    unit_price: int
+    product_external_id: str | None = None
+    category: str | None = None
+
+
+@dataclass
+class OrderResult:
+    order: Order
+    points_awarded: int
+    replayed: bool
+
+
+def _validate_order(external_id: str, currency: str, channel: str, lines: list[LineInput]) -> None:
+    if not external_id.strip() or len(external_id) > 255:
+        raise InvalidInput("externalId must be 1 to 255 characters", "externalId")
+    if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        raise InvalidInput("currency must be an ISO 4217 code such as KRW or USD", "currency")
+    if not channel.strip() or len(channel) > 32:
+        raise InvalidInput("channel must be 1 to 32 characters", "channel")
+    if not lines:
+        raise InvalidInput("An order needs at least one line", "lines")
+    if len(lines) > MAX_LINES:
+        raise InvalidInput(f"At most {MAX_LINES} lines", "lines")
+    for i, line in enumerate(lines):
+        if not line.sku.strip() or len(line.sku) > 255:
+            raise InvalidInput("sku must be 1 to 255 characters", f"lines.{i}.sku")
+        if line.quantity <= 0 or line.quantity > 1_000_000:
+            raise InvalidInput("quantity must be between 1 and 1000000", f"lines.{i}.quantity")
+        if line.unit_price < 0 or line.unit_price > 10**12:
+            raise InvalidInput("unitPrice must be between 0 and 10^12 minor units", f"lines.{i}.unitPrice")
+
+
+async def _points_for(order: Order) -> int:
+    awards = await Award.filter(source_type="order", source_id=order.external_id).values("amount")
+    return sum(a["amount"] for a in awards)
+
+
+async def record_order(
+    external_id: str,
+    member_external_id: str,
+    currency: str,
+    channel: str,
+    placed_at: datetime,
+    lines: list[LineInput],
+) -> OrderResult:
+    _validate_order(external_id, currency, channel, lines)
+    try:
+        return await _record_order(external_id, member_external_id, currency, channel, placed_at, lines)
+    except IntegrityError:
+        # Another request inserted the same externalId between our check and insert.
+        existing = await Order.get_or_none(external_id=external_id)
+        if existing is None:
+            raise
+        return await _replay(existing, member_external_id)
+
+
+async def _replay(order: Order, member_external_id: str) -> OrderResult:
+    await order.fetch_related("member")
+    if order.member.external_id != member_external_id:
+        raise Conflict("This order externalId belongs to another member", "externalId")
+    return OrderResult(order, await _points_for(order), True)
+
+
+async def _record_order(
+    external_id: str,
+    member_external_id: str,
+    currency: str,
+    channel: str,
+    placed_at: datetime,
+    lines: list[LineInput],
+) -> OrderResult:
+    async with write_transaction():
+        member = await ledger.lock_member((await get_member(member_external_id)).id)
+        existing = await Order.get_or_none(external_id=external_id)
+        if existing is not None:
+            return await _replay(existing, member_external_id)
+        if member.anonymized_at:
+            raise DomainError("Member is anonymized", "memberExternalId", code="MEMBER_ANONYMIZED")
+        total = sum(line.quantity * line.unit_price for line in lines)
+        order = await Order.create(
+            external_id=external_id, member_id=member.id, currency=currency, channel=channel,
+            placed_at=placed_at, total_amount=total, created_at=clock.now(),
+        )
+        await OrderLine.bulk_create([
+            OrderLine(order_id=order.id, sku=line.sku, product_external_id=line.product_external_id,
+                      category=line.category, quantity=line.quantity, unit_price=line.unit_price)
+            for line in lines
+        ])
+        await record_event("order.recorded", {
+            "externalId": external_id, "memberExternalId": member.external_id,
+            "currency": currency, "channel": channel, "placedAt": placed_at.isoformat(),
+            "total": {"amount": total, "currency": currency},
+            "lines": [{"sku": ln.sku, "productExternalId": ln.product_external_id, "category": ln.category,
+                       "quantity": ln.quantity, "unitPrice": ln.unit_price} for ln in lines],
+        }, member.id)
+        tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
+        facts = [rules.OrderLineFacts(ln.sku, ln.category, ln.quantity * ln.unit_price) for ln in lines]
+        points = await rules.award_order(member, external_id, currency, facts, tier)
+        await tiers.evaluate_upgrade(member, f"order {external_id}")
+        return OrderResult(order, points, False)
+
+
+@dataclass
+class RefundLineInput:
+    sku: str
+    quantity: int
+
+
+async def record_refund(
+    external_id: str, order_external_id: str, lines: list[RefundLineInput] | None
+) -> tuple[Refund, bool]:
+    """Refund the whole remaining order (no lines) or some line quantities; reverse points."""
+    if not external_id.strip() or len(external_id) > 255:
+        raise InvalidInput("externalId must be 1 to 255 characters", "externalId")
+    if lines is not None and len(lines) > MAX_LINES:
+        raise InvalidInput(f"At most {MAX_LINES} lines", "lines")
+    try:
+        return await _record_refund(external_id, order_external_id, lines)
+    except IntegrityError:
+        existing = await Refund.get_or_none(external_id=external_id)
+        if existing is None:
+            raise
+        return existing, True
+
+
+async def _record_refund(
+    external_id: str, order_external_id: str, lines: list[RefundLineInput] | None
+) -> tuple[Refund, bool]:
+    order = await Order.get_or_none(external_id=order_external_id)
+    if order is None:
+        raise NotFound(f"No order {order_external_id!r}", "orderExternalId", code="ORDER_NOT_FOUND")
+    async with write_transaction():
+        member = await ledger.lock_member(order.member_id)
+        existing = await Refund.get_or_none(external_id=external_id)
+        if existing is not None:
+            if existing.order_id != order.id:
+                raise Conflict("This refund externalId belongs to another order", "externalId")
+            return existing, True
+        order = await Order.get(id=order.id)
+        order_lines = await OrderLine.filter(order_id=order.id).order_by("id")
+        refunded_lines, amount = _refund_lines(order_lines, lines)
+        if amount == 0 and order.refunded_amount >= order.total_amount:
+            raise DomainError("The order is already fully refunded", "orderExternalId", code="ALREADY_REFUNDED")
+        for line in order_lines:
+            await line.save(update_fields=["refunded_quantity"])
+        order.refunded_amount += amount
+        await order.save(update_fields=["refunded_amount"])
+        reversed_points = await ledger.reverse_awards(
+            member, ("order", order.external_id), order.refunded_amount, order.total_amount, external_id
+        )
+        refund = await Refund.create(
+            external_id=external_id, order_id=order.id, amount=amount, lines=refunded_lines,
+            points_reversed=reversed_points, created_at=clock.now(),
+        )
+        await record_event("order.refunded", {
+            "externalId": external_id, "orderExternalId": order.external_id,
+            "memberExternalId": member.external_id,
+            "amount": {"amount": amount, "currency": order.currency},
+            "lines": refunded_lines, "pointsReversed": reversed_points,
+        }, member.id)
+        return refund, False
+
+
+def _refund_lines(
+    order_lines: list[OrderLine], lines: list[RefundLineInput] | None
+) -> tuple[list[dict[str, Any]], int]:
+    """Mark refunded quantities on the order lines; returns what was refunded and its value."""
+    refunded: list[dict[str, Any]] = []
+    amount = 0
+    if lines is None:
+        for line in order_lines:
+            qty = line.quantity - line.refunded_quantity
+            if qty > 0:
+                line.refunded_quantity += qty
+                refunded.append({"sku": line.sku, "quantity": qty, "amount": qty * line.unit_price})
+                amount += qty * line.unit_price
+        return refunded, amount
+    if not lines:
+        raise InvalidInput("Give refund lines, or omit them for a full refund", "lines")
+    for i, wanted in enumerate(lines):
+        if wanted.quantity <= 0:
+            raise InvalidInput("quantity must be positive", f"lines.{i}.quantity")
+        left = wanted.quantity
+        for line in order_lines:
+            if line.sku != wanted.sku or left == 0:
+                continue
+            qty = min(left, line.quantity - line.refunded_quantity)
+            line.refunded_quantity += qty
+            left -= qty
+            amount += qty * line.unit_price
+            if qty:
+                refunded.append({"sku": line.sku, "quantity": qty, "amount": qty * line.unit_price})
+        if left:
+            raise InvalidInput(f"Cannot refund {wanted.quantity} of {wanted.sku!r}: not that many left on the order", f"lines.{i}.quantity")
+    return refunded, amount
+
+
+async def order_lines(order_id: int) -> list[OrderLine]:
+    return await OrderLine.filter(order_id=order_id).order_by("id")

@@ -1,0 +1,203 @@
+"""Earning rules: which rules apply to an event, how many points, and recording the award.
+
+Every award stores the rule id and the values used (`details`), so a refund later reverses
+exactly what was recorded, never a recomputation with today's rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from tortoise.functions import Sum
+
+from domain import clock
+from domain.errors import InvalidInput, NotFound
+from domain.ledger import service as ledger
+from domain.ledger.models import Award
+from domain.members.models import Member
+from domain.rules.models import EarningRule
+from domain.settings import get_settings
+from domain.tiers.models import Tier
+
+RULE_TYPES = ("ORDER_PAID", "SIGNUP", "BIRTHDAY")
+CAP_PERIODS = ("DAY", "WEEK", "MONTH", "YEAR", "LIFETIME")
+
+
+@dataclass
+class OrderLineFacts:
+    sku: str
+    category: str | None
+    amount: int  # quantity x unit price, minor units
+
+
+def period_start(period: str, now: datetime) -> datetime | None:
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "DAY":
+        return day
+    if period == "WEEK":
+        return day - timedelta(days=day.weekday())
+    if period == "MONTH":
+        return day.replace(day=1)
+    if period == "YEAR":
+        return day.replace(month=1, day=1)
+    return None
+
+
+def eligible_amount(rule: EarningRule, lines: list[OrderLineFacts]) -> int:
+    total = 0
+    for line in lines:
+        if rule.include_skus and line.sku not in rule.include_skus:
+            continue
+        if line.sku in (rule.exclude_skus or []):
+            continue
+        if rule.include_categories and line.category not in rule.include_categories:
+            continue
+        if line.category in (rule.exclude_categories or []):
+            continue
+        total += line.amount
+    return total
+
+
+async def _awarded_in_period(member: Member, rule: EarningRule, now: datetime) -> int:
+    qs = Award.filter(member_id=member.id, rule_id=rule.id)
+    start = period_start(rule.cap_period or "LIFETIME", now)
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    row = await qs.annotate(total=Sum("amount")).first().values("total")
+    return int(row["total"] or 0) if row else 0
+
+
+async def _apply_rule(
+    member: Member,
+    rule: EarningRule,
+    base: int,
+    tier: Tier | None,
+    source: tuple[str, str],
+    reason: str,
+    default_pending_days: int,
+    values: dict[str, Any],
+) -> int:
+    now = clock.now()
+    multiplier = Decimal(tier.earn_multiplier) if (tier and rule.apply_tier_multiplier) else Decimal(1)
+    points = int((Decimal(base) * multiplier).to_integral_value(rounding=ROUND_FLOOR))
+    capped_from = None
+    if rule.cap_points is not None:
+        room = max(0, rule.cap_points - await _awarded_in_period(member, rule, now))
+        if points > room:
+            capped_from, points = points, room
+    details = {
+        "ruleId": rule.id,
+        "ruleName": rule.name,
+        "ruleType": rule.type,
+        **values,
+        "base": base,
+        "multiplier": str(multiplier),
+        "tier": tier.name if tier else None,
+        "cappedFrom": capped_from,
+        "cap": [rule.cap_points, rule.cap_period] if rule.cap_points is not None else None,
+    }
+    pending = rule.pending_days if rule.pending_days is not None else default_pending_days
+    record = await ledger.award(
+        member, points, reason, source=source,
+        idempotency_key=f"rule:{rule.id}:{source[0]}:{source[1]}",
+        rule_id=rule.id, details=details, pending_days=pending,
+    )
+    return record.amount if record else 0
+
+
+def _active(rule: EarningRule, now: datetime) -> bool:
+    if rule.starts_at and now < rule.starts_at:
+        return False
+    return not (rule.ends_at and now >= rule.ends_at)
+
+
+async def active_rules(rule_type: str) -> list[EarningRule]:
+    now = clock.now()
+    rules = await EarningRule.filter(type=rule_type, active=True).order_by("id")
+    return [r for r in rules if _active(r, now)]
+
+
+async def award_order(
+    member: Member,
+    order_external_id: str,
+    currency: str,
+    lines: list[OrderLineFacts],
+    tier: Tier | None,
+) -> int:
+    total = 0
+    for rule in await active_rules("ORDER_PAID"):
+        if rule.currency and rule.currency != currency:
+            continue
+        eligible = eligible_amount(rule, lines)
+        base = eligible // rule.currency_unit * rule.points_per_unit
+        values = {
+            "eligibleAmount": eligible,
+            "currency": currency,
+            "currencyUnit": rule.currency_unit,
+            "pointsPerUnit": rule.points_per_unit,
+        }
+        total += await _apply_rule(
+            member, rule, base, tier, ("order", order_external_id),
+            f"Order {order_external_id}", get_settings().return_window_days, values,
+        )
+    return total
+
+
+async def award_fixed(
+    member: Member, rule_type: str, source: tuple[str, str], reason: str, tier: Tier | None
+) -> int:
+    total = 0
+    for rule in await active_rules(rule_type):
+        total += await _apply_rule(
+            member, rule, rule.points, tier, source, reason, 0, {"points": rule.points}
+        )
+    return total
+
+
+def birthday_source(member: Member, today: date) -> tuple[str, str]:
+    return ("birthday", f"{member.external_id}:{today.year}")
+
+
+# --- admin management -------------------------------------------------------------------
+
+RULE_FIELDS = (
+    "name", "type", "active", "points", "points_per_unit", "currency_unit", "currency",
+    "include_categories", "exclude_categories", "include_skus", "exclude_skus",
+    "cap_points", "cap_period", "apply_tier_multiplier", "pending_days", "starts_at", "ends_at",
+)
+
+
+def _validate_rule(values: dict[str, Any]) -> None:
+    if values.get("type") not in RULE_TYPES:
+        raise InvalidInput(f"type must be one of {', '.join(RULE_TYPES)}", "type")
+    if not (values.get("name") or "").strip():
+        raise InvalidInput("A name is required", "name")
+    for name in ("points", "points_per_unit", "cap_points", "pending_days"):
+        if (values.get(name) or 0) < 0:
+            raise InvalidInput(f"{name} must not be negative", name)
+    if (values.get("currency_unit") or 0) <= 0:
+        raise InvalidInput("currencyUnit must be positive", "currencyUnit")
+    if values.get("cap_points") is not None and values.get("cap_period") not in CAP_PERIODS:
+        raise InvalidInput(f"capPeriod must be one of {', '.join(CAP_PERIODS)}", "capPeriod")
+    if values.get("type") == "ORDER_PAID" and (values.get("points_per_unit") or 0) <= 0:
+        raise InvalidInput("pointsPerUnit must be positive for ORDER_PAID", "pointsPerUnit")
+    starts, ends = values.get("starts_at"), values.get("ends_at")
+    if starts and ends and ends <= starts:
+        raise InvalidInput("endsAt must be after startsAt", "endsAt")
+
+
+async def save_rule(rule_id: int | None, values: dict[str, Any]) -> EarningRule:
+    if rule_id is None:
+        merged = {"currency_unit": 100, "active": True, "apply_tier_multiplier": True, **values}
+        _validate_rule(merged)
+        return await EarningRule.create(**merged, created_at=clock.now())
+    rule = await EarningRule.get_or_none(id=rule_id)
+    if rule is None:
+        raise NotFound("No such rule", "id", code="RULE_NOT_FOUND")
+    merged = {name: getattr(rule, name) for name in RULE_FIELDS} | values
+    _validate_rule(merged)
+    await rule.update_from_dict(values).save()
+    return rule

@@ -1,0 +1,60 @@
+"""All configuration, read once from the environment with safe defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(
+        default_factory=lambda: os.environ.get("DATABASE_URL", "sqlite://data/patron.sqlite3")
+    )
+    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
+    member_jwt_secret: str | None = field(
+        default_factory=lambda: os.environ.get("PATRON_MEMBER_JWT_SECRET") or None
+    )
+    bootstrap_admin_key: str | None = field(
+        default_factory=lambda: os.environ.get("PATRON_BOOTSTRAP_ADMIN_KEY") or None
+    )
+    # Points held after an order before they become spendable (the return window).
+    return_window_days: int = field(default_factory=lambda: _int("PATRON_RETURN_WINDOW_DAYS", 14))
+    # Credit lots expire this many days after they become spendable; 0 = never.
+    points_expiry_days: int = field(default_factory=lambda: _int("PATRON_POINTS_EXPIRY_DAYS", 365))
+    # What a refund does to points already spent: "allow_negative" or "cap_at_zero".
+    refund_spent_policy: str = field(
+        default_factory=lambda: os.environ.get("PATRON_REFUND_SPENT_POLICY", "allow_negative")
+    )
+    # A member keeps a tier this many days after failing a review before the downgrade.
+    tier_grace_days: int = field(default_factory=lambda: _int("PATRON_TIER_GRACE_DAYS", 30))
+    # How often the in-process/worker job loop wakes up.
+    job_interval_seconds: int = field(default_factory=lambda: _int("PATRON_JOB_INTERVAL", 30))
+    # GraphQL limits.
+    max_query_depth: int = field(default_factory=lambda: _int("PATRON_MAX_QUERY_DEPTH", 10))
+    max_query_tokens: int = field(default_factory=lambda: _int("PATRON_MAX_QUERY_TOKENS", 2000))
+    max_query_aliases: int = field(default_factory=lambda: _int("PATRON_MAX_QUERY_ALIASES", 30))
+    max_query_cost: int = field(default_factory=lambda: _int("PATRON_MAX_QUERY_COST", 5000))
+    api_key_cache_seconds: int = field(default_factory=lambda: _int("PATRON_API_KEY_CACHE_SECONDS", 10))
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = Settings()
+    return _settings
+
+
+def reload_settings(**overrides: object) -> Settings:
+    """Re-read the environment (tests and the CLI use this after changing env)."""
+    global _settings
+    _settings = Settings(**overrides)  # type: ignore[arg-type]
+    return _settings

@@ -1,0 +1,1 @@
+"""Thin glue between GraphQL and domain/: arguments in, domain calls, payloads out."""

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from domain.auth import service
+from domain.auth.models import ApiKey as ApiKeyModel
+from schema.auth import ApiKey, ApiKeyPayload, CreateApiKeyInput, CreateApiKeyPayload
+from resolvers.common import attempt, decode_id
+
+
+async def api_keys(info: Info) -> list[ApiKey]:
+    return [ApiKey.from_model(k) for k in await ApiKeyModel.all().order_by("id")]
+
+
+async def create_api_key(info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
+    result, errors = await attempt(service.create_api_key(input.name, input.role.value))
+    if result is None:
+        return CreateApiKeyPayload(api_key=None, secret=None, errors=errors)
+    key, secret = result
+    return CreateApiKeyPayload(api_key=ApiKey.from_model(key), secret=secret, errors=[])
+
+
+async def revoke_api_key(info: Info, id: strawberry.ID) -> ApiKeyPayload:
+    key, errors = await attempt(service.revoke_api_key(decode_id(id, "ApiKey")))
+    return ApiKeyPayload(api_key=ApiKey.from_model(key) if key else None, errors=errors)

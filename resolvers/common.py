@@ -1,0 +1,68 @@
+"""Shared resolver helpers: domain errors to payload errors, and the member being acted on."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from strawberry.types import Info
+
+from domain.errors import DomainError
+from schema.errors import ErrorCode, UserError, bad_input
+
+T = TypeVar("T")
+
+
+def _camel(path: str) -> str:
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), path)
+
+
+def user_error(exc: DomainError) -> UserError:
+    return UserError(field=_camel(exc.field) if exc.field else None, message=exc.message, code=ErrorCode[exc.code])
+
+
+async def attempt(work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
+    """Run a domain call; an expected failure becomes a payload error, nothing else is caught."""
+    try:
+        return await work, []
+    except DomainError as exc:
+        return None, [user_error(exc)]
+
+
+def target_external_id(info: Info, given: str | None) -> str:
+    """The member a call is about: a member token always means its own member."""
+    viewer = info.context.viewer
+    if viewer.role == "member":
+        return viewer.member_external_id
+    if not given:
+        raise bad_input("memberExternalId is required")
+    return given
+
+
+
+def fields_given(obj: Any, mapping: dict[str, str] | None = None) -> dict[str, Any]:
+    """Input fields the caller set (not None), keyed by domain field name."""
+    values = {}
+    for name, value in vars(obj).items():
+        if value is None:
+            continue
+        if hasattr(value, "value") and not isinstance(value, (int, str)):
+            value = value.value  # enums
+        values[(mapping or {}).get(name, name)] = value
+    return values
+
+
+def decode_id(value: str, type_name: str) -> int:
+    """A global id of `type_name` (or a plain integer) to the primary key."""
+    from strawberry.relay import from_base64
+
+    if value.isdigit():
+        return int(value)
+    try:
+        name, pk = from_base64(value)
+        if name != type_name:
+            raise ValueError
+        return int(pk)
+    except ValueError:
+        raise bad_input(f"Not a {type_name} id") from None

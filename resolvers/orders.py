@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from domain.orders import service
+from schema.orders import (
+    Order,
+    RecordOrderInput,
+    RecordOrderPayload,
+    RecordRefundInput,
+    RecordRefundPayload,
+    Refund,
+)
+from resolvers.common import attempt
+
+
+async def record_order(info: Info, input: RecordOrderInput) -> RecordOrderPayload:
+    lines = [
+        service.LineInput(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price,
+                          product_external_id=ln.product_external_id, category=ln.category)
+        for ln in input.lines
+    ]
+    result, errors = await attempt(service.record_order(
+        input.external_id, input.member_external_id, input.currency, input.channel, input.placed_at, lines,
+    ))
+    if result is None:
+        return RecordOrderPayload(order=None, points_awarded=0, replayed=False, errors=errors)
+    return RecordOrderPayload(
+        order=Order.from_model(result.order), points_awarded=result.points_awarded,
+        replayed=result.replayed, errors=[],
+    )
+
+
+async def record_refund(info: Info, input: RecordRefundInput) -> RecordRefundPayload:
+    lines = None if input.lines is None else [service.RefundLineInput(ln.sku, ln.quantity) for ln in input.lines]
+    result, errors = await attempt(service.record_refund(input.external_id, input.order_external_id, lines))
+    if result is None:
+        return RecordRefundPayload(refund=None, order=None, points_reversed=0, replayed=False, errors=errors)
+    refund, replayed = result
+    await refund.fetch_related("order")
+    return RecordRefundPayload(
+        refund=Refund.from_model(refund), order=Order.from_model(refund.order),
+        points_reversed=refund.points_reversed, replayed=replayed, errors=[],
+    )

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from domain.tiers import service
+from schema.tiers import Tier, TierInput, TierPayload
+from resolvers.common import attempt, decode_id, fields_given
+from schema.errors import bad_input
+
+
+def _values(input: TierInput) -> dict:
+    values = fields_given(input)
+    if "min_spend" in values and "currency" in values:
+        values["currency"] = values["currency"].upper()
+    return values
+
+
+async def tiers(info: Info) -> list[Tier]:
+    return [Tier.from_model(t) for t in await service.all_tiers()]
+
+
+async def create_tier(info: Info, input: TierInput) -> TierPayload:
+    values = _values(input)
+    if "name" not in values or "rank" not in values:
+        raise bad_input("name and rank are required to create a tier")
+    tier, errors = await attempt(service.save_tier(None, values))
+    return TierPayload(tier=Tier.from_model(tier) if tier else None, errors=errors)
+
+
+async def update_tier(info: Info, id: strawberry.ID, input: TierInput) -> TierPayload:
+    tier, errors = await attempt(service.save_tier(decode_id(id, "Tier"), _values(input)))
+    return TierPayload(tier=Tier.from_model(tier) if tier else None, errors=errors)

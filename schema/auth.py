@@ -1,0 +1,56 @@
+"""API key types and inputs."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from domain.auth.models import ApiKey as ApiKeyModel
+from schema.common import global_id
+from schema.errors import UserError
+
+
+@strawberry.enum
+class ApiKeyRole(Enum):
+    ADMIN = "admin"
+    STOREFRONT = "storefront"
+    PARTNER = "partner"
+
+
+@strawberry.type
+class ApiKey:
+    id: strawberry.ID
+    key_id: int
+    name: str
+    role: ApiKeyRole
+    prefix: str = strawberry.field(description="The first characters of the secret, to recognise it.")
+    created_at: str
+    revoked_at: str | None
+
+    @classmethod
+    def from_model(cls, k: ApiKeyModel) -> ApiKey:
+        return cls(
+            id=global_id("ApiKey", k.id), key_id=k.id, name=k.name, role=ApiKeyRole(k.role),
+            prefix=k.prefix, created_at=k.created_at.isoformat(),
+            revoked_at=k.revoked_at.isoformat() if k.revoked_at else None,
+        )
+
+
+@strawberry.input
+class CreateApiKeyInput:
+    name: str
+    role: ApiKeyRole
+
+
+@strawberry.type
+class CreateApiKeyPayload:
+    api_key: ApiKey | None
+    secret: str | None = strawberry.field(description="Shown once; only its hash is stored.")
+    errors: list[UserError]
+
+
+@strawberry.type
+class ApiKeyPayload:
+    api_key: ApiKey | None
+    errors: list[UserError]

@@ -1,0 +1,163 @@
+"""Member, consent and data-transparency types."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from domain import clock
+from domain.ledger import queries as ledger_queries
+from domain.members.models import Member as MemberModel
+from domain.tiers import service as tiers
+from schema.common import global_id
+from schema.errors import UserError
+from schema.ledger import LedgerEntry, Points
+from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.tiers import NextTier, Tier, TierChange
+
+
+@strawberry.enum
+class ConsentPurpose(Enum):
+    PERSONALIZATION = "PERSONALIZATION"
+    MARKETING_EMAIL = "MARKETING_EMAIL"
+    MARKETING_SMS = "MARKETING_SMS"
+    REVIEW_REQUESTS = "REVIEW_REQUESTS"
+
+
+@strawberry.type
+class Consent:
+    purpose: ConsentPurpose
+    granted: bool
+    source: str | None
+    updated_at: str | None
+
+
+@strawberry.type
+class Member:
+    id: strawberry.ID
+    external_id: str
+    email: str | None
+    name: str | None
+    birthday: dt.date | None
+    signup_channel: str | None
+    created_at: str
+    anonymized: bool
+    points: Points
+    model: strawberry.Private[MemberModel]
+
+    @classmethod
+    def from_model(cls, m: MemberModel) -> Member:
+        return cls(
+            id=global_id("Member", m.id), external_id=m.external_id, email=m.email, name=m.name,
+            birthday=m.birthday, signup_channel=m.signup_channel, created_at=m.created_at.isoformat(),
+            anonymized=m.anonymized_at is not None,
+            points=Points(balance=m.points_balance, pending=m.points_pending,
+                          lifetime_earned=m.lifetime_earned, member_id=m.id),
+            model=m,
+        )
+
+    @strawberry.field(description="Every purpose, granted or not (default: not granted).")
+    async def consents(self, info: Info) -> list[Consent]:
+        rows = {c.purpose: c for c in await info.context.loaders.consents.load(self.model.id)}
+        result = []
+        for purpose in ConsentPurpose:
+            row = rows.get(purpose.value)
+            result.append(Consent(
+                purpose=purpose, granted=bool(row and row.granted), source=row.source if row else None,
+                updated_at=row.updated_at.isoformat() if row else None,
+            ))
+        return result
+
+    @strawberry.field
+    async def tier(self, info: Info) -> Tier | None:
+        if self.model.tier_id is None:
+            return None
+        tier = await info.context.loaders.tier.load(self.model.tier_id)
+        return Tier.from_model(tier) if tier else None
+
+    @strawberry.field
+    async def next_tier(self) -> NextTier | None:
+        all_tiers = await tiers.all_tiers()
+        current = next((t for t in all_tiers if t.id == self.model.tier_id), None)
+        target = tiers.next_tier(current, all_tiers)
+        if target is None:
+            return None
+        stats = await tiers.member_stats(self.model.id, target.window, target.currency, clock.now())
+
+        def missing(threshold: int | None, have: int) -> int | None:
+            return None if threshold is None else max(0, threshold - have)
+
+        return NextTier(
+            name=target.name, rank=target.rank, currency=target.currency,
+            remaining_spend=missing(target.min_spend, stats.spend),
+            remaining_points=missing(target.min_points, stats.points),
+            remaining_orders=missing(target.min_orders, stats.orders),
+        )
+
+    @strawberry.field
+    async def tier_history(self) -> list[TierChange]:
+        return [TierChange.from_model(c) for c in await tiers.tier_history(self.model.id)]
+
+    @strawberry.field(description="Ledger entries, newest first.")
+    async def ledger(self, first: int | None = 20, after: str | None = None) -> Connection[LedgerEntry]:
+        size = page_size(first)
+        rows = await ledger_queries.ledger_page(self.model.id, size, decode_cursor(after))
+        return connection(rows, size, LedgerEntry.from_model, lambda e: e.id)
+
+
+@strawberry.input
+class UpsertMemberInput:
+    external_id: str
+    email: str | None = None
+    name: str | None = None
+    birthday: dt.date | None = None
+    signup_channel: str | None = None
+
+
+@strawberry.input
+class ConsentInput:
+    purpose: ConsentPurpose
+    granted: bool
+
+
+@strawberry.input
+class UpdateConsentsInput:
+    member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
+    consents: list[ConsentInput]
+
+
+@strawberry.input
+class AnonymizeMemberInput:
+    member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
+
+
+@strawberry.type
+class MemberPayload:
+    member: Member | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class UpsertMemberPayload:
+    member: Member | None
+    created: bool
+    errors: list[UserError]
+
+
+@strawberry.type
+class FeatureDataUse:
+    feature: str
+    reads: list[str]
+    consent_purpose: ConsentPurpose | None
+    active: bool = strawberry.field(description="Whether this feature currently uses your data.")
+    why: str
+
+
+@strawberry.type
+class DataUsage:
+    member_external_id: str
+    features: list[FeatureDataUse]
+    consents: list[Consent]

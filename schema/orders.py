@@ -1,0 +1,94 @@
+"""Order and refund types and inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from domain.orders.models import Order as OrderModel
+from domain.orders.models import Refund as RefundModel
+from schema.common import Money, global_id
+from schema.errors import UserError
+
+
+@strawberry.type
+class Order:
+    id: strawberry.ID
+    external_id: str
+    currency: str
+    channel: str
+    placed_at: dt.datetime
+    total: Money
+    refunded: Money
+
+    @classmethod
+    def from_model(cls, o: OrderModel) -> Order:
+        return cls(
+            id=global_id("Order", o.id), external_id=o.external_id, currency=o.currency,
+            channel=o.channel, placed_at=o.placed_at,
+            total=Money(amount=o.total_amount, currency=o.currency),
+            refunded=Money(amount=o.refunded_amount, currency=o.currency),
+        )
+
+
+@strawberry.type
+class Refund:
+    id: strawberry.ID
+    external_id: str
+    amount: int
+    points_reversed: int
+
+    @classmethod
+    def from_model(cls, r: RefundModel) -> Refund:
+        return cls(id=global_id("Refund", r.id), external_id=r.external_id, amount=r.amount,
+                   points_reversed=r.points_reversed)
+
+
+@strawberry.input
+class OrderLineInput:
+    sku: str
+    product_external_id: str | None = None
+    category: str | None = None
+    quantity: int
+    unit_price: int = strawberry.field(description="Minor units.")
+
+
+@strawberry.input
+class RecordOrderInput:
+    external_id: str
+    member_external_id: str
+    currency: str
+    channel: str = "web"
+    placed_at: dt.datetime
+    lines: list[OrderLineInput]
+
+
+@strawberry.type
+class RecordOrderPayload:
+    order: Order | None
+    points_awarded: int = strawberry.field(description="Points this order earned (pending during the return window).")
+    replayed: bool = strawberry.field(description="True when this externalId was already recorded: nothing changed.")
+    errors: list[UserError]
+
+
+@strawberry.input
+class RefundLineInput:
+    sku: str
+    quantity: int
+
+
+@strawberry.input
+class RecordRefundInput:
+    external_id: str
+    order_external_id: str
+    lines: list[RefundLineInput] | None = strawberry.field(default=None, description="Omit for a full refund.")
+
+
+@strawberry.type
+class RecordRefundPayload:
+    refund: Refund | None
+    order: Order | None
+    points_reversed: int
+    replayed: bool
+    errors: list[UserError]

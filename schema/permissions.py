@@ -1,0 +1,50 @@
+"""Field permissions. `allow(...)` declares who may call a root field.
+
+A member token may act only on its own member: when the field names a member
+(`externalId`, `memberExternalId` or `input.memberExternalId`) it must be the token's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from schema.errors import forbidden, unauthenticated
+
+
+def target_member(kwargs: dict[str, Any]) -> str | None:
+    for name in ("external_id", "member_external_id"):
+        if kwargs.get(name):
+            return kwargs[name]
+    payload = kwargs.get("input")
+    return getattr(payload, "member_external_id", None) if payload is not None else None
+
+
+def allow(*roles: str, member_self: bool = False) -> type[BasePermission]:
+    class Allowed(BasePermission):
+        message = "You are not allowed to do this"
+
+        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+            viewer = info.context.viewer
+            if viewer.role in roles:
+                return True
+            if member_self and viewer.role == "member":
+                target = target_member(kwargs)
+                if target is None or target == viewer.member_external_id:
+                    return True
+                raise forbidden("A member can only act on their own data")
+            if viewer.role == "anonymous":
+                raise unauthenticated()
+            raise forbidden()
+
+    Allowed.__name__ = "Allow_" + "_".join(roles) + ("_self" if member_self else "")
+    return Allowed
+
+
+IsAdmin = allow("admin")
+AdminOrStorefront = allow("admin", "storefront")
+AdminOrSelf = allow("admin", member_self=True)
+AdminStorefrontOrSelf = allow("admin", "storefront", member_self=True)
+IsMember = allow(member_self=True)

@@ -1,0 +1,78 @@
+"""The root Query and Mutation: every field with who may call it."""
+
+from __future__ import annotations
+
+import strawberry
+
+import resolvers.auth
+import resolvers.events
+import resolvers.ledger
+import resolvers.members
+import resolvers.orders
+import resolvers.rules
+import resolvers.tiers
+from schema.auth import ApiKey, ApiKeyPayload, CreateApiKeyPayload
+from schema.common import JSON
+from schema.events import Event
+from schema.ledger import PointsPayload, ReleasePendingPointsPayload
+from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
+from schema.orders import RecordOrderPayload, RecordRefundPayload
+from schema.pagination import Connection
+from schema.permissions import (
+    AdminOrSelf,
+    AdminOrStorefront,
+    AdminStorefrontOrSelf,
+    IsAdmin,
+    IsMember,
+)
+from schema.rules import EarningRule, EarningRulePayload
+from schema.tiers import Tier, TierPayload
+
+
+@strawberry.type
+class Query:
+    me: Member | None = strawberry.field(resolver=resolvers.members.me, permission_classes=[IsMember],
+                                         description="The signed-in member (member token).")
+    member: Member | None = strawberry.field(resolver=resolvers.members.member, permission_classes=[AdminOrSelf])
+    members: Connection[Member] = strawberry.field(resolver=resolvers.members.members, permission_classes=[IsAdmin])
+    my_data_usage: DataUsage | None = strawberry.field(
+        resolver=resolvers.members.my_data_usage, permission_classes=[IsMember],
+        description="Which features read which of your data, and your consents.")
+    data_usage: DataUsage | None = strawberry.field(resolver=resolvers.members.data_usage, permission_classes=[AdminOrSelf])
+    export_member_data: JSON | None = strawberry.field(
+        resolver=resolvers.members.export_member_data, permission_classes=[AdminOrSelf],
+        description="Everything held about a member, as JSON.")
+    tiers: list[Tier] = strawberry.field(resolver=resolvers.tiers.tiers, description="The VIP program (public).")
+    earning_rules: list[EarningRule] = strawberry.field(resolver=resolvers.rules.earning_rules)
+    events: Connection[Event] = strawberry.field(resolver=resolvers.events.events, permission_classes=[IsAdmin])
+    api_keys: list[ApiKey] = strawberry.field(resolver=resolvers.auth.api_keys, permission_classes=[IsAdmin])
+
+
+@strawberry.type
+class Mutation:
+    upsert_member: UpsertMemberPayload = strawberry.mutation(
+        resolver=resolvers.members.upsert_member, permission_classes=[AdminOrStorefront])
+    update_consents: MemberPayload = strawberry.mutation(
+        resolver=resolvers.members.update_consents, permission_classes=[AdminStorefrontOrSelf])
+    anonymize_member: MemberPayload = strawberry.mutation(
+        resolver=resolvers.members.anonymize_member, permission_classes=[AdminOrSelf])
+    record_order: RecordOrderPayload = strawberry.mutation(
+        resolver=resolvers.orders.record_order, permission_classes=[AdminOrStorefront])
+    record_refund: RecordRefundPayload = strawberry.mutation(
+        resolver=resolvers.orders.record_refund, permission_classes=[AdminOrStorefront])
+    spend_points: PointsPayload = strawberry.mutation(
+        resolver=resolvers.ledger.spend_points, permission_classes=[AdminStorefrontOrSelf])
+    adjust_points: PointsPayload = strawberry.mutation(
+        resolver=resolvers.ledger.adjust_points, permission_classes=[IsAdmin])
+    release_pending_points: ReleasePendingPointsPayload = strawberry.mutation(
+        resolver=resolvers.ledger.release_pending_points, permission_classes=[IsAdmin],
+        description="Approve a member's pending points before the return window ends.")
+    create_tier: TierPayload = strawberry.mutation(resolver=resolvers.tiers.create_tier, permission_classes=[IsAdmin])
+    update_tier: TierPayload = strawberry.mutation(resolver=resolvers.tiers.update_tier, permission_classes=[IsAdmin])
+    create_earning_rule: EarningRulePayload = strawberry.mutation(
+        resolver=resolvers.rules.create_earning_rule, permission_classes=[IsAdmin])
+    update_earning_rule: EarningRulePayload = strawberry.mutation(
+        resolver=resolvers.rules.update_earning_rule, permission_classes=[IsAdmin])
+    create_api_key: CreateApiKeyPayload = strawberry.mutation(
+        resolver=resolvers.auth.create_api_key, permission_classes=[IsAdmin])
+    revoke_api_key: ApiKeyPayload = strawberry.mutation(resolver=resolvers.auth.revoke_api_key, permission_classes=[IsAdmin])

@@ -1,0 +1,197 @@
+"""Patron: the ASGI app and its command line.
+
+    python server.py [serve] [--host H] [--port P]   serve the API (GraphiQL at /graphql)
+    python server.py worker                          run the scheduled jobs only
+    python server.py migrate                         apply migrations in migrations/
+    python server.py seed                            load the demo program
+    python server.py export-schema                   write schema.graphql
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+
+import orjson
+from prometheus_client import Counter, make_asgi_app
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from tortoise import connections
+
+from domain import db
+from domain.auth.service import ANONYMOUS, AuthError, authenticate, ensure_admin_key
+from domain.jobs import JobRunner
+from domain.settings import get_settings
+from schema import schema
+from schema.context import Context
+
+log = logging.getLogger("patron")
+MAX_BODY_BYTES = 1_000_000
+REQUESTS = Counter("patron_graphql_requests_total", "GraphQL HTTP requests", ["status"])
+
+
+class PatronGraphQL(GraphQL):
+    async def get_context(self, request, response) -> Context:  # type: ignore[override]
+        viewer = request.scope.get("state", {}).get("viewer", ANONYMOUS)
+        return Context(viewer=viewer, request=request, response=response)
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
+
+
+def _error(status: int, message: str, code: str) -> JSONResponse:
+    return JSONResponse({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}, status)
+
+
+class GraphQLEndpoint:
+    """Authenticate once per request before strawberry runs; refuse oversized bodies."""
+
+    def __init__(self, view: GraphQL) -> None:
+        self.view = view
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope)
+            length = request.headers.get("content-length") or "0"
+            if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+                REQUESTS.labels("413").inc()
+                await _error(413, "Request body too large", "REQUEST_TOO_LARGE")(scope, receive, send)
+                return
+            try:
+                viewer = await authenticate(request.headers.get("authorization"))
+            except AuthError as exc:
+                REQUESTS.labels("401").inc()
+                await _error(401, str(exc), "UNAUTHENTICATED")(scope, receive, send)
+                return
+            scope.setdefault("state", {})["viewer"] = viewer
+            REQUESTS.labels("200").inc()
+        await self.view(scope, receive, send)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as exc:  # any failure means "not ready"
+        return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, 503)
+    return JSONResponse({"status": "ready"})
+
+
+def run_jobs_in_process() -> bool:
+    setting = os.environ.get("PATRON_INPROCESS_JOBS")
+    if setting is not None:
+        return setting == "1"
+    return get_settings().database_url.startswith("sqlite")
+
+
+def create_app(manage_db: bool = True) -> Starlette:
+    """`manage_db=False` leaves the ORM to the caller (tests open it themselves)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        jobs_task = None
+        if manage_db:
+            settings = get_settings()
+            if settings.database_url.startswith("sqlite"):
+                await db.migrate()  # the embedded default just runs
+            await db.init_orm()
+            secret = await ensure_admin_key(settings.bootstrap_admin_key)
+            if secret:
+                print(f"\n  Generated admin API key (shown once, store it now):\n    {secret}\n", flush=True)
+            if run_jobs_in_process():
+                jobs_task = asyncio.create_task(JobRunner().run_forever(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if jobs_task:
+                await jobs_task
+            if manage_db:
+                await db.close_orm()
+
+    view = PatronGraphQL(schema, graphql_ide="graphiql")
+    endpoint = GraphQLEndpoint(view)
+    return Starlette(
+        routes=[
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Mount("/metrics", make_asgi_app()),
+        ],
+        lifespan=lifespan,
+    )
+
+
+# --- command line -----------------------------------------------------------------------
+
+
+async def _worker() -> None:
+    await db.init_orm()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started")
+    try:
+        await JobRunner().run_forever(stop)  # finishes the item in hand, then stops
+    finally:
+        await db.close_orm()
+
+
+async def _seed() -> None:
+    from domain.demo import seed
+
+    await db.migrate()
+    await db.init_orm()
+    try:
+        print(await seed())
+    finally:
+        await db.close_orm()
+
+
+def export_schema(path: str = "schema.graphql") -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(schema.as_str() + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="server.py", description="Patron loyalty and reviews API")
+    parser.add_argument("command", nargs="?", default="serve",
+                        choices=["serve", "worker", "migrate", "seed", "export-schema"])
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "migrate":
+        asyncio.run(db.migrate())
+        print("migrations applied")
+    elif args.command == "worker":
+        asyncio.run(_worker())
+    elif args.command == "seed":
+        asyncio.run(_seed())
+    elif args.command == "export-schema":
+        export_schema()
+    else:
+        import uvicorn
+
+        print(f"Patron on http://{args.host}:{args.port}/graphql", flush=True)
+        uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
