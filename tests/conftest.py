@@ -1,0 +1,129 @@
+"""Test harness: one database per pytest process (SQLite in memory, or PostgreSQL when
+DATABASE_URL says so), migrated with the real migrations, emptied before every test.
+API tests go through the real ASGI app with httpx."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
+os.environ["PATRON_MEMBER_JWT_SECRET"] = "test-member-secret"
+os.environ.pop("PATRON_BOOTSTRAP_ADMIN_KEY", None)
+
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+from tortoise import Tortoise, connections  # noqa: E402
+
+from domain import clock, db  # noqa: E402
+from domain.auth import service as auth  # noqa: E402
+from domain.settings import reload_settings  # noqa: E402
+from server import create_app  # noqa: E402
+
+IS_POSTGRES = os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://"))
+postgres_only = pytest.mark.skipif(not IS_POSTGRES, reason="needs PostgreSQL row locks (runs in the PostgreSQL pass)")
+
+
+async def _reset_postgres_schema(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def database():
+    url = os.environ["DATABASE_URL"]
+    if IS_POSTGRES:
+        await _reset_postgres_schema(url)
+    elif ":memory:" in url:
+        # A private file: migrations and the ORM use separate connections.
+        tmp = tempfile.mkdtemp(prefix="patron-test-")
+        url = f"sqlite://{tmp}/test.sqlite3"
+    reload_settings()
+    await db.migrate(url)
+    await Tortoise.close_connections()
+    await db.init_orm(url)
+    yield
+    await db.close_orm()
+
+
+TABLES = [
+    "lot_consumptions", "ledger_entries", "awards", "refunds", "order_lines", "orders",
+    "tier_changes", "consent_changes", "consents", "events", "earning_rules", "members",
+    "tiers", "api_keys",
+]
+
+
+@pytest.fixture(autouse=True)
+async def clean_state():
+    conn = connections.get("default")
+    if IS_POSTGRES:
+        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE;")
+    else:
+        for table in TABLES:
+            await conn.execute_script(f"DELETE FROM {table};")
+    clock.set_now(None)
+    reload_settings()
+    auth._cache.clear()
+    yield
+    clock.set_now(None)
+
+
+@pytest.fixture
+async def client():
+    app = create_app(manage_db=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://patron.test") as c:
+        yield c
+
+
+class Api:
+    """Posts GraphQL through the ASGI app as a given caller."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+        response = await self.raw(query, variables, token)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def ok(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+        """Data of a call that must succeed without GraphQL errors."""
+        body = await self(query, variables, token)
+        assert "errors" not in body, body
+        return body["data"]
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+async def admin_token() -> str:
+    return (await auth.create_api_key("test admin", "admin"))[1]
+
+
+@pytest.fixture
+async def storefront_token() -> str:
+    return (await auth.create_api_key("test storefront", "storefront"))[1]
+
+
+@pytest.fixture
+async def partner_token() -> str:
+    return (await auth.create_api_key("test partner", "partner"))[1]
+
+
+def member_token(external_id: str, ttl: int = 3600) -> str:
+    return auth.issue_member_token(external_id, ttl)
