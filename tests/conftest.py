@@ -8,7 +8,7 @@ import os
 import tempfile
 
 os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
-os.environ["PATRON_MEMBER_JWT_SECRET"] = "test-member-secret"
+os.environ["PATRON_MEMBER_JWT_SECRET"] = "test-member-secret-of-at-least-32-bytes"
 os.environ.pop("PATRON_BOOTSTRAP_ADMIN_KEY", None)
 
 from typing import Any  # noqa: E402

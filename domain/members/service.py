@@ -12,6 +12,7 @@ from tortoise.exceptions import IntegrityError
 from domain import clock
 from domain.db import write_transaction
 from domain.errors import DomainError, InvalidInput, MemberNotFound
+from domain.events.models import Event
 from domain.events.service import record_event
 from domain.ledger.service import lock_member
 from domain.members.models import Consent, ConsentChange, Member
@@ -80,6 +81,25 @@ async def _upsert(external_id: str, given: dict[str, Any]) -> tuple[Member, bool
         return existing, False
 
 
+def _scrub(value: Any, personal: dict[str, str | None]) -> Any:
+    if isinstance(value, dict):
+        return {k: _scrub(v, personal) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, personal) for v in value]
+    if isinstance(value, str) and value in personal:
+        return personal[value]
+    return value
+
+
+async def _scrub_events(member_id: int, personal: dict[str, str | None]) -> None:
+    """Erasure reaches the event history too: personal values are replaced in payloads."""
+    for event in await Event.filter(member_id=member_id):
+        cleaned = _scrub(event.payload, personal)
+        if cleaned != event.payload:
+            event.payload = cleaned
+            await event.save(update_fields=["payload"])
+
+
 def member_payload(member: Member) -> dict[str, Any]:
     return {
         "externalId": member.external_id,
@@ -136,6 +156,11 @@ async def anonymize(external_id: str, actor: str) -> Member:
             return member
         now = clock.now()
         token = hashlib.sha256(f"{member.id}:{member.external_id}".encode()).hexdigest()[:16]
+        personal = {member.external_id: f"anonymized-{token}"}
+        for value in (member.email, member.name, member.birthday and member.birthday.isoformat()):
+            if value:
+                personal[value] = None
+        await _scrub_events(member.id, personal)
         member.external_id = f"anonymized-{token}"
         member.email = member.name = member.birthday = member.signup_channel = None
         member.anonymized_at = member.updated_at = now
