@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
+from schema.errors import PublicError
 from schema.limits import extensions
 from schema.root import Mutation, Query
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions())
+
+class PatronSchema(strawberry.Schema):
+    def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
+        # Expected refusals (FORBIDDEN, BAD_USER_INPUT ...) are answers, not server faults.
+        unexpected = [e for e in errors if not isinstance(getattr(e, "original_error", None), PublicError)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+schema = PatronSchema(query=Query, mutation=Mutation, extensions=extensions())
