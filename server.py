@@ -19,6 +19,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import orjson
+import redis.asyncio
 from prometheus_client import Counter, make_asgi_app
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -83,11 +84,24 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers, and Redis too when REDIS_URL is set."""
+    checks = {}
     try:
         await connections.get("default").execute_query("SELECT 1")
+        checks["database"] = "ok"
     except Exception as exc:  # any failure means "not ready"
-        return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, 503)
-    return JSONResponse({"status": "ready"})
+        checks["database"] = type(exc).__name__
+    redis_url = get_settings().redis_url
+    if redis_url:
+        client = redis.asyncio.from_url(redis_url, socket_connect_timeout=2)
+        try:
+            checks["redis"] = "ok" if await client.ping() else "no pong"
+        except Exception as exc:  # noqa: BLE001
+            checks["redis"] = type(exc).__name__
+        finally:
+            await client.aclose()
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
 
 
 def run_jobs_in_process() -> bool:

@@ -82,7 +82,10 @@ async def migrate(db_url: str | None = None) -> None:
 
     config = tortoise_config(db_url)
     ensure_sqlite_dir(config["connections"]["default"])
-    await run_migrations(config=config)
+    try:
+        await run_migrations(config=config)
+    finally:
+        await Tortoise.close_connections()  # the ORM is opened afresh by init_orm()
 
 
 async def init_orm(db_url: str | None = None) -> None:
