@@ -5,8 +5,8 @@ from strawberry.types import Info
 
 from domain.auth import service
 from domain.auth.models import ApiKey as ApiKeyModel
-from schema.auth import ApiKey, ApiKeyPayload, CreateApiKeyInput, CreateApiKeyPayload
 from resolvers.common import attempt, decode_id
+from schema.auth import ApiKey, ApiKeyPayload, CreateApiKeyInput, CreateApiKeyPayload
 
 
 async def api_keys(info: Info) -> list[ApiKey]:

@@ -6,6 +6,7 @@ from domain.db import write_transaction
 from domain.ledger import jobs, service
 from domain.members.models import Member as MemberModel
 from domain.members.service import get_member
+from resolvers.common import attempt, target_external_id
 from schema.ledger import (
     AdjustPointsInput,
     LedgerEntry,
@@ -15,7 +16,6 @@ from schema.ledger import (
     SpendPointsInput,
 )
 from schema.members import Member
-from resolvers.common import attempt, target_external_id
 
 
 async def _spend(external_id: str, input: SpendPointsInput):  # noqa: ANN202

@@ -6,6 +6,7 @@ from domain.members import service
 from domain.members.data_usage import FEATURES
 from domain.members.export import export_member
 from domain.members.models import Member as MemberModel
+from resolvers.common import attempt, fields_given, target_external_id
 from schema.common import JSON
 from schema.members import (
     AnonymizeMemberInput,
@@ -20,7 +21,6 @@ from schema.members import (
     UpsertMemberPayload,
 )
 from schema.pagination import Connection, connection, decode_cursor, page_size
-from resolvers.common import attempt, fields_given, target_external_id
 
 
 async def upsert_member(info: Info, input: UpsertMemberInput) -> UpsertMemberPayload:

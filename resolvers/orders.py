@@ -3,6 +3,7 @@ from __future__ import annotations
 from strawberry.types import Info
 
 from domain.orders import service
+from resolvers.common import attempt
 from schema.orders import (
     Order,
     RecordOrderInput,
@@ -11,7 +12,6 @@ from schema.orders import (
     RecordRefundPayload,
     Refund,
 )
-from resolvers.common import attempt
 
 
 async def record_order(info: Info, input: RecordOrderInput) -> RecordOrderPayload:

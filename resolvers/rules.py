@@ -5,8 +5,8 @@ from strawberry.types import Info
 
 from domain.rules import service
 from domain.rules.models import EarningRule as RuleModel
-from schema.rules import EarningRule, EarningRuleInput, EarningRulePayload
 from resolvers.common import attempt, decode_id, fields_given
+from schema.rules import EarningRule, EarningRuleInput, EarningRulePayload
 
 
 async def earning_rules(info: Info, include_inactive: bool = False) -> list[EarningRule]:

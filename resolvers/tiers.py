@@ -4,9 +4,9 @@ import strawberry
 from strawberry.types import Info
 
 from domain.tiers import service
-from schema.tiers import Tier, TierInput, TierPayload
 from resolvers.common import attempt, decode_id, fields_given
 from schema.errors import bad_input
+from schema.tiers import Tier, TierInput, TierPayload
 
 
 def _values(input: TierInput) -> dict:

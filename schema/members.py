@@ -11,10 +11,12 @@ from strawberry.types import Info
 from domain import clock
 from domain.ledger import queries as ledger_queries
 from domain.members.models import Member as MemberModel
+from domain.orders import queries as order_queries
 from domain.tiers import service as tiers
 from schema.common import global_id
 from schema.errors import UserError
 from schema.ledger import LedgerEntry, Points
+from schema.orders import Order
 from schema.pagination import Connection, connection, decode_cursor, page_size
 from schema.tiers import NextTier, Tier, TierChange
 
@@ -100,6 +102,12 @@ class Member:
     @strawberry.field
     async def tier_history(self) -> list[TierChange]:
         return [TierChange.from_model(c) for c in await tiers.tier_history(self.model.id)]
+
+    @strawberry.field(description="Orders, newest first.")
+    async def orders(self, first: int | None = 20, after: str | None = None) -> Connection[Order]:
+        size = page_size(first)
+        rows = await order_queries.orders_page(self.model.id, size, decode_cursor(after))
+        return connection(rows, size, Order.from_model, lambda o: o.id)
 
     @strawberry.field(description="Ledger entries, newest first.")
     async def ledger(self, first: int | None = 20, after: str | None = None) -> Connection[LedgerEntry]:

@@ -106,3 +106,13 @@ async def test_refund_validation(api, storefront_token):
     assert await Refund.all().count() == 0
     assert (await Order.get()).refunded_amount == 0
     assert await OrderLine.filter(refunded_quantity__gt=0).count() == 0
+
+
+async def test_member_orders_connection_newest_first(api, storefront_token, admin_token):
+    await helpers.member()
+    for ext in ("o1", "o2", "o3"):
+        await api.ok(RECORD, {"i": order_input(ext=ext)}, storefront_token)
+    q = '{ member(externalId: "m1") { orders(first: 2) { edges { node { externalId total { amount } } } pageInfo { hasNextPage } } } }'
+    data = (await api.ok(q, token=admin_token))["member"]["orders"]
+    assert [e["node"]["externalId"] for e in data["edges"]] == ["o3", "o2"]
+    assert data["pageInfo"]["hasNextPage"] is True

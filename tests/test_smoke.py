@@ -1,6 +1,5 @@
 import os
 
-
 from domain.settings import reload_settings
 
 

@@ -222,7 +222,3 @@ def _refund_lines(
         if left:
             raise InvalidInput(f"Cannot refund {wanted.quantity} of {wanted.sku!r}: not that many left on the order", f"lines.{i}.quantity")
     return refunded, amount
-
-
-async def order_lines(order_id: int) -> list[OrderLine]:
-    return await OrderLine.filter(order_id=order_id).order_by("id")

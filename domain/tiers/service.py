@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tortoise.functions import Count, Sum
+from tortoise.functions import Sum
 
 from domain import clock
 from domain.errors import Conflict, InvalidInput, NotFound
@@ -217,7 +217,3 @@ async def save_tier(tier_id: int | None, values: dict[str, Any]) -> Tier:
 async def tier_history(member_id: int) -> list[TierChange]:
     return await TierChange.filter(member_id=member_id).order_by("-id").prefetch_related("from_tier", "to_tier")
 
-
-async def count_members_by_tier() -> dict[int | None, int]:
-    rows = await Member.all().group_by("tier_id").annotate(n=Count("id")).values("tier_id", "n")
-    return {row["tier_id"]: row["n"] for row in rows}
