@@ -129,7 +129,8 @@ async def evaluate_upgrade(member: Member, cause: str) -> Tier | None:
     stats = StatsCache(member.id, clock.now())
     best = await qualifying_tier(member, tiers, stats)
     if best and (current is None or best.rank > current.rank):
-        await _change(member, best, current, f"Upgrade after {cause}: {_reason(best, await stats.get(best))}")
+        verb = "Joined" if current is None else "Upgrade"
+        await _change(member, best, current, f"{verb} after {cause}: {_reason(best, await stats.get(best))}")
         return best
     if member.downgrade_pending_since and best and current and best.rank >= current.rank:
         member.downgrade_pending_since = None
