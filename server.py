@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import orjson
 import redis.asyncio
@@ -25,6 +26,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from tortoise import connections
@@ -64,7 +66,10 @@ class GraphQLEndpoint:
         if scope["type"] == "http":
             request = Request(scope)
             length = request.headers.get("content-length") or "0"
-            if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            limit = MAX_BODY_BYTES
+            if request.headers.get("content-type", "").startswith("multipart/form-data"):
+                limit += get_settings().video_max_bytes + get_settings().photo_max_bytes  # uploads
+            if not length.isdigit() or int(length) > limit:
                 REQUESTS.labels("413").inc()
                 await _error(413, "Request body too large", "REQUEST_TOO_LARGE")(scope, receive, send)
                 return
@@ -137,7 +142,9 @@ def create_app(manage_db: bool = True) -> Starlette:
             if manage_db:
                 await db.close_orm()
 
-    view = PatronGraphQL(schema, graphql_ide="graphiql")
+    view = PatronGraphQL(schema, graphql_ide="graphiql", multipart_uploads_enabled=True)
+    media_dir = Path(get_settings().media_dir)
+    media_dir.mkdir(parents=True, exist_ok=True)
     endpoint = GraphQLEndpoint(view)
     return Starlette(
         routes=[
@@ -146,6 +153,7 @@ def create_app(manage_db: bool = True) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/metrics", make_asgi_app()),
+            Mount("/media", StaticFiles(directory=media_dir), name="media"),
         ],
         lifespan=lifespan,
     )

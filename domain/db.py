@@ -26,6 +26,8 @@ MODEL_MODULES = [
     "domain.ledger.models",
     "domain.rules.models",
     "domain.tiers.models",
+    "domain.catalog.models",
+    "domain.reviews.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()

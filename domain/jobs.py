@@ -16,6 +16,7 @@ from domain.db import write_transaction
 from domain.ledger import jobs as ledger_jobs
 from domain.ledger.service import lock_member
 from domain.members.models import Member
+from domain.reviews import jobs as review_jobs
 from domain.rules import service as rules
 from domain.settings import get_settings
 from domain.tiers import service as tiers
@@ -63,6 +64,7 @@ JOBS = [
     ("expire_points", ledger_jobs.expire_due, 0),
     ("birthday_bonuses", birthday_bonuses, 3600),
     ("tier_review", review_tiers, 3600),
+    ("review_reply_overdue", review_jobs.announce_overdue_replies, 0),
 ]
 
 

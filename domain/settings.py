@@ -41,6 +41,22 @@ class Settings:
     max_query_aliases: int = field(default_factory=lambda: _int("PATRON_MAX_QUERY_ALIASES", 30))
     max_query_cost: int = field(default_factory=lambda: _int("PATRON_MAX_QUERY_COST", 5000))
     api_key_cache_seconds: int = field(default_factory=lambda: _int("PATRON_API_KEY_CACHE_SECONDS", 10))
+    # Reviews: publish automatically when no moderation rule fires (else: manual queue).
+    review_auto_publish: bool = field(default_factory=lambda: os.environ.get("PATRON_REVIEW_AUTO_PUBLISH", "1") == "1")
+    review_report_threshold: int = field(default_factory=lambda: _int("PATRON_REVIEW_REPORT_THRESHOLD", 1))
+    review_thin_body_chars: int = field(default_factory=lambda: _int("PATRON_REVIEW_THIN_BODY_CHARS", 40))
+    review_max_body_chars: int = field(default_factory=lambda: _int("PATRON_REVIEW_MAX_BODY_CHARS", 5000))
+    review_reply_sla_hours: int = field(default_factory=lambda: _int("PATRON_REVIEW_REPLY_SLA_HOURS", 24))
+    # Extra comma-separated words for the profanity filter (added to the built-in list).
+    profanity_extra: str = field(default_factory=lambda: os.environ.get("PATRON_PROFANITY_EXTRA", ""))
+    # Media uploads.
+    media_dir: str = field(default_factory=lambda: os.environ.get("PATRON_MEDIA_DIR", "data/media"))
+    media_base_url: str = field(default_factory=lambda: os.environ.get("PATRON_MEDIA_BASE_URL", "/media"))
+    photo_max_bytes: int = field(default_factory=lambda: _int("PATRON_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
+    video_max_bytes: int = field(default_factory=lambda: _int("PATRON_VIDEO_MAX_BYTES", 200 * 1024 * 1024))
+    photo_max_pixels: int = field(default_factory=lambda: _int("PATRON_PHOTO_MAX_PIXELS", 40_000_000))
+    photos_per_review: int = field(default_factory=lambda: _int("PATRON_PHOTOS_PER_REVIEW", 10))
+    videos_per_review: int = field(default_factory=lambda: _int("PATRON_VIDEOS_PER_REVIEW", 1))
 
 
 _settings: Settings | None = None

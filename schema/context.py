@@ -8,7 +8,10 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from domain.auth.service import Viewer
+from domain.catalog.models import Product
 from domain.members.models import Consent
+from domain.reviews import queries as review_queries
+from domain.reviews.models import Answer, ReviewMedia
 from domain.tiers.models import Tier
 
 
@@ -24,10 +27,34 @@ async def _load_consents(member_ids: list[int]) -> list[list[Consent]]:
     return [by_member[i] for i in member_ids]
 
 
+async def _load_products(ids: list[int]) -> list[Product | None]:
+    rows = {p.id: p for p in await Product.filter(id__in=ids)}
+    return [rows.get(i) for i in ids]
+
+
+async def _load_public_media(review_ids: list[int]) -> list[list[ReviewMedia]]:
+    grouped = await review_queries.media_for(review_ids, public=True)
+    return [grouped[i] for i in review_ids]
+
+
+async def _load_all_media(review_ids: list[int]) -> list[list[ReviewMedia]]:
+    grouped = await review_queries.media_for(review_ids, public=False)
+    return [grouped[i] for i in review_ids]
+
+
+async def _load_answers(question_ids: list[int]) -> list[list[Answer]]:
+    grouped = await review_queries.answers_for(question_ids)
+    return [grouped[i] for i in question_ids]
+
+
 @dataclass
 class Loaders:
     tier: DataLoader[int, Tier | None] = field(default_factory=lambda: DataLoader(_load_tiers))
     consents: DataLoader[int, list[Consent]] = field(default_factory=lambda: DataLoader(_load_consents))
+    product: DataLoader[int, Product | None] = field(default_factory=lambda: DataLoader(_load_products))
+    public_media: DataLoader[int, list[ReviewMedia]] = field(default_factory=lambda: DataLoader(_load_public_media))
+    all_media: DataLoader[int, list[ReviewMedia]] = field(default_factory=lambda: DataLoader(_load_all_media))
+    answers: DataLoader[int, list[Answer]] = field(default_factory=lambda: DataLoader(_load_answers))
 
 
 @dataclass

@@ -12,12 +12,14 @@ from domain import clock
 from domain.ledger import queries as ledger_queries
 from domain.members.models import Member as MemberModel
 from domain.orders import queries as order_queries
+from domain.reviews.models import Review as ReviewModel
 from domain.tiers import service as tiers
 from schema.common import global_id
 from schema.errors import UserError
 from schema.ledger import LedgerEntry, Points
 from schema.orders import Order
 from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.reviews import Review
 from schema.tiers import NextTier, Tier, TierChange
 
 
@@ -108,6 +110,11 @@ class Member:
         size = page_size(first)
         rows = await order_queries.orders_page(self.model.id, size, decode_cursor(after))
         return connection(rows, size, Order.from_model, lambda o: o.id)
+
+    @strawberry.field(description="This member's reviews in every state, with moderation reasons.")
+    async def reviews(self) -> list[Review]:
+        rows = await ReviewModel.filter(member_id=self.model.id).exclude(status="deleted").order_by("-id")
+        return [Review.from_model(r, public=False) for r in rows]
 
     @strawberry.field(description="Ledger entries, newest first.")
     async def ledger(self, first: int | None = 20, after: str | None = None) -> Connection[LedgerEntry]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -60,12 +61,36 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise bad_input("after is not a cursor this API issued") from None
 
 
+def encode_values(values: list) -> str:
+    """A cursor for a composite sort key (JSON-safe values)."""
+    return base64.urlsafe_b64encode(("v:" + json.dumps(values, separators=(",", ":"))).encode()).decode()
+
+
+def decode_values(cursor: str | None, length: int) -> list | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+        if not raw.startswith("v:"):
+            raise ValueError
+        values = json.loads(raw[2:])
+        if not isinstance(values, list) or len(values) != length or not all(
+            isinstance(v, (int, bool)) for v in values
+        ):
+            raise ValueError
+        return values
+    except (ValueError, UnicodeDecodeError):
+        raise bad_input("after is not a cursor this API issued for this sort") from None
+
+
 def connection(
-    rows: Sequence[M], first: int, to_node: Callable[[M], N], key: Callable[[M], int]
+    rows: Sequence[M], first: int, to_node: Callable[[M], N], key: Callable[[M], int],
+    cursor: Callable[[M], str] | None = None,
 ) -> Connection[N]:
     """`rows` holds up to first + 1 items; the extra one only tells there is a next page."""
     page = list(rows[:first])
-    edges = [Edge(node=to_node(r), cursor=encode_cursor(key(r))) for r in page]
+    make_cursor = cursor or (lambda r: encode_cursor(key(r)))
+    edges = [Edge(node=to_node(r), cursor=make_cursor(r)) for r in page]
     return Connection(
         edges=edges,
         page_info=PageInfo(

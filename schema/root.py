@@ -5,13 +5,16 @@ from __future__ import annotations
 import strawberry
 
 import resolvers.auth
+import resolvers.catalog
 import resolvers.events
 import resolvers.ledger
 import resolvers.members
 import resolvers.orders
+import resolvers.reviews
 import resolvers.rules
 import resolvers.tiers
 from schema.auth import ApiKey, ApiKeyPayload, CreateApiKeyPayload
+from schema.catalog import Product, ProductsPayload
 from schema.common import JSON
 from schema.events import Event
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
@@ -24,6 +27,16 @@ from schema.permissions import (
     AdminStorefrontOrSelf,
     IsAdmin,
     IsMember,
+    StorefrontOrSelf,
+)
+from schema.reviews import (
+    AnswerPayload,
+    FollowUpQuestionPayload,
+    ModerationDecision,
+    QuestionPayload,
+    Review,
+    ReviewPayload,
+    ReviewsPayload,
 )
 from schema.rules import EarningRule, EarningRulePayload
 from schema.tiers import Tier, TierPayload
@@ -46,6 +59,15 @@ class Query:
     earning_rules: list[EarningRule] = strawberry.field(resolver=resolvers.rules.earning_rules)
     events: Connection[Event] = strawberry.field(resolver=resolvers.events.events, permission_classes=[IsAdmin])
     api_keys: list[ApiKey] = strawberry.field(resolver=resolvers.auth.api_keys, permission_classes=[IsAdmin])
+    product: Product | None = strawberry.field(
+        resolver=resolvers.catalog.product, description="A product with its public reviews, summary and Q&A.")
+    review_moderation_queue: Connection[Review] = strawberry.field(
+        resolver=resolvers.reviews.review_moderation_queue, permission_classes=[IsAdmin])
+    reviews_awaiting_reply: Connection[Review] = strawberry.field(
+        resolver=resolvers.reviews.reviews_awaiting_reply, permission_classes=[IsAdmin],
+        description="Negative (<= 2 stars) published reviews without a reply; overdue: past the reply SLA.")
+    moderation_log: list[ModerationDecision] = strawberry.field(
+        resolver=resolvers.reviews.moderation_log, permission_classes=[IsAdmin])
 
 
 @strawberry.type
@@ -76,3 +98,40 @@ class Mutation:
     create_api_key: CreateApiKeyPayload = strawberry.mutation(
         resolver=resolvers.auth.create_api_key, permission_classes=[IsAdmin])
     revoke_api_key: ApiKeyPayload = strawberry.mutation(resolver=resolvers.auth.revoke_api_key, permission_classes=[IsAdmin])
+    upsert_products: ProductsPayload = strawberry.mutation(
+        resolver=resolvers.catalog.upsert_products, permission_classes=[AdminOrStorefront])
+    submit_review: ReviewPayload = strawberry.mutation(
+        resolver=resolvers.reviews.submit_review, permission_classes=[AdminStorefrontOrSelf],
+        description="Photos/videos go in `media` (GraphQL multipart request).")
+    edit_review: ReviewPayload = strawberry.mutation(
+        resolver=resolvers.reviews.edit_review, permission_classes=[StorefrontOrSelf],
+        description="Only the author edits; every version is kept and the review is moderated again.")
+    delete_review: ReviewPayload = strawberry.mutation(
+        resolver=resolvers.reviews.delete_review, permission_classes=[AdminStorefrontOrSelf])
+    add_review_media: ReviewPayload = strawberry.mutation(
+        resolver=resolvers.reviews.add_review_media, permission_classes=[StorefrontOrSelf])
+    moderate_review: ReviewPayload = strawberry.mutation(
+        resolver=resolvers.reviews.moderate_review, permission_classes=[IsAdmin])
+    moderate_review_media: ReviewPayload = strawberry.mutation(
+        resolver=resolvers.reviews.moderate_review_media, permission_classes=[IsAdmin])
+    report_review: ReviewPayload = strawberry.mutation(
+        resolver=resolvers.reviews.report_review, permission_classes=[StorefrontOrSelf])
+    reply_to_review: ReviewPayload = strawberry.mutation(
+        resolver=resolvers.reviews.reply_to_review, permission_classes=[IsAdmin],
+        description="The merchant's public reply (one per review; calling again edits it).")
+    vote_review: ReviewPayload = strawberry.mutation(
+        resolver=resolvers.reviews.vote_review, permission_classes=[StorefrontOrSelf])
+    answer_follow_up: ReviewPayload = strawberry.mutation(
+        resolver=resolvers.reviews.answer_follow_up, permission_classes=[StorefrontOrSelf])
+    set_follow_up_question: FollowUpQuestionPayload = strawberry.mutation(
+        resolver=resolvers.reviews.set_follow_up_question, permission_classes=[IsAdmin])
+    import_reviews: ReviewsPayload = strawberry.mutation(
+        resolver=resolvers.reviews.import_reviews, permission_classes=[IsAdmin])
+    ask_question: QuestionPayload = strawberry.mutation(
+        resolver=resolvers.reviews.ask_question, permission_classes=[StorefrontOrSelf])
+    answer_question: AnswerPayload = strawberry.mutation(
+        resolver=resolvers.reviews.answer_question, permission_classes=[AdminStorefrontOrSelf])
+    moderate_question: QuestionPayload = strawberry.mutation(
+        resolver=resolvers.reviews.moderate_question, permission_classes=[IsAdmin])
+    moderate_answer: AnswerPayload = strawberry.mutation(
+        resolver=resolvers.reviews.moderate_answer, permission_classes=[IsAdmin])

@@ -17,6 +17,9 @@ class EarningRuleType(Enum):
     ORDER_PAID = "ORDER_PAID"
     SIGNUP = "SIGNUP"
     BIRTHDAY = "BIRTHDAY"
+    REVIEW_PUBLISHED = "REVIEW_PUBLISHED"
+    PHOTO_REVIEW = "PHOTO_REVIEW"
+    VIDEO_REVIEW = "VIDEO_REVIEW"
 
 
 @strawberry.enum

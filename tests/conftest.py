@@ -10,6 +10,7 @@ import tempfile
 os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
 os.environ["PATRON_MEMBER_JWT_SECRET"] = "test-member-secret-of-at-least-32-bytes"
 os.environ.pop("PATRON_BOOTSTRAP_ADMIN_KEY", None)
+os.environ.setdefault("PATRON_MEDIA_DIR", __import__("tempfile").mkdtemp(prefix="patron-media-"))
 
 from typing import Any  # noqa: E402
 
@@ -54,6 +55,8 @@ async def database():
 
 
 TABLES = [
+    "review_votes", "review_reports", "review_revisions", "review_media", "moderation_decisions",
+    "answers", "questions", "reviews", "follow_up_questions", "products",
     "lot_consumptions", "ledger_entries", "awards", "refunds", "order_lines", "orders",
     "tier_changes", "consent_changes", "consents", "events", "earning_rules", "members",
     "tiers", "api_keys",
@@ -95,6 +98,20 @@ class Api:
 
     async def __call__(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
         response = await self.raw(query, variables, token)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def upload(self, query: str, variables: dict[str, Any], files: dict[str, tuple[str, bytes, str]],
+                     token: str | None = None) -> dict[str, Any]:
+        """A GraphQL multipart request: files maps a variable path ("media.0") to (name, bytes, type)."""
+        import json
+
+        names = {str(i): path for i, path in enumerate(files)}
+        form = {"operations": json.dumps({"query": query, "variables": variables}),
+                "map": json.dumps({n: [f"variables.{p}"] for n, p in names.items()})}
+        uploads = {n: files[p] for n, p in names.items()}
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        response = await self.client.post("/graphql", data=form, files=uploads, headers=headers)
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -263,13 +263,16 @@ async def release(member: Member, record: Award) -> LedgerEntry | None:
 
 
 async def reverse_awards(
-    member: Member, source: tuple[str, str], refunded: int, total: int, refund_id: str
+    member: Member, source: tuple[str, str], refunded: int, total: int, cause: tuple[str, str]
 ) -> int:
-    """Take back, proportionally, what was recorded for a source (an order) after a refund.
+    """Take back, proportionally, what was recorded for a source (an order, a review).
 
-    `refunded/total` is the cumulative refunded share, so successive partial refunds add up
-    to exactly the recorded award on a full refund. Returns the points reversed now.
+    `refunded/total` is the cumulative share to take back, so successive partial refunds
+    add up to exactly the recorded award on a full refund. `cause` is what triggered it,
+    e.g. ("refund", "r1") or ("review_rejected", "12"). Returns the points reversed now.
     """
+    refund_id = cause[1]
+    reason = f"Refund {refund_id}" if cause[0] == "refund" else f"Reversed: {cause[0].replace('_', ' ')} {refund_id}"
     policy = get_settings().refund_spent_policy
     awards = await Award.filter(
         member_id=member.id, source_type=source[0], source_id=source[1]
@@ -282,7 +285,7 @@ async def reverse_awards(
             continue
         record.reversed += delta
         await record.save(update_fields=["reversed"])
-        details = {"awardId": record.id, "refundId": refund_id, "share": [refunded, total]}
+        details = {"awardId": record.id, "cause": list(cause), "share": [refunded, total]}
         if record.status == "held":
             # Inside the return window: the pending points are simply cancelled.
             member.points_pending -= delta
@@ -290,13 +293,13 @@ async def reverse_awards(
             taken += delta
             payload = {
                 "memberExternalId": member.external_id, "amount": -delta, "pending": True,
-                "source": {"type": "refund", "id": refund_id}, "awardId": record.id,
+                "source": {"type": cause[0], "id": refund_id}, "awardId": record.id,
             }
             await record_event("points.reversed", payload, member.id)
             continue
         overdraft = "allow" if policy == "allow_negative" else "cap"
         entry = await debit(
-            member, delta, "reverse", f"Refund {refund_id}", source=("refund", refund_id),
+            member, delta, "reverse", reason, source=cause,
             details={**details, "intended": delta}, overdraft=overdraft,
             first_lot_id=record.entry_id,
         )

@@ -16,6 +16,7 @@ from domain.events.models import Event
 from domain.events.service import record_event
 from domain.ledger.service import lock_member
 from domain.members.models import Consent, ConsentChange, Member
+from domain.reviews.models import Answer, Question, Review
 from domain.rules import service as rules
 from domain.tiers import service as tiers
 
@@ -161,6 +162,10 @@ async def anonymize(external_id: str, actor: str) -> Member:
             if value:
                 personal[value] = None
         await _scrub_events(member.id, personal)
+        # Reviews stay (they are about the product) but no longer name their author.
+        await Review.filter(member_id=member.id).update(author_name="Anonymous")
+        await Question.filter(member_id=member.id).update(author_name="Anonymous")
+        await Answer.filter(member_id=member.id).update(author_name="Anonymous")
         member.external_id = f"anonymized-{token}"
         member.email = member.name = member.birthday = member.signup_channel = None
         member.anonymized_at = member.updated_at = now

@@ -9,6 +9,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from domain import clock
+from domain.catalog.service import note_ordered_products
 from domain.db import write_transaction
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.events.service import record_event
@@ -110,6 +111,7 @@ async def _record_order(
             external_id=external_id, member_id=member.id, currency=currency, channel=channel,
             placed_at=placed_at, total_amount=total, created_at=clock.now(),
         )
+        await note_ordered_products([(ln.product_external_id, ln.category) for ln in lines])
         await OrderLine.bulk_create([
             OrderLine(order_id=order.id, sku=line.sku, product_external_id=line.product_external_id,
                       category=line.category, quantity=line.quantity, unit_price=line.unit_price)
@@ -175,7 +177,7 @@ async def _record_refund(
         order.refunded_amount += amount
         await order.save(update_fields=["refunded_amount"])
         reversed_points = await ledger.reverse_awards(
-            member, ("order", order.external_id), order.refunded_amount, order.total_amount, external_id
+            member, ("order", order.external_id), order.refunded_amount, order.total_amount, ("refund", external_id)
         )
         refund = await Refund.create(
             external_id=external_id, order_id=order.id, amount=amount, lines=refunded_lines,

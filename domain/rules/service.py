@@ -22,7 +22,7 @@ from domain.rules.models import EarningRule
 from domain.settings import get_settings
 from domain.tiers.models import Tier
 
-RULE_TYPES = ("ORDER_PAID", "SIGNUP", "BIRTHDAY")
+RULE_TYPES = ("ORDER_PAID", "SIGNUP", "BIRTHDAY", "REVIEW_PUBLISHED", "PHOTO_REVIEW", "VIDEO_REVIEW")
 CAP_PERIODS = ("DAY", "WEEK", "MONTH", "YEAR", "LIFETIME")
 
 

@@ -1,0 +1,71 @@
+"""The product catalog: products Patron knows, from upsertProducts or from orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import clock
+from domain.catalog.models import Product
+from domain.errors import InvalidInput, NotFound
+
+MAX_BATCH = 100
+
+
+async def get_product(external_id: str, field: str = "productExternalId") -> Product:
+    product = await Product.get_or_none(external_id=external_id)
+    if product is None:
+        raise NotFound(f"No product {external_id!r}", field, code="PRODUCT_NOT_FOUND")
+    return product
+
+
+async def note_ordered_products(lines: list[tuple[str, str | None]]) -> None:
+    """Make sure products named on order lines exist (product externalId, category)."""
+    wanted = {pid: cat for pid, cat in lines if pid}
+    if not wanted:
+        return
+    known = set(await Product.filter(external_id__in=list(wanted)).values_list("external_id", flat=True))
+    now = clock.now()
+    missing = [
+        Product(external_id=pid, categories=[cat] if cat else [], created_at=now, updated_at=now)
+        for pid, cat in wanted.items() if pid not in known
+    ]
+    if missing:
+        await Product.bulk_create(missing, ignore_conflicts=True)
+
+
+def _validate(item: dict[str, Any], i: int) -> None:
+    ext = item.get("external_id") or ""
+    if not ext.strip() or len(ext) > 255:
+        raise InvalidInput("externalId must be 1 to 255 characters", f"products.{i}.externalId")
+    if item.get("price") is not None and item["price"] < 0:
+        raise InvalidInput("price must not be negative", f"products.{i}.price")
+    currency = item.get("currency")
+    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
+        raise InvalidInput("currency must be an ISO 4217 code", f"products.{i}.currency")
+    if len(item.get("categories") or []) > 20:
+        raise InvalidInput("At most 20 categories", f"products.{i}.categories")
+
+
+async def upsert_products(items: list[dict[str, Any]]) -> list[Product]:
+    if not items or len(items) > MAX_BATCH:
+        raise InvalidInput(f"Send 1 to {MAX_BATCH} products per call", "products")
+    for i, item in enumerate(items):
+        _validate(item, i)
+    now = clock.now()
+    result = []
+    for item in items:
+        values = {k: v for k, v in item.items() if v is not None and k != "external_id"}
+        if "currency" in values:
+            values["currency"] = values["currency"].upper()
+        product = await Product.get_or_none(external_id=item["external_id"])
+        if product is None:
+            product = await Product.create(external_id=item["external_id"], created_at=now, updated_at=now, **values)
+        elif values:
+            product.update_from_dict(values)
+            product.updated_at = now
+            await product.save()
+        result.append(product)
+    return result
+
+
+

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from domain.catalog import service
+from domain.catalog.models import Product as ProductModel
+from resolvers.common import attempt, fields_given
+from schema.catalog import Product, ProductInput, ProductsPayload
+
+
+async def product(info: Info, external_id: str) -> Product | None:
+    row = await ProductModel.get_or_none(external_id=external_id)
+    return Product.from_model(row) if row else None
+
+
+async def upsert_products(info: Info, input: list[ProductInput]) -> ProductsPayload:
+    rows, errors = await attempt(service.upsert_products([fields_given(p) for p in input]))
+    return ProductsPayload(products=[Product.from_model(p) for p in rows or []], errors=errors)

@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+import asyncio
+
+from strawberry.file_uploads import Upload
+from strawberry.types import Info
+
+from domain.errors import InvalidInput
+from domain.reviews import media as media_files
+from domain.reviews import queries, questions, service
+from domain.reviews.models import Answer as AnswerModel
+from domain.reviews.models import ModerationDecision as DecisionModel
+from domain.reviews.models import Question as QuestionModel
+from domain.reviews.models import Review as ReviewModel
+from resolvers.common import attempt, target_external_id, user_error
+from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.reviews import (
+    Answer,
+    AnswerPayload,
+    AnswerQuestionInput,
+    AskQuestionInput,
+    EditReviewInput,
+    FollowUpAnswerInput,
+    FollowUpQuestionInput,
+    FollowUpQuestionPayload,
+    ImportReviewInput,
+    ModerateInput,
+    ModerationAction,
+    ModerationDecision,
+    ModerationStatus,
+    Question,
+    QuestionPayload,
+    ReplyInput,
+    ReportReviewInput,
+    Review,
+    ReviewPayload,
+    ReviewRefInput,
+    ReviewsPayload,
+    SubmitReviewInput,
+    VoteInput,
+)
+
+MAX_UPLOADS = 11
+
+
+async def _store_uploads(uploads: list[Upload] | None) -> list[media_files.StoredMedia]:
+    """Check and store every upload; if one fails, remove those already written."""
+    if not uploads:
+        return []
+    if len(uploads) > MAX_UPLOADS:
+        raise InvalidInput(f"At most {MAX_UPLOADS} files per call", "media")
+    stored: list[media_files.StoredMedia] = []
+    try:
+        for upload in uploads:
+            data, kind, container = await asyncio.to_thread(
+                media_files.read_limited, upload.file, upload.filename, upload.content_type)
+            stored.append(await asyncio.to_thread(media_files.check_and_store, data, kind, container))
+    except Exception:
+        for item in stored:
+            media_files.remove(item)
+        raise
+    return stored
+
+
+async def _with_media(uploads: list[Upload] | None, work) -> ReviewModel:  # noqa: ANN001
+    """Store files, run the domain call, and remove the files again if it fails."""
+    stored = await _store_uploads(uploads)
+    try:
+        return await work(stored)
+    except Exception:
+        for item in stored:
+            media_files.remove(item)
+        raise
+
+
+def _payload(review: ReviewModel | None, errors) -> ReviewPayload:  # noqa: ANN001
+    return ReviewPayload(review=Review.from_model(review, public=False) if review else None, errors=errors)
+
+
+def _author(info: Info, given: str | None) -> str | None:
+    """The author a call acts for: own member, a storefront's named member, or None (admin)."""
+    viewer = info.context.viewer
+    if viewer.role == "admin" and not given:
+        return None
+    return target_external_id(info, given)
+
+
+async def submit_review(info: Info, input: SubmitReviewInput, media: list[Upload] | None = None) -> ReviewPayload:
+    member = target_external_id(info, input.member_external_id)
+    attributes = input.attributes if isinstance(input.attributes, dict) or input.attributes is None else None
+    if input.attributes is not None and attributes is None:
+        return _payload(None, [user_error(InvalidInput("attributes must be an object", "attributes"))])
+
+    async def work(stored):  # noqa: ANN001, ANN202
+        return await service.submit_review(member, input.product_external_id, input.rating, input.title,
+                                           input.body, attributes, stored, info.context.viewer.actor)
+
+    return _payload(*await attempt(_with_media(media, work)))
+
+
+async def edit_review(info: Info, input: EditReviewInput) -> ReviewPayload:
+    member = target_external_id(info, input.member_external_id)
+    if input.attributes is not None and not isinstance(input.attributes, dict):
+        return _payload(None, [user_error(InvalidInput("attributes must be an object", "attributes"))])
+    return _payload(*await attempt(service.edit_review(
+        input.review_id, member, input.rating, input.title, input.body, input.attributes, info.context.viewer.actor)))
+
+
+async def delete_review(info: Info, input: ReviewRefInput) -> ReviewPayload:
+    return _payload(*await attempt(service.delete_review(
+        input.review_id, _author(info, input.member_external_id), info.context.viewer.actor)))
+
+
+async def add_review_media(info: Info, input: ReviewRefInput, media: list[Upload]) -> ReviewPayload:
+    author = _author(info, input.member_external_id)
+
+    async def work(stored):  # noqa: ANN001, ANN202
+        return await service.add_media(input.review_id, author, stored, info.context.viewer.actor)
+
+    return _payload(*await attempt(_with_media(media, work)))
+
+
+def _reason(input: ModerateInput) -> str | None:
+    return input.reason.value if input.reason else None
+
+
+async def moderate_review(info: Info, input: ModerateInput) -> ReviewPayload:
+    publish = input.action == ModerationAction.PUBLISH
+    return _payload(*await attempt(service.moderate_review(
+        input.id, publish, _reason(input), input.note, info.context.viewer.actor)))
+
+
+async def moderate_review_media(info: Info, input: ModerateInput) -> ReviewPayload:
+    publish = input.action == ModerationAction.PUBLISH
+    return _payload(*await attempt(service.moderate_media(input.id, publish, _reason(input), info.context.viewer.actor)))
+
+
+async def report_review(info: Info, input: ReportReviewInput) -> ReviewPayload:
+    reporter = f"member:{target_external_id(info, input.member_external_id)}"
+    review, errors = await attempt(service.report_review(input.review_id, reporter, input.reason.value, input.comment))
+    # Shoppers learn only that the report was taken, not the review's new state.
+    return ReviewPayload(review=None, errors=errors)
+
+
+async def reply_to_review(info: Info, input: ReplyInput) -> ReviewPayload:
+    return _payload(*await attempt(service.reply(input.review_id, input.body, info.context.viewer.actor)))
+
+
+async def vote_review(info: Info, input: VoteInput) -> ReviewPayload:
+    member = target_external_id(info, input.member_external_id)
+    review, errors = await attempt(service.vote(input.review_id, member, input.helpful))
+    return ReviewPayload(review=Review.from_model(review) if review else None, errors=errors)
+
+
+async def answer_follow_up(info: Info, input: FollowUpAnswerInput) -> ReviewPayload:
+    member = target_external_id(info, input.member_external_id)
+    return _payload(*await attempt(service.answer_follow_up(input.review_id, member, input.answer)))
+
+
+async def set_follow_up_question(info: Info, input: FollowUpQuestionInput) -> FollowUpQuestionPayload:
+    row, errors = await attempt(service.set_follow_up_question(input.category, input.question))
+    return FollowUpQuestionPayload(category=row.category if row else None, question=row.question if row else None,
+                                   errors=errors)
+
+
+async def import_reviews(info: Info, input: list[ImportReviewInput]) -> ReviewsPayload:
+    if not input or len(input) > 100:
+        return ReviewsPayload(reviews=[], errors=[user_error(InvalidInput("Send 1 to 100 reviews per call", "input"))])
+    imported, errors = [], []
+    for i, item in enumerate(input):
+        review, errs = await attempt(service.import_review(
+            item.product_external_id, item.rating, item.title, item.body, item.author_name, item.created_at,
+            info.context.viewer.actor))
+        if review:
+            imported.append(Review.from_model(review, public=False))
+        for e in errs:
+            e.field = f"input.{i}.{e.field}" if e.field else f"input.{i}"
+            errors.append(e)
+    return ReviewsPayload(reviews=imported, errors=errors)
+
+
+async def ask_question(info: Info, input: AskQuestionInput) -> QuestionPayload:
+    member = target_external_id(info, input.member_external_id)
+    row, errors = await attempt(questions.ask(input.product_external_id, member, input.body))
+    return QuestionPayload(question=Question.from_model(row) if row else None, errors=errors)
+
+
+async def answer_question(info: Info, input: AnswerQuestionInput) -> AnswerPayload:
+    member = _author(info, input.member_external_id)
+    row, errors = await attempt(questions.answer(input.question_id, input.body, member, info.context.viewer.actor))
+    return AnswerPayload(answer=Answer.from_model(row) if row else None, errors=errors)
+
+
+async def moderate_question(info: Info, input: ModerateInput) -> QuestionPayload:
+    publish = input.action == ModerationAction.PUBLISH
+    row, errors = await attempt(questions.moderate(QuestionModel, "question", input.id, publish, _reason(input),
+                                                   info.context.viewer.actor))
+    return QuestionPayload(question=Question.from_model(row) if row else None, errors=errors)
+
+
+async def moderate_answer(info: Info, input: ModerateInput) -> AnswerPayload:
+    publish = input.action == ModerationAction.PUBLISH
+    row, errors = await attempt(questions.moderate(AnswerModel, "answer", input.id, publish, _reason(input),
+                                                   info.context.viewer.actor))
+    return AnswerPayload(answer=Answer.from_model(row) if row else None, errors=errors)
+
+
+async def review_moderation_queue(
+    info: Info, first: int | None = 20, after: str | None = None, status: ModerationStatus = ModerationStatus.PENDING,
+) -> Connection[Review]:
+    size = page_size(first)
+    rows = await queries.moderation_queue(size, decode_cursor(after), status.value)
+    return connection(rows, size, lambda r: Review.from_model(r, public=False), lambda r: r.id)
+
+
+async def reviews_awaiting_reply(
+    info: Info, first: int | None = 20, after: str | None = None, overdue: bool | None = None,
+) -> Connection[Review]:
+    size = page_size(first)
+    rows = await queries.awaiting_reply(size, decode_cursor(after), overdue)
+    return connection(rows, size, lambda r: Review.from_model(r, public=False), lambda r: r.id)
+
+
+async def moderation_log(info: Info, subject_type: str, subject_id: int) -> list[ModerationDecision]:
+    rows = await DecisionModel.filter(subject_type=subject_type, subject_id=subject_id).order_by("id")
+    return [ModerationDecision.from_model(d) for d in rows]
+
+
+

@@ -1,0 +1,347 @@
+"""Review, media, Q&A and summary types and inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from domain.reviews.media import media_url
+from domain.reviews.models import Answer as AnswerModel
+from domain.reviews.models import ModerationDecision as DecisionModel
+from domain.reviews.models import Question as QuestionModel
+from domain.reviews.models import Review as ReviewModel
+from domain.reviews.models import ReviewMedia as MediaModel
+from schema.common import JSON, global_id
+from schema.errors import UserError
+
+
+@strawberry.enum
+class ModerationStatus(Enum):
+    PENDING = "pending"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    DELETED = "deleted"
+
+
+@strawberry.enum(description="Why a review, answer or media item was held or rejected (shown to the author).")
+class ModerationReason(Enum):
+    PROFANITY = "PROFANITY"
+    PERSONAL_DATA = "PERSONAL_DATA"
+    LINK = "LINK"
+    SPAM = "SPAM"
+    OFF_TOPIC = "OFF_TOPIC"
+    OTHER = "OTHER"
+
+
+@strawberry.enum
+class ModerationAction(Enum):
+    PUBLISH = "PUBLISH"
+    REJECT = "REJECT"
+
+
+@strawberry.enum
+class ReportReason(Enum):
+    SPAM = "SPAM"
+    OFFENSIVE = "OFFENSIVE"
+    PERSONAL_DATA = "PERSONAL_DATA"
+    OFF_TOPIC = "OFF_TOPIC"
+    FAKE = "FAKE"
+    OTHER = "OTHER"
+
+
+@strawberry.enum
+class ReviewSort(Enum):
+    NEWEST = "NEWEST"
+    MOST_HELPFUL = "MOST_HELPFUL"
+    WITH_MEDIA_FIRST = "WITH_MEDIA_FIRST"
+    RATING_HIGH = "RATING_HIGH"
+    RATING_LOW = "RATING_LOW"
+
+
+@strawberry.enum
+class MediaKind(Enum):
+    PHOTO = "photo"
+    VIDEO = "video"
+
+
+def _reason(value: str | None) -> ModerationReason | None:
+    return ModerationReason(value) if value in ModerationReason._value2member_map_ else None
+
+
+@strawberry.type
+class ReviewMedia:
+    id: strawberry.ID
+    media_id: int
+    kind: MediaKind
+    content_type: str
+    url: str
+    thumbnail_url: str | None
+    width: int | None
+    height: int | None
+    status: ModerationStatus
+    reject_reason: ModerationReason | None
+
+    @classmethod
+    def from_model(cls, m: MediaModel) -> ReviewMedia:
+        return cls(
+            id=global_id("ReviewMedia", m.id), media_id=m.id, kind=MediaKind(m.kind), content_type=m.content_type,
+            url=media_url(m.file_name) or "", thumbnail_url=media_url(m.thumb_name), width=m.width, height=m.height,
+            status=ModerationStatus(m.status), reject_reason=_reason(m.reject_reason),
+        )
+
+
+@strawberry.type
+class ReviewAuthor:
+    display_name: str = strawberry.field(description="First name and initial; never the e-mail.")
+
+
+@strawberry.type
+class ReviewReply:
+    body: str
+    replied_at: dt.datetime
+
+
+@strawberry.type
+class FollowUp:
+    question: str
+    answer: str | None
+
+
+@strawberry.type
+class Review:
+    id: strawberry.ID
+    review_id: int
+    rating: int
+    title: str | None
+    body: str
+    attributes: JSON
+    verified_purchase: bool
+    incentivized: bool = strawberry.field(description="Points or a coupon were given for this review.")
+    imported: bool
+    status: ModerationStatus
+    reject_reason: ModerationReason | None = strawberry.field(description="Shown to the author.")
+    helpful_count: int
+    not_helpful_count: int
+    author: ReviewAuthor
+    reply: ReviewReply | None
+    follow_up: FollowUp | None
+    created_at: dt.datetime
+    published_at: dt.datetime | None
+    model: strawberry.Private[ReviewModel]
+    public_media_only: strawberry.Private[bool]
+
+    @classmethod
+    def from_model(cls, r: ReviewModel, public: bool = True) -> Review:
+        return cls(
+            id=global_id("Review", r.id), review_id=r.id, rating=r.rating, title=r.title, body=r.body,
+            attributes=r.attributes, verified_purchase=r.verified_purchase, incentivized=r.incentivized,
+            imported=r.imported, status=ModerationStatus(r.status), reject_reason=_reason(r.reject_reason),
+            helpful_count=r.helpful_count, not_helpful_count=r.not_helpful_count,
+            author=ReviewAuthor(display_name=r.author_name),
+            reply=ReviewReply(body=r.reply_body, replied_at=r.replied_at) if r.reply_body and r.replied_at else None,
+            follow_up=FollowUp(question=r.follow_up_question, answer=r.follow_up_answer) if r.follow_up_question else None,
+            created_at=r.created_at, published_at=r.published_at, model=r, public_media_only=public,
+        )
+
+    @strawberry.field
+    async def media(self, info: Info) -> list[ReviewMedia]:
+        loader = info.context.loaders.public_media if self.public_media_only else info.context.loaders.all_media
+        return [ReviewMedia.from_model(m) for m in await loader.load(self.model.id)]
+
+    @strawberry.field
+    async def product_external_id(self, info: Info) -> str:
+        product = await info.context.loaders.product.load(self.model.product_id)
+        return product.external_id
+
+
+@strawberry.type
+class RatingCount:
+    rating: int
+    count: int
+
+
+@strawberry.type
+class Answer:
+    id: strawberry.ID
+    body: str
+    author_name: str
+    author_kind: str = strawberry.field(description="merchant or verified_buyer")
+    status: ModerationStatus
+    created_at: dt.datetime
+
+    @classmethod
+    def from_model(cls, a: AnswerModel) -> Answer:
+        return cls(id=global_id("Answer", a.id), body=a.body, author_name=a.author_name, author_kind=a.author_kind,
+                   status=ModerationStatus(a.status), created_at=a.created_at)
+
+
+@strawberry.type
+class Question:
+    id: strawberry.ID
+    question_id: int
+    body: str
+    author_name: str
+    status: ModerationStatus
+    reject_reason: ModerationReason | None
+    created_at: dt.datetime
+    model: strawberry.Private[QuestionModel]
+
+    @classmethod
+    def from_model(cls, q: QuestionModel) -> Question:
+        return cls(id=global_id("Question", q.id), question_id=q.id, body=q.body, author_name=q.author_name,
+                   status=ModerationStatus(q.status), reject_reason=_reason(q.reject_reason),
+                   created_at=q.created_at, model=q)
+
+    @strawberry.field
+    async def answers(self, info: Info) -> list[Answer]:
+        return [Answer.from_model(a) for a in await info.context.loaders.answers.load(self.model.id)]
+
+
+@strawberry.type
+class ModerationDecision:
+    subject_type: str
+    subject_id: int
+    status: str
+    reason: str | None
+    note: str | None
+    actor: str
+    created_at: dt.datetime
+
+    @classmethod
+    def from_model(cls, d: DecisionModel) -> ModerationDecision:
+        return cls(subject_type=d.subject_type, subject_id=d.subject_id, status=d.status, reason=d.reason,
+                   note=d.note, actor=d.actor, created_at=d.created_at)
+
+
+@strawberry.input
+class ReviewFilter:
+    rating: int | None = None
+    with_media: bool | None = None
+    verified_only: bool = False
+
+
+@strawberry.input
+class SubmitReviewInput:
+    member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
+    product_external_id: str
+    rating: int
+    title: str | None = None
+    body: str
+    attributes: JSON | None = strawberry.field(default=None, description='Key/value pairs such as {"fit": "true to size"}.')
+
+
+@strawberry.input
+class EditReviewInput:
+    review_id: int
+    member_external_id: str | None = None
+    rating: int | None = None
+    title: str | None = None
+    body: str | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input
+class ReviewRefInput:
+    review_id: int
+    member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
+
+
+@strawberry.input
+class ModerateInput:
+    id: int = strawberry.field(description="The review, media, question or answer id.")
+    action: ModerationAction
+    reason: ModerationReason | None = None
+    note: str | None = None
+
+
+@strawberry.input
+class ReportReviewInput:
+    review_id: int
+    member_external_id: str | None = None
+    reason: ReportReason
+    comment: str | None = None
+
+
+@strawberry.input
+class ReplyInput:
+    review_id: int
+    body: str
+
+
+@strawberry.input
+class VoteInput:
+    review_id: int
+    member_external_id: str | None = None
+    helpful: bool
+
+
+@strawberry.input
+class FollowUpAnswerInput:
+    review_id: int
+    member_external_id: str | None = None
+    answer: str
+
+
+@strawberry.input
+class FollowUpQuestionInput:
+    category: str | None = strawberry.field(default=None, description="Null sets the default question.")
+    question: str
+
+
+@strawberry.input
+class ImportReviewInput:
+    product_external_id: str
+    rating: int
+    title: str | None = None
+    body: str
+    author_name: str
+    created_at: dt.datetime | None = None
+
+
+@strawberry.input
+class AskQuestionInput:
+    product_external_id: str
+    member_external_id: str | None = None
+    body: str
+
+
+@strawberry.input
+class AnswerQuestionInput:
+    question_id: int
+    member_external_id: str | None = strawberry.field(
+        default=None, description="A buyer answering (member token or storefront); omitted by an admin = the store.")
+    body: str
+
+
+@strawberry.type
+class ReviewPayload:
+    review: Review | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class ReviewsPayload:
+    reviews: list[Review]
+    errors: list[UserError]
+
+
+@strawberry.type
+class QuestionPayload:
+    question: Question | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class AnswerPayload:
+    answer: Answer | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class FollowUpQuestionPayload:
+    category: str | None
+    question: str | None
+    errors: list[UserError]
