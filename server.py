@@ -24,7 +24,7 @@ import redis.asyncio
 from prometheus_client import Counter, make_asgi_app
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -37,6 +37,7 @@ from domain.jobs import JobRunner
 from domain.settings import get_settings
 from schema import schema
 from schema.context import Context
+from schema.response_cache import PUBLIC_ROLES, ResponseCache
 
 log = logging.getLogger("patron")
 MAX_BODY_BYTES = 1_000_000
@@ -56,15 +57,59 @@ def _error(status: int, message: str, code: str) -> JSONResponse:
     return JSONResponse({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}, status)
 
 
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Give strawberry the body we already read, then the real channel."""
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 class GraphQLEndpoint:
-    """Authenticate once per request before strawberry runs; refuse oversized bodies."""
+    """Authenticate once per request before strawberry runs; refuse oversized bodies;
+    answer public queries from the response cache (schema/response_cache.py)."""
 
     def __init__(self, view: GraphQL) -> None:
         self.view = view
+        self.cache = ResponseCache()
+
+    async def _cached(self, scope: Scope, receive: Receive, send: Send, body: bytes, key: bytes) -> None:
+        version, hit = await self.cache.get(key)
+        if hit is not None:
+            REQUESTS.labels("200").inc()
+            response = Response(hit, media_type="application/json", headers={"x-patron-cache": "hit"})
+            await response(scope, receive, send)
+            return
+        status, chunks = 0, []
+
+        async def capture(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        REQUESTS.labels("200").inc()
+        await self.view(scope, _replay(body, receive), capture)
+        payload = b"".join(chunks)
+        if status == 200:
+            try:
+                parsed = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                return
+            if isinstance(parsed, dict) and "errors" not in parsed:
+                self.cache.put(key, version, payload)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            request = Request(scope)
+            request = Request(scope, receive)
             length = request.headers.get("content-length") or "0"
             limit = MAX_BODY_BYTES
             if request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -80,6 +125,14 @@ class GraphQLEndpoint:
                 await _error(401, str(exc), "UNAUTHENTICATED")(scope, receive, send)
                 return
             scope.setdefault("state", {})["viewer"] = viewer
+            if (viewer.role in PUBLIC_ROLES and scope["method"] == "POST"
+                    and request.headers.get("content-type", "").startswith("application/json")):
+                body = await request.body()
+                key = self.cache.key(body)
+                if key is not None:
+                    await self._cached(scope, receive, send, body, key)
+                    return
+                receive = _replay(body, receive)
             REQUESTS.labels("200").inc()
         await self.view(scope, receive, send)
 

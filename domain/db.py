@@ -16,6 +16,7 @@ from typing import Any
 from tortoise import Tortoise, connections
 from tortoise.transactions import in_transaction
 
+from domain import changes
 from domain.settings import get_settings
 
 MODEL_MODULES = [
@@ -68,6 +69,7 @@ async def write_transaction() -> AsyncIterator[Any]:
     else:
         async with in_transaction() as conn:
             yield conn
+    await changes.bump()  # after the commit: caches of public data are now stale
 
 
 def ensure_sqlite_dir(url: str) -> None:

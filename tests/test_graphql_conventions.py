@@ -57,3 +57,24 @@ async def test_metrics_endpoint_counts_requests(client, api):
     await api("{ tiers { name } }")
     text = (await client.get("/metrics/")).text
     assert 'patron_graphql_requests_total{status="200"}' in text
+
+
+async def test_public_queries_are_cached_until_the_next_write(api, client, admin_token):
+    from domain.catalog.service import upsert_products
+
+    await upsert_products([{"external_id": "p1", "title": "Old"}])
+    q = {"query": '{ product(externalId: "p1") { title } }'}
+    first = await client.post("/graphql", json=q)
+    second = await client.post("/graphql", json=q)
+    assert first.json() == second.json() == {"data": {"product": {"title": "Old"}}}
+    assert "x-patron-cache" not in first.headers and second.headers["x-patron-cache"] == "hit"
+    await upsert_products([{"external_id": "p1", "title": "New"}])
+    third = await client.post("/graphql", json=q)
+    assert third.json() == {"data": {"product": {"title": "New"}}} and "x-patron-cache" not in third.headers
+    # Admin answers are never served from (or stored in) the public cache.
+    admin = await client.post("/graphql", json=q, headers={"authorization": f"Bearer {admin_token}"})
+    assert "x-patron-cache" not in admin.headers
+    # Mutations and error answers are not cached.
+    bad = {"query": "{ product(externalId: 1) { nope } }"}
+    await client.post("/graphql", json=bad)
+    assert "x-patron-cache" not in (await client.post("/graphql", json=bad)).headers

@@ -6,6 +6,7 @@ from typing import Any
 
 from domain import clock
 from domain.catalog.models import Product
+from domain.db import write_transaction
 from domain.errors import InvalidInput, NotFound
 
 MAX_BATCH = 100
@@ -51,6 +52,11 @@ async def upsert_products(items: list[dict[str, Any]]) -> list[Product]:
         raise InvalidInput(f"Send 1 to {MAX_BATCH} products per call", "products")
     for i, item in enumerate(items):
         _validate(item, i)
+    async with write_transaction():
+        return await _upsert_all(items)
+
+
+async def _upsert_all(items: list[dict[str, Any]]) -> list[Product]:
     now = clock.now()
     result = []
     for item in items:
@@ -66,6 +72,3 @@ async def upsert_products(items: list[dict[str, Any]]) -> list[Product]:
             await product.save()
         result.append(product)
     return result
-
-
-

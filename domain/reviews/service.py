@@ -415,21 +415,23 @@ async def answer_follow_up(review_id: int, member_external_id: str, answer: str)
     finding = check_text(answer)
     if finding:
         raise DomainError(finding.note, "answer", code=finding.reason)
-    review.follow_up_answer = answer
-    review.updated_at = clock.now()
-    await review.save(update_fields=["follow_up_answer", "updated_at"])
-    return review
+    async with write_transaction():
+        review.follow_up_answer = answer
+        review.updated_at = clock.now()
+        await review.save(update_fields=["follow_up_answer", "updated_at"])
+        return review
 
 
 async def set_follow_up_question(category: str | None, question: str) -> FollowUpQuestion:
     if not question.strip() or len(question) > 300:
         raise InvalidInput("question must be 1 to 300 characters", "question")
-    row = await FollowUpQuestion.get_or_none(category=category)
-    if row is None:
-        return await FollowUpQuestion.create(category=category, question=question)
-    row.question = question
-    await row.save(update_fields=["question"])
-    return row
+    async with write_transaction():
+        row = await FollowUpQuestion.get_or_none(category=category)
+        if row is None:
+            return await FollowUpQuestion.create(category=category, question=question)
+        row.question = question
+        await row.save(update_fields=["question"])
+        return row
 
 
 async def import_review(product_external_id: str, rating: Any, title: str | None, body: str,

@@ -12,6 +12,7 @@ from typing import Any
 
 from tortoise.functions import Sum
 
+from domain import changes
 from domain.catalog.models import Product
 from domain.reviews.models import Review
 
@@ -47,11 +48,19 @@ async def recount(review: Review) -> None:
     await review.save(update_fields=["counted_rating", "counted_media"])
 
 
+_mean: tuple[int, float | None] | None = None
+
+
 async def store_mean() -> float | None:
+    """The store-wide mean rating, recomputed only after a write (see domain/changes.py)."""
+    global _mean
+    version = await changes.current()
+    if _mean is not None and _mean[0] == version:
+        return _mean[1]
     row = await Product.all().annotate(n=Sum("review_count"), s=Sum("rating_sum")).first().values("n", "s")
-    if not row or not row["n"]:
-        return None
-    return row["s"] / row["n"]
+    mean = row["s"] / row["n"] if row and row["n"] else None
+    _mean = (version, mean)
+    return mean
 
 
 def average(product: Product) -> float | None:

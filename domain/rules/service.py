@@ -13,7 +13,7 @@ from typing import Any
 
 from tortoise.functions import Sum
 
-from domain import clock
+from domain import changes, clock
 from domain.errors import InvalidInput, NotFound
 from domain.ledger import service as ledger
 from domain.ledger.models import Award
@@ -193,11 +193,14 @@ async def save_rule(rule_id: int | None, values: dict[str, Any]) -> EarningRule:
     if rule_id is None:
         merged = {"currency_unit": 100, "active": True, "apply_tier_multiplier": True, **values}
         _validate_rule(merged)
-        return await EarningRule.create(**merged, created_at=clock.now())
+        rule = await EarningRule.create(**merged, created_at=clock.now())
+        await changes.bump()
+        return rule
     rule = await EarningRule.get_or_none(id=rule_id)
     if rule is None:
         raise NotFound("No such rule", "id", code="RULE_NOT_FOUND")
     merged = {name: getattr(rule, name) for name in RULE_FIELDS} | values
     _validate_rule(merged)
     await rule.update_from_dict(values).save()
+    await changes.bump()
     return rule

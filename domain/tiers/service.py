@@ -9,7 +9,7 @@ from typing import Any
 
 from tortoise.functions import Sum
 
-from domain import clock
+from domain import changes, clock
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.events.service import record_event
 from domain.ledger.models import Award
@@ -212,6 +212,7 @@ async def save_tier(tier_id: int | None, values: dict[str, Any]) -> Tier:
     if await name_clash.exists():
         raise Conflict(f"Another tier is already named {tier.name!r}", "name")
     await tier.save()
+    await changes.bump()
     return tier
 
 

@@ -1,0 +1,51 @@
+"""A change counter: it grows after every committed write.
+
+Caches of public data (whole GraphQL responses, the store-wide rating mean) remember the
+counter value they were computed at and are used only while it has not moved. With
+REDIS_URL the counter lives in Redis, so a write in one API process invalidates the
+caches of all of them; otherwise it is a number in this process (the embedded default).
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as redis
+
+from domain.settings import get_settings
+
+KEY = "patron:changes"
+_local = 0
+_client: redis.Redis | None = None
+_client_url: str | None = None
+
+
+def _redis() -> redis.Redis | None:
+    global _client, _client_url
+    url = get_settings().redis_url
+    if not url:
+        return None
+    if _client is None or _client_url != url:
+        _client, _client_url = redis.from_url(url, socket_connect_timeout=2), url
+    return _client
+
+
+async def current() -> int:
+    client = _redis()
+    if client is None:
+        return _local
+    value = await client.get(KEY)
+    return int(value or 0)
+
+
+async def bump() -> None:
+    global _local
+    _local += 1
+    client = _redis()
+    if client is not None:
+        await client.incr(KEY)
+
+
+async def close() -> None:
+    global _client
+    if _client is not None:
+        await _client.aclose()
+        _client = None
