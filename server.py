@@ -29,12 +29,16 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from tortoise import connections
 
-from domain import db
-from domain.auth.service import ANONYMOUS, AuthError, authenticate, ensure_admin_key
+from domain import changes, db
+from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
 from domain.jobs import JobRunner
+from domain.ratelimit import RateLimiter, limit_for
+from domain.realtime.bus import bus
 from domain.settings import get_settings
+from domain.webhooks.delivery import Deliverer
 from schema import schema
 from schema.context import Context
 from schema.response_cache import PUBLIC_ROLES, ResponseCache
@@ -51,6 +55,16 @@ class PatronGraphQL(GraphQL):
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
+
+    async def on_ws_connect(self, context: Context):  # type: ignore[override]  # noqa: ANN201
+        """WebSocket clients authenticate in connection_init: {"Authorization": "Bearer …"}."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization") if isinstance(params, dict) else None
+        try:
+            context.viewer = await authenticate(header)
+        except AuthError as exc:
+            raise ConnectionRejectionError({"message": str(exc), "code": "UNAUTHENTICATED"}) from None
+        return None
 
 
 def _error(status: int, message: str, code: str) -> JSONResponse:
@@ -78,6 +92,16 @@ class GraphQLEndpoint:
     def __init__(self, view: GraphQL) -> None:
         self.view = view
         self.cache = ResponseCache()
+        self.limiter = RateLimiter()
+
+    async def _over_limit(self, viewer: Viewer, scope: Scope) -> int | None:
+        if viewer.role == "member":
+            identity = f"member:{viewer.member_external_id}"
+        elif viewer.api_key_id is not None:
+            identity = f"key:{viewer.api_key_id}"
+        else:
+            identity = f"ip:{(scope.get('client') or ('unknown',))[0]}"
+        return await self.limiter.hit(identity, limit_for(viewer.role))
 
     async def _cached(self, scope: Scope, receive: Receive, send: Send, body: bytes, key: bytes) -> None:
         version, hit = await self.cache.get(key)
@@ -125,6 +149,13 @@ class GraphQLEndpoint:
                 await _error(401, str(exc), "UNAUTHENTICATED")(scope, receive, send)
                 return
             scope.setdefault("state", {})["viewer"] = viewer
+            retry_after = await self._over_limit(viewer, scope)
+            if retry_after is not None:
+                REQUESTS.labels("429").inc()
+                body = {"data": None, "errors": [{"message": "Too many requests; slow down",
+                                                  "extensions": {"code": "RATE_LIMITED", "retryAfter": retry_after}}]}
+                await JSONResponse(body, 429, headers={"retry-after": str(retry_after)})(scope, receive, send)
+                return
             if (viewer.role in PUBLIC_ROLES and scope["method"] == "POST"
                     and request.headers.get("content-type", "").startswith("application/json")):
                 body = await request.body()
@@ -185,7 +216,7 @@ def create_app(manage_db: bool = True) -> Starlette:
             if secret:
                 print(f"\n  Generated admin API key (shown once, store it now):\n    {secret}\n", flush=True)
             if run_jobs_in_process():
-                jobs_task = asyncio.create_task(JobRunner().run_forever(stop))
+                jobs_task = asyncio.gather(JobRunner().run_forever(stop), Deliverer("api").run_forever(stop))
         try:
             yield
         finally:
@@ -193,6 +224,8 @@ def create_app(manage_db: bool = True) -> Starlette:
             if jobs_task:
                 await jobs_task
             if manage_db:
+                await bus.close()
+                await changes.close()
                 await db.close_orm()
 
     view = PatronGraphQL(schema, graphql_ide="graphiql", multipart_uploads_enabled=True)
@@ -223,8 +256,12 @@ async def _worker() -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started")
     try:
-        await JobRunner().run_forever(stop)  # finishes the item in hand, then stops
+        # Both loops finish the item in hand, then stop; unfinished deliveries keep their
+        # lease and are taken again after it runs out.
+        await asyncio.gather(JobRunner().run_forever(stop), Deliverer("worker").run_forever(stop))
     finally:
+        await bus.close()
+        await changes.close()
         await db.close_orm()
 
 

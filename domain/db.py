@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "domain.tiers.models",
     "domain.catalog.models",
     "domain.reviews.models",
+    "domain.webhooks.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()
@@ -62,13 +63,24 @@ def is_sqlite() -> bool:
 
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[Any]:
-    if is_sqlite():
-        async with _sqlite_write_lock:
+    from domain.events import service as events  # events need the ORM set up first
+
+    if events._pending.get() is not None:  # already inside one: join it
+        yield None
+        return
+    token = events.begin()
+    committed = False
+    try:
+        if is_sqlite():
+            async with _sqlite_write_lock:
+                async with in_transaction() as conn:
+                    yield conn
+        else:
             async with in_transaction() as conn:
                 yield conn
-    else:
-        async with in_transaction() as conn:
-            yield conn
+        committed = True
+    finally:
+        await events.after_commit(token, committed)
     await changes.bump()  # after the commit: caches of public data are now stale
 
 

@@ -64,4 +64,6 @@ ERROR_CODES = (
     "PROFANITY",
     "PERSONAL_DATA",
     "LINK",
+    "URL_NOT_ALLOWED",
+    "WEBHOOK_NOT_FOUND",
 )

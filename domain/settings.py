@@ -57,6 +57,18 @@ class Settings:
     photo_max_pixels: int = field(default_factory=lambda: _int("PATRON_PHOTO_MAX_PIXELS", 40_000_000))
     photos_per_review: int = field(default_factory=lambda: _int("PATRON_PHOTOS_PER_REVIEW", 10))
     videos_per_review: int = field(default_factory=lambda: _int("PATRON_VIDEOS_PER_REVIEW", 1))
+    # Webhooks.
+    webhook_timeout_seconds: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_TIMEOUT", 15))
+    webhook_disable_after_hours: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_DISABLE_AFTER_HOURS", 120))
+    webhook_poll_ms: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_POLL_MS", 250))
+    webhook_batch: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_BATCH", 100))
+    webhook_rotation_overlap_hours: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_ROTATION_OVERLAP_HOURS", 24))
+    # Hosts or CIDRs webhooks may reach although private/loopback (e.g. "127.0.0.1,10.0.0.0/8").
+    webhook_allowed_hosts: str = field(default_factory=lambda: os.environ.get("PATRON_WEBHOOK_ALLOWED_HOSTS", ""))
+    # Requests per minute per API key / member token / anonymous IP (0 = no limit).
+    rate_limit_key_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_KEY", 1200))
+    rate_limit_member_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_MEMBER", 240))
+    rate_limit_anonymous_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_ANONYMOUS", 600))
 
 
 _settings: Settings | None = None

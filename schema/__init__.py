@@ -8,6 +8,7 @@ import strawberry
 
 from schema.errors import PublicError
 from schema.limits import extensions
+from schema.realtime import Subscription
 from schema.root import Mutation, Query
 
 
@@ -19,4 +20,4 @@ class PatronSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-schema = PatronSchema(query=Query, mutation=Mutation, extensions=extensions())
+schema = PatronSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions())

@@ -63,3 +63,4 @@ class Context:
     request: Any = None
     response: Any = None
     loaders: Loaders = field(default_factory=Loaders)
+    connection_params: dict | None = None  # graphql-transport-ws connection_init payload

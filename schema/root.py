@@ -13,6 +13,7 @@ import resolvers.orders
 import resolvers.reviews
 import resolvers.rules
 import resolvers.tiers
+import resolvers.webhooks
 from schema.auth import ApiKey, ApiKeyPayload, CreateApiKeyPayload
 from schema.catalog import Product, ProductsPayload
 from schema.common import JSON
@@ -22,6 +23,7 @@ from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
 from schema.orders import RecordOrderPayload, RecordRefundPayload
 from schema.pagination import Connection
 from schema.permissions import (
+    AdminOrPartner,
     AdminOrSelf,
     AdminOrStorefront,
     AdminStorefrontOrSelf,
@@ -40,6 +42,12 @@ from schema.reviews import (
 )
 from schema.rules import EarningRule, EarningRulePayload
 from schema.tiers import Tier, TierPayload
+from schema.webhooks import (
+    WebhookDelivery,
+    WebhookDeliveryPayload,
+    WebhookEndpoint,
+    WebhookEndpointPayload,
+)
 
 
 @strawberry.type
@@ -68,6 +76,11 @@ class Query:
         description="Negative (<= 2 stars) published reviews without a reply; overdue: past the reply SLA.")
     moderation_log: list[ModerationDecision] = strawberry.field(
         resolver=resolvers.reviews.moderation_log, permission_classes=[IsAdmin])
+    webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
+        resolver=resolvers.webhooks.webhook_endpoints, permission_classes=[AdminOrPartner],
+        description="All endpoints (admin) or the partner's own.")
+    webhook_deliveries: Connection[WebhookDelivery] = strawberry.field(
+        resolver=resolvers.webhooks.webhook_deliveries, permission_classes=[AdminOrPartner])
 
 
 @strawberry.type
@@ -135,3 +148,16 @@ class Mutation:
         resolver=resolvers.reviews.moderate_question, permission_classes=[IsAdmin])
     moderate_answer: AnswerPayload = strawberry.mutation(
         resolver=resolvers.reviews.moderate_answer, permission_classes=[IsAdmin])
+    create_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
+        resolver=resolvers.webhooks.create_webhook_endpoint, permission_classes=[AdminOrPartner])
+    update_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
+        resolver=resolvers.webhooks.update_webhook_endpoint, permission_classes=[AdminOrPartner])
+    delete_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
+        resolver=resolvers.webhooks.delete_webhook_endpoint, permission_classes=[AdminOrPartner])
+    rotate_webhook_secret: WebhookEndpointPayload = strawberry.mutation(
+        resolver=resolvers.webhooks.rotate_webhook_secret, permission_classes=[AdminOrPartner],
+        description="A new secret; the previous one keeps signing during the overlap.")
+    redeliver_webhook: WebhookDeliveryPayload = strawberry.mutation(
+        resolver=resolvers.webhooks.redeliver_webhook, permission_classes=[AdminOrPartner])
+    send_test_webhook: WebhookDeliveryPayload = strawberry.mutation(
+        resolver=resolvers.webhooks.send_test_webhook, permission_classes=[AdminOrPartner])

@@ -10,6 +10,10 @@ import tempfile
 os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
 os.environ["PATRON_MEMBER_JWT_SECRET"] = "test-member-secret-of-at-least-32-bytes"
 os.environ.pop("PATRON_BOOTSTRAP_ADMIN_KEY", None)
+for name in ("PATRON_RATE_LIMIT_KEY", "PATRON_RATE_LIMIT_MEMBER", "PATRON_RATE_LIMIT_ANONYMOUS"):
+    os.environ[name] = "0"  # tests send bursts; test_rate_limits turns limits on
+os.environ.setdefault("PATRON_SECRET_KEY", "8nY6m1k1G5s0bqk7a1yJQm2b9XW5x2Ck8nH4Wv2tq9E=")
+os.environ["PATRON_WEBHOOK_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
 os.environ.setdefault("PATRON_MEDIA_DIR", __import__("tempfile").mkdtemp(prefix="patron-media-"))
 
 from typing import Any  # noqa: E402
@@ -55,6 +59,7 @@ async def database():
 
 
 TABLES = [
+    "webhook_deliveries", "webhook_endpoints",
     "review_votes", "review_reports", "review_revisions", "review_media", "moderation_decisions",
     "answers", "questions", "reviews", "follow_up_questions", "products",
     "lot_consumptions", "ledger_entries", "awards", "refunds", "order_lines", "orders",

@@ -1,0 +1,107 @@
+"""The event bus behind GraphQL subscriptions.
+
+Every committed event is published once. With REDIS_URL the message goes through Redis
+pub/sub, so subscribers connected to any API process receive it; otherwise it is handed
+to this process's subscribers directly (the embedded default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import redis.asyncio as redis
+
+from domain.settings import get_settings
+
+CHANNEL = "patron:events"
+log = logging.getLogger("patron.bus")
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._redis: redis.Redis | None = None
+        self._listener: asyncio.Task[None] | None = None
+
+    def _client(self) -> redis.Redis | None:
+        url = get_settings().redis_url
+        if url and self._redis is None:
+            self._redis = redis.from_url(url)
+        return self._redis if url else None
+
+    async def publish(self, message: dict[str, Any]) -> None:
+        client = self._client()
+        if client is None:
+            self._dispatch(message)
+        else:
+            await client.publish(CHANNEL, orjson.dumps(message))
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        for queue in list(self._queues):
+            if queue.qsize() < 1000:  # a stuck subscriber must not grow memory without bound
+                queue.put_nowait(message)
+
+    async def _listen(self, client: redis.Redis) -> None:
+        while True:
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    async for item in pubsub.listen():
+                        if item.get("type") == "message":
+                            self._dispatch(orjson.loads(item["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # reconnect after a Redis hiccup
+                log.exception("redis listener failed; reconnecting")
+                await asyncio.sleep(1)
+
+    async def ready(self) -> None:
+        """Start listening to Redis (idempotent). Subscribers call this before they wait."""
+        client = self._client()
+        if client is not None and (self._listener is None or self._listener.done()):
+            self._listener = asyncio.create_task(self._listen(client))
+            await asyncio.sleep(0.05)  # let SUBSCRIBE reach Redis before the first publish
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        await self.ready()
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._queues.add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+    async def close(self) -> None:
+        if self._listener:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+
+bus = Bus()
+
+
+async def _publish_committed(event: Any) -> None:
+    from domain.events.service import message
+
+    await bus.publish(message(event))
+
+
+def _register() -> None:
+    from domain.events import service as events
+
+    if _publish_committed not in events.listeners:
+        events.listeners.append(_publish_committed)
+
+
+_register()

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from domain.webhooks import service
+from domain.webhooks.models import WebhookDelivery as DeliveryModel
+from domain.webhooks.models import WebhookEndpoint as EndpointModel
+from resolvers.common import attempt, fields_given
+from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.webhooks import (
+    CreateWebhookEndpointInput,
+    DeliveryStatus,
+    UpdateWebhookEndpointInput,
+    WebhookDelivery,
+    WebhookDeliveryPayload,
+    WebhookEndpoint,
+    WebhookEndpointPayload,
+)
+
+
+def _owner(info: Info) -> int | None:
+    """A partner works on its own endpoints; an admin on all (None)."""
+    viewer = info.context.viewer
+    return viewer.api_key_id if viewer.role == "partner" else None
+
+
+def _endpoint_payload(result, errors) -> WebhookEndpointPayload:  # noqa: ANN001
+    if result is None:
+        return WebhookEndpointPayload(endpoint=None, secret=None, errors=errors)
+    endpoint, secret = result if isinstance(result, tuple) else (result, None)
+    return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_model(endpoint), secret=secret, errors=[])
+
+
+async def webhook_endpoints(info: Info) -> list[WebhookEndpoint]:
+    qs = EndpointModel.all().order_by("id")
+    owner = _owner(info)
+    if owner is not None:
+        qs = qs.filter(owner_key_id=owner)
+    return [WebhookEndpoint.from_model(e) for e in await qs]
+
+
+async def webhook_deliveries(
+    info: Info, endpoint_id: int, status: DeliveryStatus | None = None, first: int | None = 20, after: str | None = None,
+) -> Connection[WebhookDelivery]:
+    size = page_size(first)
+    owner = _owner(info)
+    endpoint = await EndpointModel.get_or_none(id=endpoint_id)
+    if endpoint is None or (owner is not None and endpoint.owner_key_id != owner):
+        return connection([], size, WebhookDelivery.from_model, lambda d: d.id)
+    qs = DeliveryModel.filter(endpoint_id=endpoint_id)
+    if status is not None:
+        qs = qs.filter(status=status.value)
+    before = decode_cursor(after)
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    rows = await qs.order_by("-id").limit(size + 1).prefetch_related("event")
+    return connection(rows, size, WebhookDelivery.from_model, lambda d: d.id)
+
+
+async def create_webhook_endpoint(info: Info, input: CreateWebhookEndpointInput) -> WebhookEndpointPayload:
+    return _endpoint_payload(*await attempt(service.create_endpoint(
+        input.url, input.event_types, input.description, _owner(info))))
+
+
+async def update_webhook_endpoint(info: Info, id: int, input: UpdateWebhookEndpointInput) -> WebhookEndpointPayload:
+    return _endpoint_payload(*await attempt(service.update_endpoint(id, _owner(info), fields_given(input))))
+
+
+async def delete_webhook_endpoint(info: Info, id: int) -> WebhookEndpointPayload:
+    return _endpoint_payload(*await attempt(service.delete_endpoint(id, _owner(info))))
+
+
+async def rotate_webhook_secret(info: Info, id: int) -> WebhookEndpointPayload:
+    return _endpoint_payload(*await attempt(service.rotate_secret(id, _owner(info))))
+
+
+async def _delivery_payload(work) -> WebhookDeliveryPayload:  # noqa: ANN001
+    delivery, errors = await attempt(work)
+    if delivery is None:
+        return WebhookDeliveryPayload(delivery=None, errors=errors)
+    await delivery.fetch_related("event")
+    return WebhookDeliveryPayload(delivery=WebhookDelivery.from_model(delivery), errors=[])
+
+
+async def redeliver_webhook(info: Info, delivery_id: int) -> WebhookDeliveryPayload:
+    return await _delivery_payload(service.redeliver(delivery_id, _owner(info)))
+
+
+async def send_test_webhook(info: Info, endpoint_id: int) -> WebhookDeliveryPayload:
+    return await _delivery_payload(service.send_test(endpoint_id, _owner(info)))
