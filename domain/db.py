@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "domain.catalog.models",
     "domain.reviews.models",
     "domain.webhooks.models",
+    "domain.rewards.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()

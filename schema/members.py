@@ -13,6 +13,7 @@ from domain.ledger import queries as ledger_queries
 from domain.members.models import Member as MemberModel
 from domain.orders import queries as order_queries
 from domain.reviews.models import Review as ReviewModel
+from domain.rewards.models import Redemption as RedemptionModel
 from domain.tiers import service as tiers
 from schema.common import global_id
 from schema.errors import UserError
@@ -20,6 +21,7 @@ from schema.ledger import LedgerEntry, Points
 from schema.orders import Order
 from schema.pagination import Connection, connection, decode_cursor, page_size
 from schema.reviews import Review
+from schema.rewards import Redemption
 from schema.tiers import NextTier, Tier, TierChange
 
 
@@ -115,6 +117,11 @@ class Member:
     async def reviews(self) -> list[Review]:
         rows = await ReviewModel.filter(member_id=self.model.id).exclude(status="deleted").order_by("-id")
         return [Review.from_model(r, public=False) for r in rows]
+
+    @strawberry.field(description="Reward codes this member redeemed, newest first.")
+    async def redemptions(self) -> list[Redemption]:
+        rows = await RedemptionModel.filter(member_id=self.model.id).order_by("-id").prefetch_related("reward", "member")
+        return [Redemption.from_model(r) for r in rows]
 
     @strawberry.field(description="Ledger entries, newest first.")
     async def ledger(self, first: int | None = 20, after: str | None = None) -> Connection[LedgerEntry]:

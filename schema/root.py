@@ -11,6 +11,7 @@ import resolvers.ledger
 import resolvers.members
 import resolvers.orders
 import resolvers.reviews
+import resolvers.rewards
 import resolvers.rules
 import resolvers.tiers
 import resolvers.webhooks
@@ -40,6 +41,7 @@ from schema.reviews import (
     ReviewPayload,
     ReviewsPayload,
 )
+from schema.rewards import Redemption, RedemptionPayload, Reward, RewardPayload
 from schema.rules import EarningRule, EarningRulePayload
 from schema.tiers import Tier, TierPayload
 from schema.webhooks import (
@@ -76,6 +78,10 @@ class Query:
         description="Negative (<= 2 stars) published reviews without a reply; overdue: past the reply SLA.")
     moderation_log: list[ModerationDecision] = strawberry.field(
         resolver=resolvers.reviews.moderation_log, permission_classes=[IsAdmin])
+    rewards: list[Reward] = strawberry.field(resolver=resolvers.rewards.rewards, description="The rewards catalog (public).")
+    reward_code: Redemption | None = strawberry.field(
+        resolver=resolvers.rewards.reward_code, permission_classes=[AdminOrStorefront],
+        description="Validate a code at checkout: its status, reward and owner.")
     webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
         resolver=resolvers.webhooks.webhook_endpoints, permission_classes=[AdminOrPartner],
         description="All endpoints (admin) or the partner's own.")
@@ -148,6 +154,16 @@ class Mutation:
         resolver=resolvers.reviews.moderate_question, permission_classes=[IsAdmin])
     moderate_answer: AnswerPayload = strawberry.mutation(
         resolver=resolvers.reviews.moderate_answer, permission_classes=[IsAdmin])
+    create_reward: RewardPayload = strawberry.mutation(resolver=resolvers.rewards.create_reward, permission_classes=[IsAdmin])
+    update_reward: RewardPayload = strawberry.mutation(resolver=resolvers.rewards.update_reward, permission_classes=[IsAdmin])
+    redeem_reward: RedemptionPayload = strawberry.mutation(
+        resolver=resolvers.rewards.redeem_reward, permission_classes=[AdminStorefrontOrSelf],
+        description="Points debited, stock taken and a code issued atomically, or nothing at all.")
+    mark_reward_code_used: RedemptionPayload = strawberry.mutation(
+        resolver=resolvers.rewards.mark_reward_code_used, permission_classes=[AdminOrStorefront])
+    cancel_redemption: RedemptionPayload = strawberry.mutation(
+        resolver=resolvers.rewards.cancel_redemption, permission_classes=[AdminStorefrontOrSelf],
+        description="Cancel an unused code: points return as a new credit, stock is restored.")
     create_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
         resolver=resolvers.webhooks.create_webhook_endpoint, permission_classes=[AdminOrPartner])
     update_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(

@@ -35,6 +35,10 @@ EVENT_TYPES = (
     "review.reply_overdue",
     "question.created",
     "question.answered",
+    "reward.redeemed",
+    "reward.code_used",
+    "reward.cancelled",
+    "reward.code_expired",
     "webhook.endpoint_disabled",
     "webhook.test",
 )

@@ -1,0 +1,48 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Reward(Model):
+    # A catalog item members buy with points.
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    type = fields.CharField(max_length=20)  # FIXED_AMOUNT|PERCENTAGE|FREE_SHIPPING|FREE_PRODUCT|EXPERIENTIAL
+    points_cost = fields.IntField()
+    amount = fields.BigIntField(null=True)  # FIXED_AMOUNT: minor units off
+    currency = fields.CharField(max_length=3, null=True)
+    percent = fields.IntField(null=True)  # PERCENTAGE: 1..100
+    max_discount = fields.BigIntField(null=True)  # PERCENTAGE cap, minor units
+    sku = fields.CharField(max_length=255, null=True)  # FREE_PRODUCT
+    description = fields.CharField(max_length=1000, null=True)
+    min_tier_rank = fields.IntField(null=True)
+    per_member_limit = fields.IntField(null=True)
+    stock = fields.IntField(null=True)  # null = unlimited
+    starts_at = fields.DatetimeField(null=True)
+    ends_at = fields.DatetimeField(null=True)
+    code_valid_days = fields.IntField(null=True)  # unused codes expire after this many days
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "rewards"
+
+
+class Redemption(Model):
+    # One redemption: the points debit, the code the storefront applies, its life.
+    id = fields.IntField(primary_key=True)
+    reward = fields.ForeignKeyField("patron.Reward", related_name="redemptions", on_delete=fields.RESTRICT)
+    member = fields.ForeignKeyField("patron.Member", related_name="redemptions", on_delete=fields.RESTRICT)
+    points = fields.IntField()
+    code = fields.CharField(max_length=40, unique=True)
+    status = fields.CharField(max_length=16, default="issued")  # issued|used|cancelled|expired
+    idempotency_key = fields.CharField(max_length=255)
+    debit_entry_id = fields.BigIntField()
+    order_external_id = fields.CharField(max_length=255, null=True)
+    expires_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    cancelled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "redemptions"
+        unique_together = (("member", "idempotency_key"),)

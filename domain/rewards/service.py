@@ -1,0 +1,184 @@
+"""Rewards catalog and redemption.
+
+`redeem` is all or nothing in one transaction: the member row is locked (points), then
+the reward row (stock) — always in that order — the points are debited FEFO, the stock
+decremented and a unique code issued. Concurrent redemptions of the last items or of the
+last points therefore serialize on those two rows.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from domain import clock
+from domain.db import write_transaction
+from domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from domain.events.service import record_event
+from domain.ledger import service as ledger
+from domain.members.service import get_member
+from domain.rewards.models import Redemption, Reward
+from domain.tiers.models import Tier
+
+TYPES = ("FIXED_AMOUNT", "PERCENTAGE", "FREE_SHIPPING", "FREE_PRODUCT", "EXPERIENTIAL")
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by people
+FIELDS = ("name", "type", "points_cost", "amount", "currency", "percent", "max_discount", "sku", "description",
+          "min_tier_rank", "per_member_limit", "stock", "starts_at", "ends_at", "code_valid_days", "active")
+
+
+def new_code() -> str:
+    # 12 symbols from 32 = 60 bits: not guessable at any request rate we allow.
+    body = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    return f"PTN-{body[:4]}-{body[4:8]}-{body[8:]}"
+
+
+def _validate(values: dict[str, Any]) -> None:
+    if values.get("type") not in TYPES:
+        raise InvalidInput(f"type must be one of {', '.join(TYPES)}", "type")
+    if not (values.get("name") or "").strip():
+        raise InvalidInput("A name is required", "name")
+    if (values.get("points_cost") or 0) <= 0:
+        raise InvalidInput("pointsCost must be positive", "pointsCost")
+    kind = values["type"]
+    if kind == "FIXED_AMOUNT" and ((values.get("amount") or 0) <= 0 or not values.get("currency")):
+        raise InvalidInput("A fixed amount needs amount and currency", "amount")
+    if kind == "PERCENTAGE" and not 1 <= (values.get("percent") or 0) <= 100:
+        raise InvalidInput("percent must be 1 to 100", "percent")
+    if kind == "FREE_PRODUCT" and not values.get("sku"):
+        raise InvalidInput("A free product needs a sku", "sku")
+    for name in ("stock", "per_member_limit", "code_valid_days", "max_discount"):
+        if values.get(name) is not None and values[name] < 0:
+            raise InvalidInput(f"{name} must not be negative", name)
+    if values.get("starts_at") and values.get("ends_at") and values["ends_at"] <= values["starts_at"]:
+        raise InvalidInput("endsAt must be after startsAt", "endsAt")
+
+
+async def save_reward(reward_id: int | None, values: dict[str, Any]) -> Reward:
+    if "currency" in values and values["currency"]:
+        values["currency"] = values["currency"].upper()
+    async with write_transaction():
+        if reward_id is None:
+            merged = {"active": True, **values}
+            _validate(merged)
+            return await Reward.create(**merged, created_at=clock.now())
+        reward = await Reward.select_for_update().get_or_none(id=reward_id)
+        if reward is None:
+            raise NotFound("No such reward", "id", code="REWARD_NOT_FOUND")
+        _validate({name: getattr(reward, name) for name in FIELDS} | values)
+        await reward.update_from_dict(values).save()
+        return reward
+
+
+def _payload(r: Redemption, reward: Reward, member_external_id: str) -> dict[str, Any]:
+    return {"redemptionId": r.id, "code": r.code, "rewardId": reward.id, "reward": reward.name, "type": reward.type,
+            "points": r.points, "memberExternalId": member_external_id, "status": r.status,
+            "expiresAt": r.expires_at.isoformat() if r.expires_at else None}
+
+
+async def redeem(member_external_id: str, reward_id: int, idempotency_key: str) -> Redemption:
+    if not idempotency_key.strip() or len(idempotency_key) > 255:
+        raise InvalidInput("idempotencyKey must be 1 to 255 characters", "idempotencyKey")
+    member_row = await get_member(member_external_id)
+    async with write_transaction():
+        member = await ledger.lock_member(member_row.id)
+        existing = await Redemption.get_or_none(member_id=member.id, idempotency_key=idempotency_key)
+        if existing:
+            if existing.reward_id != reward_id:
+                raise Conflict("This idempotency key was used for another reward", "idempotencyKey")
+            return existing
+        reward = await Reward.select_for_update().get_or_none(id=reward_id)
+        if reward is None:
+            raise NotFound("No such reward", "rewardId", code="REWARD_NOT_FOUND")
+        now = clock.now()
+        if not reward.active or (reward.starts_at and now < reward.starts_at) or (reward.ends_at and now >= reward.ends_at):
+            raise DomainError("This reward is not available now", "rewardId", code="REWARD_UNAVAILABLE")
+        if reward.min_tier_rank is not None:
+            tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
+            if tier is None or tier.rank < reward.min_tier_rank:
+                raise DomainError("This reward needs a higher tier", "rewardId", code="TIER_REQUIRED")
+        if reward.per_member_limit is not None:
+            taken = await Redemption.filter(member_id=member.id, reward_id=reward.id).exclude(status="cancelled").count()
+            if taken >= reward.per_member_limit:
+                raise DomainError("You have redeemed this reward the maximum number of times", "rewardId",
+                                  code="LIMIT_REACHED")
+        if reward.stock is not None and reward.stock <= 0:
+            raise DomainError("This reward is out of stock", "rewardId", code="OUT_OF_STOCK")
+        entry = await ledger.debit(member, reward.points_cost, "redeem", f"Reward: {reward.name}",
+                                   source=("reward", str(reward.id)), idempotency_key=f"redeem:{idempotency_key}")
+        if reward.stock is not None:
+            reward.stock -= 1
+            await reward.save(update_fields=["stock"])
+        redemption = await Redemption.create(
+            reward_id=reward.id, member_id=member.id, points=reward.points_cost, code=new_code(),
+            idempotency_key=idempotency_key, debit_entry_id=entry.id, created_at=now,
+            expires_at=now + timedelta(days=reward.code_valid_days) if reward.code_valid_days else None,
+        )
+        await record_event("points.redeemed", ledger._entry_event(entry, member), member.id)
+        await record_event("reward.redeemed", _payload(redemption, reward, member.external_id), member.id)
+        return redemption
+
+
+async def find_code(code: str) -> Redemption:
+    redemption = await Redemption.get_or_none(code=code.strip().upper()).prefetch_related("reward", "member")
+    if redemption is None:
+        raise NotFound("No such code", "code", code="CODE_NOT_FOUND")
+    if redemption.status == "issued" and redemption.expires_at and redemption.expires_at <= clock.now():
+        redemption.status = "expired"  # shown as expired even before the job writes it
+    return redemption
+
+
+async def mark_used(code: str, order_external_id: str) -> Redemption:
+    found = await find_code(code)
+    async with write_transaction():
+        await ledger.lock_member(found.member_id)
+        redemption = await Redemption.get(id=found.id).prefetch_related("reward", "member")
+        if redemption.status == "used" and redemption.order_external_id == order_external_id:
+            return redemption  # a replay
+        if found.status != "issued" or redemption.status != "issued":
+            raise DomainError(f"The code is {found.status}", "code", code="CODE_NOT_USABLE")
+        redemption.status, redemption.used_at, redemption.order_external_id = "used", clock.now(), order_external_id
+        await redemption.save(update_fields=["status", "used_at", "order_external_id"])
+        await record_event("reward.code_used", _payload(redemption, redemption.reward, redemption.member.external_id)
+                           | {"orderExternalId": order_external_id}, redemption.member_id)
+        return redemption
+
+
+async def cancel(code: str, actor: str, member_external_id: str | None = None) -> Redemption:
+    """Cancel an unused code: the points come back as a new credit, the stock is restored."""
+    found = await find_code(code)
+    if member_external_id is not None and found.member.external_id != member_external_id:
+        raise NotFound("No such code", "code", code="CODE_NOT_FOUND")
+    async with write_transaction():
+        member = await ledger.lock_member(found.member_id)
+        reward = await Reward.select_for_update().get(id=found.reward_id)
+        redemption = await Redemption.get(id=found.id)
+        if redemption.status != "issued":
+            raise DomainError(f"The code is {redemption.status}", "code", code="CODE_NOT_USABLE")
+        redemption.status, redemption.cancelled_at = "cancelled", clock.now()
+        await redemption.save(update_fields=["status", "cancelled_at"])
+        entry = await ledger.credit(member, redemption.points, "reverse", f"Redemption cancelled: {reward.name}",
+                                    source=("redemption", str(redemption.id)),
+                                    idempotency_key=f"cancel-redemption:{redemption.id}", details={"actor": actor})
+        if reward.stock is not None:
+            reward.stock += 1
+            await reward.save(update_fields=["stock"])
+        await record_event("points.reversed", ledger._entry_event(entry, member), member.id)
+        await record_event("reward.cancelled", _payload(redemption, reward, member.external_id) | {"actor": actor},
+                           member.id)
+        return redemption
+
+
+async def expire_codes(now: Any) -> int:
+    """Unused codes past their validity become expired (the points are not returned)."""
+    due = await Redemption.filter(status="issued", expires_at__lte=now).order_by("id").limit(500)
+    for row in due:
+        async with write_transaction():
+            fresh = await Redemption.select_for_update().get(id=row.id).prefetch_related("reward", "member")
+            if fresh.status != "issued":
+                continue
+            fresh.status = "expired"
+            await fresh.save(update_fields=["status"])
+            await record_event("reward.code_expired", _payload(fresh, fresh.reward, fresh.member.external_id),
+                               fresh.member_id)
+    return len(due)

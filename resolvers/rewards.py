@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from domain.errors import DomainError
+from domain.rewards import service
+from domain.rewards.models import Reward as RewardModel
+from resolvers.common import attempt, fields_given, target_external_id
+from schema.rewards import (
+    CodeInput,
+    MarkCodeUsedInput,
+    RedeemRewardInput,
+    Redemption,
+    RedemptionPayload,
+    Reward,
+    RewardInput,
+    RewardPayload,
+)
+
+
+async def rewards(info: Info, include_inactive: bool = False) -> list[Reward]:
+    """The catalog is public (what a storefront shows); admins can include inactive items."""
+    qs = RewardModel.all().order_by("points_cost", "id")
+    if not (include_inactive and info.context.viewer.role == "admin"):
+        qs = qs.filter(active=True)
+    return [Reward.from_model(r) for r in await qs]
+
+
+async def create_reward(info: Info, input: RewardInput) -> RewardPayload:
+    reward, errors = await attempt(service.save_reward(None, fields_given(input)))
+    return RewardPayload(reward=Reward.from_model(reward) if reward else None, errors=errors)
+
+
+async def update_reward(info: Info, id: int, input: RewardInput) -> RewardPayload:
+    reward, errors = await attempt(service.save_reward(id, fields_given(input)))
+    return RewardPayload(reward=Reward.from_model(reward) if reward else None, errors=errors)
+
+
+async def _redemption(work) -> RedemptionPayload:  # noqa: ANN001
+    row, errors = await attempt(work)
+    if row is None:
+        return RedemptionPayload(redemption=None, errors=errors)
+    await row.fetch_related("reward", "member")
+    return RedemptionPayload(redemption=Redemption.from_model(row), errors=[])
+
+
+async def redeem_reward(info: Info, input: RedeemRewardInput) -> RedemptionPayload:
+    member = target_external_id(info, input.member_external_id)
+    return await _redemption(service.redeem(member, input.reward_id, input.idempotency_key))
+
+
+async def reward_code(info: Info, code: str) -> Redemption | None:
+    try:
+        return Redemption.from_model(await service.find_code(code))
+    except DomainError:
+        return None
+
+
+async def mark_reward_code_used(info: Info, input: MarkCodeUsedInput) -> RedemptionPayload:
+    return await _redemption(service.mark_used(input.code, input.order_external_id))
+
+
+async def cancel_redemption(info: Info, input: CodeInput) -> RedemptionPayload:
+    viewer = info.context.viewer
+    owner = viewer.member_external_id if viewer.role == "member" else None
+    return await _redemption(service.cancel(input.code, viewer.actor, owner))
