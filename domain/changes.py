@@ -49,3 +49,18 @@ async def close() -> None:
     if _client is not None:
         await _client.aclose()
         _client = None
+
+
+_memo: dict[str, tuple[int, object]] = {}
+
+
+async def memo(name: str, load):  # noqa: ANN001, ANN201
+    """A value loaded once per change-counter value (program settings such as tiers and
+    rules, read on every order, change rarely and always through a counted write)."""
+    version = await current()
+    hit = _memo.get(name)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    value = await load()
+    _memo[name] = (version, value)
+    return value

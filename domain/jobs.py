@@ -18,6 +18,7 @@ from domain.ledger.service import lock_member
 from domain.members.models import Member
 from domain.reviews import jobs as review_jobs
 from domain.rewards import service as rewards
+from domain.rules import activities
 from domain.rules import service as rules
 from domain.settings import get_settings
 from domain.tiers import service as tiers
@@ -67,6 +68,7 @@ JOBS = [
     ("tier_review", review_tiers, 3600),
     ("review_reply_overdue", review_jobs.announce_overdue_replies, 0),
     ("expire_reward_codes", rewards.expire_codes, 0),
+    ("convert_referrals", activities.convert_referrals, 600),
 ]
 
 

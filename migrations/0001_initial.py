@@ -44,6 +44,8 @@ class Migration(migrations.Migration):
                 ('cap_period', fields.CharField(null=True, max_length=16)),
                 ('apply_tier_multiplier', fields.BooleanField(default=True)),
                 ('pending_days', fields.IntField(null=True)),
+                ('custom_type', fields.CharField(null=True, max_length=64)),
+                ('referral_side', fields.CharField(null=True, max_length=10)),
                 ('starts_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('ends_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
@@ -172,8 +174,27 @@ class Migration(migrations.Migration):
                 ('tier', fields.ForeignKeyField('patron.Tier', source_field='tier_id', null=True, db_constraint=True, to_field='id', on_delete=OnDelete.SET_NULL)),
                 ('tier_achieved_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('downgrade_pending_since', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('referred_by', fields.ForeignKeyField('patron.Member', source_field='referred_by_id', null=True, db_constraint=True, to_field='id', related_name='referrals', on_delete=OnDelete.SET_NULL)),
+                ('referral_converted_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'members', 'app': 'patron', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Activity',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('member', fields.ForeignKeyField('patron.Member', source_field='member_id', db_constraint=True, to_field='id', related_name='activities', on_delete=OnDelete.RESTRICT)),
+                ('type', fields.CharField(max_length=32)),
+                ('custom_type', fields.CharField(null=True, max_length=64)),
+                ('external_id', fields.CharField(max_length=255)),
+                ('url', fields.CharField(null=True, max_length=2000)),
+                ('status', fields.CharField(max_length=16)),
+                ('decided_by', fields.CharField(null=True, max_length=64)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('decided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'activities', 'app': 'patron', 'unique_together': (('member', 'type', 'custom_type', 'external_id'),), 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -194,7 +215,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('entry_id', fields.BigIntField(null=True)),
             ],
-            options={'table': 'awards', 'app': 'patron', 'unique_together': (('member', 'idempotency_key'),), 'pk_attr': 'id'},
+            options={'table': 'awards', 'app': 'patron', 'unique_together': (('member', 'idempotency_key'),), 'indexes': [Index(fields=['source_type', 'source_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -220,7 +241,7 @@ class Migration(migrations.Migration):
                 ('source', fields.CharField(max_length=64)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'consent_changes', 'app': 'patron', 'pk_attr': 'id'},
+            options={'table': 'consent_changes', 'app': 'patron', 'indexes': [Index(fields=['member_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -240,7 +261,7 @@ class Migration(migrations.Migration):
                 ('remaining', fields.IntField(null=True)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'ledger_entries', 'app': 'patron', 'unique_together': (('member', 'idempotency_key'),), 'indexes': [Index(fields=['member_id', 'id'])], 'pk_attr': 'id'},
+            options={'table': 'ledger_entries', 'app': 'patron', 'unique_together': (('member', 'idempotency_key'),), 'indexes': [Index(fields=['member_id', 'id']), Index(fields=['expires_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -251,7 +272,7 @@ class Migration(migrations.Migration):
                 ('lot', fields.ForeignKeyField('patron.LedgerEntry', source_field='lot_id', db_constraint=True, to_field='id', related_name='consumed_by', on_delete=OnDelete.RESTRICT)),
                 ('amount', fields.IntField()),
             ],
-            options={'table': 'lot_consumptions', 'app': 'patron', 'pk_attr': 'id'},
+            options={'table': 'lot_consumptions', 'app': 'patron', 'indexes': [Index(fields=['debit_id']), Index(fields=['lot_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -267,7 +288,7 @@ class Migration(migrations.Migration):
                 ('refunded_amount', fields.BigIntField(default=0)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'orders', 'app': 'patron', 'pk_attr': 'id'},
+            options={'table': 'orders', 'app': 'patron', 'indexes': [Index(fields=['member_id', 'placed_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -282,7 +303,7 @@ class Migration(migrations.Migration):
                 ('unit_price', fields.BigIntField()),
                 ('refunded_quantity', fields.IntField(default=0)),
             ],
-            options={'table': 'order_lines', 'app': 'patron', 'pk_attr': 'id'},
+            options={'table': 'order_lines', 'app': 'patron', 'indexes': [Index(fields=['order_id']), Index(fields=['product_external_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -297,7 +318,7 @@ class Migration(migrations.Migration):
                 ('reject_reason', fields.CharField(null=True, max_length=32)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'questions', 'app': 'patron', 'pk_attr': 'id'},
+            options={'table': 'questions', 'app': 'patron', 'indexes': [Index(fields=['product_id', 'status', 'id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -313,7 +334,7 @@ class Migration(migrations.Migration):
                 ('reject_reason', fields.CharField(null=True, max_length=32)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'answers', 'app': 'patron', 'pk_attr': 'id'},
+            options={'table': 'answers', 'app': 'patron', 'indexes': [Index(fields=['question_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -333,7 +354,7 @@ class Migration(migrations.Migration):
                 ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('cancelled_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'redemptions', 'app': 'patron', 'unique_together': (('member', 'idempotency_key'),), 'pk_attr': 'id'},
+            options={'table': 'redemptions', 'app': 'patron', 'unique_together': (('member', 'idempotency_key'),), 'indexes': [Index(fields=['reward_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -347,7 +368,7 @@ class Migration(migrations.Migration):
                 ('points_reversed', fields.IntField(default=0)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'refunds', 'app': 'patron', 'pk_attr': 'id'},
+            options={'table': 'refunds', 'app': 'patron', 'indexes': [Index(fields=['order_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -402,7 +423,7 @@ class Migration(migrations.Migration):
                 ('reject_reason', fields.CharField(null=True, max_length=32)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'review_media', 'app': 'patron', 'pk_attr': 'id'},
+            options={'table': 'review_media', 'app': 'patron', 'indexes': [Index(fields=['review_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -429,7 +450,7 @@ class Migration(migrations.Migration):
                 ('editor', fields.CharField(max_length=64)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'review_revisions', 'app': 'patron', 'pk_attr': 'id'},
+            options={'table': 'review_revisions', 'app': 'patron', 'indexes': [Index(fields=['review_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -454,7 +475,7 @@ class Migration(migrations.Migration):
                 ('reason', fields.CharField(max_length=500)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'tier_changes', 'app': 'patron', 'pk_attr': 'id'},
+            options={'table': 'tier_changes', 'app': 'patron', 'indexes': [Index(fields=['member_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -495,7 +516,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('delivered_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'webhook_deliveries', 'app': 'patron', 'indexes': [Index(fields=['status', 'next_attempt_at'])], 'pk_attr': 'id'},
+            options={'table': 'webhook_deliveries', 'app': 'patron', 'indexes': [Index(fields=['status', 'next_attempt_at']), Index(fields=['endpoint_id', 'id']), Index(fields=['event_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
     ]

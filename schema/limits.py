@@ -89,13 +89,18 @@ def should_mask(error: GraphQLError) -> bool:
 
 
 def extensions() -> list[Any]:
+    """Extension factories. The validation rule classes are built once, here: the
+    validation cache keys on the rules, so rules made per request would never hit it."""
     s = get_settings()
+    rules = [
+        *QueryDepthLimiter(max_depth=s.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=s.max_query_aliases).validation_rules,
+        cost_limit_rule(s.max_query_cost),
+    ]
     return [
         partial(MaxTokensLimiter, max_token_count=s.max_query_tokens),
         ParserCache,
+        partial(AddValidationRules, rules),
         partial(ValidationCache, maxsize=256),
-        partial(QueryDepthLimiter, max_depth=s.max_query_depth),
-        partial(MaxAliasesLimiter, max_alias_count=s.max_query_aliases),
-        partial(AddValidationRules, [cost_limit_rule(s.max_query_cost)]),
         partial(MaskErrors, should_mask_error=should_mask),
     ]

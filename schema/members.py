@@ -137,6 +137,7 @@ class UpsertMemberInput:
     name: str | None = None
     birthday: dt.date | None = None
     signup_channel: str | None = None
+    referred_by: str | None = strawberry.field(default=None, description="The referrer's externalId (new members only).")
 
 
 @strawberry.input

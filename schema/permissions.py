@@ -50,3 +50,16 @@ AdminStorefrontOrSelf = allow("admin", "storefront", member_self=True)
 IsMember = allow(member_self=True)
 StorefrontOrSelf = allow("storefront", member_self=True)
 AdminOrPartner = allow("admin", "partner")
+
+
+class PublicOrSelf(BasePermission):
+    """Anyone, unless a member is named: then admin, storefront or that member only."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        target = target_member(kwargs)
+        viewer = info.context.viewer
+        if target is None or viewer.role in ("admin", "storefront"):
+            return True
+        if viewer.role == "member" and viewer.member_external_id == target:
+            return True
+        raise unauthenticated() if viewer.role == "anonymous" else forbidden()

@@ -30,6 +30,7 @@ from schema.permissions import (
     AdminStorefrontOrSelf,
     IsAdmin,
     IsMember,
+    PublicOrSelf,
     StorefrontOrSelf,
 )
 from schema.reviews import (
@@ -42,7 +43,7 @@ from schema.reviews import (
     ReviewsPayload,
 )
 from schema.rewards import Redemption, RedemptionPayload, Reward, RewardPayload
-from schema.rules import EarningRule, EarningRulePayload
+from schema.rules import Activity, ActivityPayload, EarningPreview, EarningRule, EarningRulePayload
 from schema.tiers import Tier, TierPayload
 from schema.webhooks import (
     WebhookDelivery,
@@ -78,6 +79,12 @@ class Query:
         description="Negative (<= 2 stars) published reviews without a reply; overdue: past the reply SLA.")
     moderation_log: list[ModerationDecision] = strawberry.field(
         resolver=resolvers.reviews.moderation_log, permission_classes=[IsAdmin])
+    preview_earning: EarningPreview = strawberry.field(
+        resolver=resolvers.rules.preview_earning, permission_classes=[PublicOrSelf],
+        description="What an order would earn, for 'you'll earn 240 points' on product and cart pages. Writes nothing.")
+    pending_activities: list[Activity] = strawberry.field(
+        resolver=resolvers.rules.pending_activities, permission_classes=[IsAdmin],
+        description="Brand UGC waiting for approval.")
     rewards: list[Reward] = strawberry.field(resolver=resolvers.rewards.rewards, description="The rewards catalog (public).")
     reward_code: Redemption | None = strawberry.field(
         resolver=resolvers.rewards.reward_code, permission_classes=[AdminOrStorefront],
@@ -154,6 +161,11 @@ class Mutation:
         resolver=resolvers.reviews.moderate_question, permission_classes=[IsAdmin])
     moderate_answer: AnswerPayload = strawberry.mutation(
         resolver=resolvers.reviews.moderate_answer, permission_classes=[IsAdmin])
+    record_activity: ActivityPayload = strawberry.mutation(
+        resolver=resolvers.rules.record_activity, permission_classes=[AdminStorefrontOrSelf],
+        description="A share, survey, brand UGC or custom action; earns by the matching rules (idempotent on externalId).")
+    review_activity: ActivityPayload = strawberry.mutation(
+        resolver=resolvers.rules.review_activity, permission_classes=[IsAdmin])
     create_reward: RewardPayload = strawberry.mutation(resolver=resolvers.rewards.create_reward, permission_classes=[IsAdmin])
     update_reward: RewardPayload = strawberry.mutation(resolver=resolvers.rewards.update_reward, permission_classes=[IsAdmin])
     redeem_reward: RedemptionPayload = strawberry.mutation(

@@ -7,6 +7,7 @@ from enum import Enum
 
 import strawberry
 
+from domain.rules.models import Activity as ActivityModel
 from domain.rules.models import EarningRule as RuleModel
 from schema.common import global_id
 from schema.errors import UserError
@@ -20,6 +21,27 @@ class EarningRuleType(Enum):
     REVIEW_PUBLISHED = "REVIEW_PUBLISHED"
     PHOTO_REVIEW = "PHOTO_REVIEW"
     VIDEO_REVIEW = "VIDEO_REVIEW"
+    SOCIAL_SHARE = "SOCIAL_SHARE"
+    UGC_SUBMITTED = "UGC_SUBMITTED"
+    SURVEY_COMPLETED = "SURVEY_COMPLETED"
+    REFERRAL_CONVERTED = "REFERRAL_CONVERTED"
+    SUBSCRIPTION_RENEWED = "SUBSCRIPTION_RENEWED"
+    CUSTOM = "CUSTOM"
+
+
+@strawberry.enum
+class ReferralSide(Enum):
+    REFERRER = "REFERRER"
+    REFERRED = "REFERRED"
+    BOTH = "BOTH"
+
+
+@strawberry.enum
+class ActivityType(Enum):
+    SOCIAL_SHARE = "SOCIAL_SHARE"
+    UGC_SUBMITTED = "UGC_SUBMITTED"
+    SURVEY_COMPLETED = "SURVEY_COMPLETED"
+    CUSTOM = "CUSTOM"
 
 
 @strawberry.enum
@@ -50,6 +72,8 @@ class EarningRule:
     cap_period: CapPeriod | None
     apply_tier_multiplier: bool
     pending_days: int | None
+    custom_type: str | None
+    referral_side: ReferralSide | None
     starts_at: dt.datetime | None
     ends_at: dt.datetime | None
 
@@ -63,6 +87,7 @@ class EarningRule:
             include_skus=list(r.include_skus or []), exclude_skus=list(r.exclude_skus or []),
             cap_points=r.cap_points, cap_period=CapPeriod(r.cap_period) if r.cap_period else None,
             apply_tier_multiplier=r.apply_tier_multiplier, pending_days=r.pending_days,
+            custom_type=r.custom_type, referral_side=ReferralSide(r.referral_side) if r.referral_side else None,
             starts_at=r.starts_at, ends_at=r.ends_at,
         )
 
@@ -84,6 +109,8 @@ class EarningRuleInput:
     cap_period: CapPeriod | None = None
     apply_tier_multiplier: bool | None = None
     pending_days: int | None = None
+    custom_type: str | None = None
+    referral_side: ReferralSide | None = None
     starts_at: dt.datetime | None = None
     ends_at: dt.datetime | None = None
 
@@ -92,3 +119,73 @@ class EarningRuleInput:
 class EarningRulePayload:
     rule: EarningRule | None
     errors: list[UserError]
+
+
+@strawberry.type
+class Activity:
+    activity_id: int
+    type: ActivityType
+    custom_type: str | None
+    external_id: str
+    url: str | None
+    status: str = strawberry.field(description="pending (brand UGC awaiting approval), approved or rejected")
+    created_at: dt.datetime
+
+    @classmethod
+    def from_model(cls, a: ActivityModel) -> Activity:
+        return cls(activity_id=a.id, type=ActivityType(a.type), custom_type=a.custom_type, external_id=a.external_id,
+                   url=a.url, status=a.status, created_at=a.created_at)
+
+
+@strawberry.input
+class RecordActivityInput:
+    member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
+    type: ActivityType
+    custom_type: str | None = strawberry.field(default=None, description="CUSTOM: the brand's activity name.")
+    external_id: str = strawberry.field(description="The activity's own id (idempotency).")
+    url: str | None = strawberry.field(default=None, description="Brand UGC: the photo or video.")
+
+
+@strawberry.input
+class ReviewActivityInput:
+    activity_id: int
+    approve: bool
+
+
+@strawberry.type
+class ActivityPayload:
+    activity: Activity | None
+    points_awarded: int
+    errors: list[UserError]
+
+
+@strawberry.type
+class EarningLine:
+    rule_id: int
+    rule_name: str
+    points: int
+    eligible_amount: int
+    multiplier: float
+    capped_from: int | None
+
+
+@strawberry.type
+class EarningPreview:
+    points: int = strawberry.field(description="What the order would earn (before the return window).")
+    lines: list[EarningLine]
+
+
+@strawberry.input
+class PreviewLineInput:
+    sku: str
+    category: str | None = None
+    quantity: int
+    unit_price: int
+
+
+@strawberry.input
+class PreviewEarningInput:
+    member_external_id: str | None = strawberry.field(
+        default=None, description="With a member: their tier multiplier and caps apply.")
+    currency: str
+    lines: list[PreviewLineInput]

@@ -22,9 +22,10 @@ import httpx  # noqa: E402
 import pytest  # noqa: E402
 from tortoise import Tortoise, connections  # noqa: E402
 
-from domain import clock, db  # noqa: E402
+from domain import changes, clock, db  # noqa: E402
 from domain.auth import service as auth  # noqa: E402
 from domain.settings import reload_settings  # noqa: E402
+from domain.webhooks import service as webhook_service  # noqa: E402
 from server import create_app  # noqa: E402
 
 IS_POSTGRES = os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://"))
@@ -59,7 +60,7 @@ async def database():
 
 
 TABLES = [
-    "redemptions", "rewards", "webhook_deliveries", "webhook_endpoints",
+    "activities", "redemptions", "rewards", "webhook_deliveries", "webhook_endpoints",
     "review_votes", "review_reports", "review_revisions", "review_media", "moderation_decisions",
     "answers", "questions", "reviews", "follow_up_questions", "products",
     "lot_consumptions", "ledger_entries", "awards", "refunds", "order_lines", "orders",
@@ -79,6 +80,8 @@ async def clean_state():
     clock.set_now(None)
     reload_settings()
     auth._cache.clear()
+    changes._memo.clear()  # tables were emptied behind the change counter's back
+    webhook_service.invalidate_cache()
     yield
     clock.set_now(None)
 

@@ -25,7 +25,7 @@ class LedgerEntry(Model):
     class Meta:
         table = "ledger_entries"
         unique_together = (("member", "idempotency_key"),)
-        indexes = (("member_id", "id"),)
+        indexes = (("member_id", "id"), ("expires_at",))
 
 
 class LotConsumption(Model):
@@ -38,6 +38,7 @@ class LotConsumption(Model):
 
     class Meta:
         table = "lot_consumptions"
+        indexes = (("debit_id",), ("lot_id",),)
 
 
 class Award(Model):
@@ -66,3 +67,4 @@ class Award(Model):
     class Meta:
         table = "awards"
         unique_together = (("member", "idempotency_key"),)
+        indexes = (("source_type", "source_id"),)

@@ -20,6 +20,8 @@ class Member(Model):
     tier_achieved_at = fields.DatetimeField(null=True)
     # Set when a review finds the member below their tier; the downgrade waits for the grace.
     downgrade_pending_since = fields.DatetimeField(null=True)
+    referred_by = fields.ForeignKeyField("patron.Member", null=True, related_name="referrals", on_delete=fields.SET_NULL)
+    referral_converted_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "members"
@@ -52,3 +54,4 @@ class ConsentChange(Model):
 
     class Meta:
         table = "consent_changes"
+        indexes = (("member_id",),)

@@ -52,19 +52,26 @@ async def upsert_member(external_id: str, values: dict[str, Any]) -> tuple[Membe
     """Create or update by externalId. Only fields given (not None) are changed."""
     _validate_profile(external_id, values)
     given = {k: v for k, v in values.items() if k in PROFILE_FIELDS and v is not None}
+    referrer = None
+    if values.get("referred_by"):
+        if values["referred_by"] == external_id:
+            raise InvalidInput("A member cannot refer themselves", "referredBy")
+        referrer = await get_member(values["referred_by"], "referredBy")
     try:
-        return await _upsert(external_id, given)
+        return await _upsert(external_id, given, referrer)
     except IntegrityError:
         # A concurrent upsert created the same externalId first: now it is an update.
-        return await _upsert(external_id, given)
+        return await _upsert(external_id, given, referrer)
 
 
-async def _upsert(external_id: str, given: dict[str, Any]) -> tuple[Member, bool]:
+async def _upsert(external_id: str, given: dict[str, Any], referrer: Member | None = None) -> tuple[Member, bool]:
     async with write_transaction():
         existing = await Member.select_for_update().get_or_none(external_id=external_id)
         now = clock.now()
         if existing is None:
-            member = await Member.create(external_id=external_id, created_at=now, updated_at=now, **given)
+            # The referrer counts only for a new member (a referral is how someone joins).
+            member = await Member.create(external_id=external_id, created_at=now, updated_at=now,
+                                         referred_by_id=referrer.id if referrer else None, **given)
             await record_event("member.created", member_payload(member), member.id)
             await rules.award_fixed(member, "SIGNUP", ("signup", external_id), "Signup bonus", None)
             await tiers.evaluate_upgrade(member, "signup")

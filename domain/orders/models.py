@@ -15,6 +15,7 @@ class Order(Model):
 
     class Meta:
         table = "orders"
+        indexes = (("member_id", "placed_at"),)
 
 
 class OrderLine(Model):
@@ -29,6 +30,7 @@ class OrderLine(Model):
 
     class Meta:
         table = "order_lines"
+        indexes = (("order_id",), ("product_external_id",),)
 
 
 class Refund(Model):
@@ -42,3 +44,4 @@ class Refund(Model):
 
     class Meta:
         table = "refunds"
+        indexes = (("order_id",),)

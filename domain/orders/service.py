@@ -11,15 +11,14 @@ from tortoise.exceptions import IntegrityError
 from domain import clock
 from domain.catalog.service import note_ordered_products
 from domain.db import write_transaction
-from domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from domain.errors import Conflict, DomainError, InvalidInput, MemberNotFound, NotFound
 from domain.events.service import record_event
 from domain.ledger import service as ledger
 from domain.ledger.models import Award
-from domain.members.service import get_member
+from domain.members.models import Member
 from domain.orders.models import Order, OrderLine, Refund
 from domain.rules import service as rules
 from domain.tiers import service as tiers
-from domain.tiers.models import Tier
 
 MAX_LINES = 100
 
@@ -100,7 +99,9 @@ async def _record_order(
     lines: list[LineInput],
 ) -> OrderResult:
     async with write_transaction():
-        member = await ledger.lock_member((await get_member(member_external_id)).id)
+        member = await Member.select_for_update().get_or_none(external_id=member_external_id)
+        if member is None:
+            raise MemberNotFound(member_external_id)
         existing = await Order.get_or_none(external_id=external_id)
         if existing is not None:
             return await _replay(existing, member_external_id)
@@ -124,7 +125,7 @@ async def _record_order(
             "lines": [{"sku": ln.sku, "productExternalId": ln.product_external_id, "category": ln.category,
                        "quantity": ln.quantity, "unitPrice": ln.unit_price} for ln in lines],
         }, member.id)
-        tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
+        tier = next((t for t in await tiers.all_tiers() if t.id == member.tier_id), None)
         facts = [rules.OrderLineFacts(ln.sku, ln.category, ln.quantity * ln.unit_price) for ln in lines]
         points = await rules.award_order(member, external_id, currency, facts, tier)
         await tiers.evaluate_upgrade(member, f"order {external_id}")

@@ -54,6 +54,7 @@ class ReviewRevision(Model):
 
     class Meta:
         table = "review_revisions"
+        indexes = (("review_id",),)
 
 
 class ReviewMedia(Model):
@@ -72,6 +73,7 @@ class ReviewMedia(Model):
 
     class Meta:
         table = "review_media"
+        indexes = (("review_id",),)
 
 
 class ReviewVote(Model):
@@ -137,6 +139,7 @@ class Question(Model):
 
     class Meta:
         table = "questions"
+        indexes = (("product_id", "status", "id"),)
 
 
 class Answer(Model):
@@ -152,3 +155,4 @@ class Answer(Model):
 
     class Meta:
         table = "answers"
+        indexes = (("question_id",),)

@@ -46,3 +46,4 @@ class Redemption(Model):
     class Meta:
         table = "redemptions"
         unique_together = (("member", "idempotency_key"),)
+        indexes = (("reward_id",),)

@@ -22,9 +22,30 @@ class EarningRule(Model):
     cap_period = fields.CharField(max_length=16, null=True)  # ... per DAY|WEEK|MONTH|YEAR|LIFETIME
     apply_tier_multiplier = fields.BooleanField(default=True)
     pending_days = fields.IntField(null=True)  # null: the return window (orders) or 0
+    custom_type = fields.CharField(max_length=64, null=True)  # CUSTOM: the brand's activity name
+    referral_side = fields.CharField(max_length=10, null=True)  # REFERRAL_CONVERTED: REFERRER|REFERRED|BOTH
     starts_at = fields.DatetimeField(null=True)
     ends_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
 
     class Meta:
         table = "earning_rules"
+
+
+class Activity(Model):
+    # Something a member did outside orders (a share, a survey, brand UGC, a custom action).
+    # Brand UGC waits for an admin's approval before it earns.
+    id = fields.IntField(primary_key=True)
+    member = fields.ForeignKeyField("patron.Member", related_name="activities", on_delete=fields.RESTRICT)
+    type = fields.CharField(max_length=32)
+    custom_type = fields.CharField(max_length=64, null=True)
+    external_id = fields.CharField(max_length=255)
+    url = fields.CharField(max_length=2000, null=True)
+    status = fields.CharField(max_length=16)  # pending | approved | rejected
+    decided_by = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField()
+    decided_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "activities"
+        unique_together = (("member", "type", "custom_type", "external_id"),)

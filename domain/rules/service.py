@@ -22,7 +22,11 @@ from domain.rules.models import EarningRule
 from domain.settings import get_settings
 from domain.tiers.models import Tier
 
-RULE_TYPES = ("ORDER_PAID", "SIGNUP", "BIRTHDAY", "REVIEW_PUBLISHED", "PHOTO_REVIEW", "VIDEO_REVIEW")
+RULE_TYPES = (
+    "ORDER_PAID", "SIGNUP", "BIRTHDAY", "REVIEW_PUBLISHED", "PHOTO_REVIEW", "VIDEO_REVIEW", "SOCIAL_SHARE",
+    "UGC_SUBMITTED", "SURVEY_COMPLETED", "REFERRAL_CONVERTED", "SUBSCRIPTION_RENEWED", "CUSTOM",
+)
+REFERRAL_SIDES = ("REFERRER", "REFERRED", "BOTH")
 CAP_PERIODS = ("DAY", "WEEK", "MONTH", "YEAR", "LIFETIME")
 
 
@@ -70,25 +74,19 @@ async def _awarded_in_period(member: Member, rule: EarningRule, now: datetime) -
     return int(row["total"] or 0) if row else 0
 
 
-async def _apply_rule(
-    member: Member,
-    rule: EarningRule,
-    base: int,
-    tier: Tier | None,
-    source: tuple[str, str],
-    reason: str,
-    default_pending_days: int,
-    values: dict[str, Any],
-) -> int:
+async def compute(
+    member: Member | None, rule: EarningRule, base: int, tier: Tier | None, values: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """Points a rule gives now, and every value used (read-only: previews call this too)."""
     now = clock.now()
     multiplier = Decimal(tier.earn_multiplier) if (tier and rule.apply_tier_multiplier) else Decimal(1)
     points = int((Decimal(base) * multiplier).to_integral_value(rounding=ROUND_FLOOR))
     capped_from = None
-    if rule.cap_points is not None:
+    if rule.cap_points is not None and member is not None:
         room = max(0, rule.cap_points - await _awarded_in_period(member, rule, now))
         if points > room:
             capped_from, points = points, room
-    details = {
+    return points, {
         "ruleId": rule.id,
         "ruleName": rule.name,
         "ruleType": rule.type,
@@ -99,6 +97,19 @@ async def _apply_rule(
         "cappedFrom": capped_from,
         "cap": [rule.cap_points, rule.cap_period] if rule.cap_points is not None else None,
     }
+
+
+async def _apply_rule(
+    member: Member,
+    rule: EarningRule,
+    base: int,
+    tier: Tier | None,
+    source: tuple[str, str],
+    reason: str,
+    default_pending_days: int,
+    values: dict[str, Any],
+) -> int:
+    points, details = await compute(member, rule, base, tier, values)
     pending = rule.pending_days if rule.pending_days is not None else default_pending_days
     record = await ledger.award(
         member, points, reason, source=source,
@@ -114,10 +125,36 @@ def _active(rule: EarningRule, now: datetime) -> bool:
     return not (rule.ends_at and now >= rule.ends_at)
 
 
+async def _all_active_rules() -> list[EarningRule]:
+    return await EarningRule.filter(active=True).order_by("id")
+
+
 async def active_rules(rule_type: str) -> list[EarningRule]:
     now = clock.now()
-    rules = await EarningRule.filter(type=rule_type, active=True).order_by("id")
-    return [r for r in rules if _active(r, now)]
+    rules = await changes.memo("earning_rules", _all_active_rules)
+    return [r for r in rules if r.type == rule_type and _active(r, now)]
+
+
+def order_base(rule: EarningRule, currency: str, lines: list[OrderLineFacts]) -> tuple[int, dict[str, Any]] | None:
+    if rule.currency and rule.currency != currency:
+        return None
+    eligible = eligible_amount(rule, lines)
+    values = {"eligibleAmount": eligible, "currency": currency, "currencyUnit": rule.currency_unit,
+              "pointsPerUnit": rule.points_per_unit}
+    return eligible // rule.currency_unit * rule.points_per_unit, values
+
+
+async def preview_order(
+    member: Member | None, currency: str, lines: list[OrderLineFacts], tier: Tier | None
+) -> list[tuple[EarningRule, int, dict[str, Any]]]:
+    """What an order would earn, rule by rule, without writing anything."""
+    result = []
+    for rule in await active_rules("ORDER_PAID"):
+        found = order_base(rule, currency, lines)
+        if found is not None:
+            points, details = await compute(member, rule, found[0], tier, found[1])
+            result.append((rule, points, details))
+    return result
 
 
 async def award_order(
@@ -129,16 +166,10 @@ async def award_order(
 ) -> int:
     total = 0
     for rule in await active_rules("ORDER_PAID"):
-        if rule.currency and rule.currency != currency:
+        found = order_base(rule, currency, lines)
+        if found is None:
             continue
-        eligible = eligible_amount(rule, lines)
-        base = eligible // rule.currency_unit * rule.points_per_unit
-        values = {
-            "eligibleAmount": eligible,
-            "currency": currency,
-            "currencyUnit": rule.currency_unit,
-            "pointsPerUnit": rule.points_per_unit,
-        }
+        base, values = found
         total += await _apply_rule(
             member, rule, base, tier, ("order", order_external_id),
             f"Order {order_external_id}", get_settings().return_window_days, values,
@@ -147,10 +178,17 @@ async def award_order(
 
 
 async def award_fixed(
-    member: Member, rule_type: str, source: tuple[str, str], reason: str, tier: Tier | None
+    member: Member, rule_type: str, source: tuple[str, str], reason: str, tier: Tier | None,
+    custom_type: str | None = None, side: str | None = None,
 ) -> int:
+    """Fixed-amount rules of one type. CUSTOM rules match their `custom_type`; referral
+    rules pay the side (REFERRER/REFERRED) they are configured for."""
     total = 0
     for rule in await active_rules(rule_type):
+        if custom_type is not None and rule.custom_type != custom_type:
+            continue
+        if side is not None and (rule.referral_side or "BOTH") not in (side, "BOTH"):
+            continue
         total += await _apply_rule(
             member, rule, rule.points, tier, source, reason, 0, {"points": rule.points}
         )
@@ -167,6 +205,7 @@ RULE_FIELDS = (
     "name", "type", "active", "points", "points_per_unit", "currency_unit", "currency",
     "include_categories", "exclude_categories", "include_skus", "exclude_skus",
     "cap_points", "cap_period", "apply_tier_multiplier", "pending_days", "starts_at", "ends_at",
+    "custom_type", "referral_side",
 )
 
 
@@ -184,6 +223,10 @@ def _validate_rule(values: dict[str, Any]) -> None:
         raise InvalidInput(f"capPeriod must be one of {', '.join(CAP_PERIODS)}", "capPeriod")
     if values.get("type") == "ORDER_PAID" and (values.get("points_per_unit") or 0) <= 0:
         raise InvalidInput("pointsPerUnit must be positive for ORDER_PAID", "pointsPerUnit")
+    if values.get("type") == "CUSTOM" and not (values.get("custom_type") or "").strip():
+        raise InvalidInput("A CUSTOM rule needs customType (the activity name)", "customType")
+    if values.get("referral_side") is not None and values["referral_side"] not in REFERRAL_SIDES:
+        raise InvalidInput(f"referralSide must be one of {', '.join(REFERRAL_SIDES)}", "referralSide")
     starts, ends = values.get("starts_at"), values.get("ends_at")
     if starts and ends and ends <= starts:
         raise InvalidInput("endsAt must be after startsAt", "endsAt")

@@ -32,3 +32,4 @@ class TierChange(Model):
 
     class Meta:
         table = "tier_changes"
+        indexes = (("member_id",),)

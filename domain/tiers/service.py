@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tortoise.expressions import F
 from tortoise.functions import Sum
 
 from domain import changes, clock
@@ -36,20 +37,26 @@ def window_start(window: str, now: datetime) -> datetime | None:
     return None
 
 
-async def member_stats(member_id: int, window: str, currency: str | None, now: datetime) -> Stats:
+async def member_stats(
+    member_id: int, window: str, currency: str | None, now: datetime, with_points: bool = True
+) -> Stats:
+    """Aggregates in SQL (indexed on member and placed_at); points only when asked for."""
     start = window_start(window, now)
     orders = Order.filter(member_id=member_id)
-    awards = Award.filter(member_id=member_id)
     if start is not None:
         orders = orders.filter(placed_at__gte=start)
-        awards = awards.filter(created_at__gte=start)
-    spend_qs = orders.filter(currency=currency) if currency else orders
-    spend_row = await spend_qs.annotate(t=Sum("total_amount"), r=Sum("refunded_amount")).first().values("t", "r")
-    award_row = await awards.annotate(a=Sum("amount"), r=Sum("reversed")).first().values("a", "r")
-    count_rows = await orders.filter().values("total_amount", "refunded_amount")
-    spend = int(spend_row["t"] or 0) - int(spend_row["r"] or 0) if currency else 0
-    points = int(award_row["a"] or 0) - int(award_row["r"] or 0)
-    count = sum(1 for row in count_rows if row["refunded_amount"] < row["total_amount"])
+    spend = 0
+    if currency:
+        row = await orders.filter(currency=currency).annotate(t=Sum("total_amount"), r=Sum("refunded_amount")).first().values("t", "r")
+        spend = int(row["t"] or 0) - int(row["r"] or 0)
+    count = await orders.filter(refunded_amount__lt=F("total_amount")).count()
+    points = 0
+    if with_points:
+        awards = Award.filter(member_id=member_id)
+        if start is not None:
+            awards = awards.filter(created_at__gte=start)
+        row = await awards.annotate(a=Sum("amount"), r=Sum("reversed")).first().values("a", "r")
+        points = int(row["a"] or 0) - int(row["r"] or 0)
     return Stats(spend=spend, points=points, orders=count)
 
 
@@ -73,14 +80,19 @@ class StatsCache:
         self.member_id, self.now, self._cache = member_id, now, {}
 
     async def get(self, tier: Tier) -> Stats:
-        key = (tier.window, tier.currency)
+        with_points = tier.min_points is not None
+        key = (tier.window, tier.currency, with_points)
         if key not in self._cache:
-            self._cache[key] = await member_stats(self.member_id, tier.window, tier.currency, self.now)
+            self._cache[key] = await member_stats(self.member_id, tier.window, tier.currency, self.now, with_points)
         return self._cache[key]
 
 
-async def all_tiers() -> list[Tier]:
+async def _load_tiers() -> list[Tier]:
     return await Tier.all().order_by("rank")
+
+
+async def all_tiers() -> list[Tier]:
+    return await changes.memo("tiers", _load_tiers)
 
 
 async def qualifying_tier(member: Member, tiers: list[Tier], stats: StatsCache) -> Tier | None:

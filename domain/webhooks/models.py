@@ -43,4 +43,4 @@ class WebhookDelivery(Model):
 
     class Meta:
         table = "webhook_deliveries"
-        indexes = (("status", "next_attempt_at"),)
+        indexes = (("status", "next_attempt_at"), ("endpoint_id", "id"), ("event_id",),)
