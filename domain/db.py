@@ -31,6 +31,7 @@ MODEL_MODULES = [
     "domain.reviews.models",
     "domain.webhooks.models",
     "domain.rewards.models",
+    "domain.subscriptions.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()

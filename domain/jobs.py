@@ -21,6 +21,7 @@ from domain.rewards import service as rewards
 from domain.rules import activities
 from domain.rules import service as rules
 from domain.settings import get_settings
+from domain.subscriptions import jobs as subscription_jobs
 from domain.tiers import service as tiers
 from domain.tiers.models import Tier
 
@@ -69,6 +70,10 @@ JOBS = [
     ("review_reply_overdue", review_jobs.announce_overdue_replies, 0),
     ("expire_reward_codes", rewards.expire_codes, 0),
     ("convert_referrals", activities.convert_referrals, 600),
+    ("subscription_renewal_notices", subscription_jobs.send_renewal_notices, 0),
+    ("subscription_dunning", subscription_jobs.retry_past_due, 0),
+    ("subscription_pauses", subscription_jobs.end_pauses, 0),
+    ("membership_ends", subscription_jobs.end_memberships, 0),
 ]
 
 

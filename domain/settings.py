@@ -65,6 +65,11 @@ class Settings:
     webhook_rotation_overlap_hours: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_ROTATION_OVERLAP_HOURS", 24))
     # Hosts or CIDRs webhooks may reach although private/loopback (e.g. "127.0.0.1,10.0.0.0/8").
     webhook_allowed_hosts: str = field(default_factory=lambda: os.environ.get("PATRON_WEBHOOK_ALLOWED_HOSTS", ""))
+    # Subscriptions: renewal_due this long before the date; dunning retries and outcome.
+    renewal_lead_hours: int = field(default_factory=lambda: _int("PATRON_RENEWAL_LEAD_HOURS", 72))
+    dunning_retries: int = field(default_factory=lambda: _int("PATRON_DUNNING_RETRIES", 3))
+    dunning_interval_days: int = field(default_factory=lambda: _int("PATRON_DUNNING_INTERVAL_DAYS", 7))
+    dunning_outcome: str = field(default_factory=lambda: os.environ.get("PATRON_DUNNING_OUTCOME", "cancel"))
     # Requests per minute per API key / member token / anonymous IP (0 = no limit).
     rate_limit_key_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_KEY", 1200))
     rate_limit_member_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_MEMBER", 240))

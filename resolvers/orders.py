@@ -22,6 +22,7 @@ async def record_order(info: Info, input: RecordOrderInput) -> RecordOrderPayloa
     ]
     result, errors = await attempt(service.record_order(
         input.external_id, input.member_external_id, input.currency, input.channel, input.placed_at, lines,
+        input.subscription_id,
     ))
     if result is None:
         return RecordOrderPayload(order=None, points_awarded=0, replayed=False, errors=errors)

@@ -14,6 +14,7 @@ from domain.members.models import Member as MemberModel
 from domain.orders import queries as order_queries
 from domain.reviews.models import Review as ReviewModel
 from domain.rewards.models import Redemption as RedemptionModel
+from domain.subscriptions.models import Subscription as SubscriptionModel
 from domain.tiers import service as tiers
 from schema.common import global_id
 from schema.errors import UserError
@@ -22,6 +23,7 @@ from schema.orders import Order
 from schema.pagination import Connection, connection, decode_cursor, page_size
 from schema.reviews import Review
 from schema.rewards import Redemption
+from schema.subscriptions import MemberSubscription
 from schema.tiers import NextTier, Tier, TierChange
 
 
@@ -117,6 +119,11 @@ class Member:
     async def reviews(self) -> list[Review]:
         rows = await ReviewModel.filter(member_id=self.model.id).exclude(status="deleted").order_by("-id")
         return [Review.from_model(r, public=False) for r in rows]
+
+    @strawberry.field(description="This member's subscriptions and memberships, newest first.")
+    async def subscriptions(self) -> list[MemberSubscription]:
+        rows = await SubscriptionModel.filter(member_id=self.model.id).order_by("-id").prefetch_related("plan")
+        return [MemberSubscription.from_model(s) for s in rows]
 
     @strawberry.field(description="Reward codes this member redeemed, newest first.")
     async def redemptions(self) -> list[Redemption]:

@@ -62,6 +62,7 @@ class RecordOrderInput:
     channel: str = "web"
     placed_at: dt.datetime
     lines: list[OrderLineInput]
+    subscription_id: int | None = strawberry.field(default=None, description="This order renews that subscription.")
 
 
 @strawberry.type

@@ -13,6 +13,7 @@ import resolvers.orders
 import resolvers.reviews
 import resolvers.rewards
 import resolvers.rules
+import resolvers.subscriptions
 import resolvers.tiers
 import resolvers.webhooks
 from schema.auth import ApiKey, ApiKeyPayload, CreateApiKeyPayload
@@ -44,6 +45,12 @@ from schema.reviews import (
 )
 from schema.rewards import Redemption, RedemptionPayload, Reward, RewardPayload
 from schema.rules import Activity, ActivityPayload, EarningPreview, EarningRule, EarningRulePayload
+from schema.subscriptions import (
+    MemberSubscription,
+    PlanPayload,
+    SubscriptionPayload,
+    SubscriptionPlan,
+)
 from schema.tiers import Tier, TierPayload
 from schema.webhooks import (
     WebhookDelivery,
@@ -85,6 +92,10 @@ class Query:
     pending_activities: list[Activity] = strawberry.field(
         resolver=resolvers.rules.pending_activities, permission_classes=[IsAdmin],
         description="Brand UGC waiting for approval.")
+    subscription_plans: list[SubscriptionPlan] = strawberry.field(
+        resolver=resolvers.subscriptions.subscription_plans, description="Active plans (public).")
+    subscriptions: Connection[MemberSubscription] = strawberry.field(
+        resolver=resolvers.subscriptions.subscriptions, permission_classes=[IsAdmin])
     rewards: list[Reward] = strawberry.field(resolver=resolvers.rewards.rewards, description="The rewards catalog (public).")
     reward_code: Redemption | None = strawberry.field(
         resolver=resolvers.rewards.reward_code, permission_classes=[AdminOrStorefront],
@@ -176,6 +187,30 @@ class Mutation:
     cancel_redemption: RedemptionPayload = strawberry.mutation(
         resolver=resolvers.rewards.cancel_redemption, permission_classes=[AdminStorefrontOrSelf],
         description="Cancel an unused code: points return as a new credit, stock is restored.")
+    create_subscription_plan: PlanPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.create_plan, permission_classes=[IsAdmin])
+    update_subscription_plan: PlanPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.update_plan, permission_classes=[IsAdmin])
+    subscribe: SubscriptionPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.subscribe, permission_classes=[AdminStorefrontOrSelf])
+    pause_subscription: SubscriptionPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.pause, permission_classes=[AdminStorefrontOrSelf])
+    resume_subscription: SubscriptionPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.resume, permission_classes=[AdminStorefrontOrSelf])
+    skip_next_delivery: SubscriptionPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.skip, permission_classes=[AdminStorefrontOrSelf])
+    unskip_delivery: SubscriptionPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.unskip, permission_classes=[AdminStorefrontOrSelf])
+    swap_subscription_product: SubscriptionPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.swap, permission_classes=[AdminStorefrontOrSelf])
+    change_subscription_interval: SubscriptionPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.change_interval, permission_classes=[AdminStorefrontOrSelf])
+    reschedule_subscription: SubscriptionPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.reschedule, permission_classes=[AdminStorefrontOrSelf])
+    cancel_subscription: SubscriptionPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.cancel, permission_classes=[AdminStorefrontOrSelf])
+    record_renewal_failure: SubscriptionPayload = strawberry.mutation(
+        resolver=resolvers.subscriptions.record_renewal_failure, permission_classes=[AdminOrStorefront])
     create_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
         resolver=resolvers.webhooks.create_webhook_endpoint, permission_classes=[AdminOrPartner])
     update_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(

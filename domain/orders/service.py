@@ -71,10 +71,11 @@ async def record_order(
     channel: str,
     placed_at: datetime,
     lines: list[LineInput],
+    subscription_id: int | None = None,
 ) -> OrderResult:
     _validate_order(external_id, currency, channel, lines)
     try:
-        return await _record_order(external_id, member_external_id, currency, channel, placed_at, lines)
+        return await _record_order(external_id, member_external_id, currency, channel, placed_at, lines, subscription_id)
     except IntegrityError:
         # Another request inserted the same externalId between our check and insert.
         existing = await Order.get_or_none(external_id=external_id)
@@ -97,6 +98,7 @@ async def _record_order(
     channel: str,
     placed_at: datetime,
     lines: list[LineInput],
+    subscription_id: int | None = None,
 ) -> OrderResult:
     async with write_transaction():
         member = await Member.select_for_update().get_or_none(external_id=member_external_id)
@@ -128,6 +130,10 @@ async def _record_order(
         tier = next((t for t in await tiers.all_tiers() if t.id == member.tier_id), None)
         facts = [rules.OrderLineFacts(ln.sku, ln.category, ln.quantity * ln.unit_price) for ln in lines]
         points = await rules.award_order(member, external_id, currency, facts, tier)
+        if subscription_id is not None:
+            from domain.subscriptions.service import renew_with_order
+
+            await renew_with_order(subscription_id, member, external_id)
         await tiers.evaluate_upgrade(member, f"order {external_id}")
         return OrderResult(order, points, False)
 

@@ -95,11 +95,25 @@ async def all_tiers() -> list[Tier]:
     return await changes.memo("tiers", _load_tiers)
 
 
-async def qualifying_tier(member: Member, tiers: list[Tier], stats: StatsCache) -> Tier | None:
+async def granted_tier(member: Member, tiers: list[Tier]) -> Tier | None:
+    """The highest tier a paid membership in force grants this member."""
+    from domain.subscriptions.models import Subscription
+
+    ids = set(await Subscription.filter(member_id=member.id, grant_active=True).values_list("plan__grants_tier_id", flat=True))
+    granted = [t for t in tiers if t.id in ids]
+    return max(granted, key=lambda t: t.rank) if granted else None
+
+
+async def qualifying_tier(member: Member, tiers: list[Tier], stats: StatsCache, with_grants: bool = True) -> Tier | None:
+    earned = None
     for tier in sorted(tiers, key=lambda t: -t.rank):
         if qualifies(tier, await stats.get(tier)):
-            return tier
-    return None
+            earned = tier
+            break
+    granted = await granted_tier(member, tiers) if with_grants else None
+    if granted and (earned is None or granted.rank > earned.rank):
+        return granted
+    return earned
 
 
 def _reason(tier: Tier, stats: Stats) -> str:
@@ -173,6 +187,16 @@ async def review_member(member: Member, tiers: list[Tier], grace_days: int) -> N
             f"Downgrade at review after {grace_days} days' grace: "
             f"{_reason(current, await stats.get(current))} no longer met"
         )
+        await _change(member, best, current, reason)
+
+
+async def drop_to_qualified(member: Member, reason: str) -> None:
+    """A grant ended: fall back at once to what the member qualifies for (no grace: the
+    paid period was the grace)."""
+    tiers = await all_tiers()
+    current = next((t for t in tiers if t.id == member.tier_id), None)
+    best = await qualifying_tier(member, tiers, StatsCache(member.id, clock.now()))
+    if current is not None and (best is None or best.rank < current.rank):
         await _change(member, best, current, reason)
 
 

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from domain.errors import InvalidInput
+from domain.subscriptions import service
+from domain.subscriptions.models import Subscription as SubscriptionModel
+from domain.subscriptions.models import SubscriptionPlan as PlanModel
+from resolvers.common import attempt, fields_given, target_external_id, user_error
+from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.subscriptions import (
+    CancelSubscriptionInput,
+    MemberSubscription,
+    PlanInput,
+    PlanPayload,
+    RenewalFailureInput,
+    SubscribeInput,
+    SubscriptionActionInput,
+    SubscriptionPayload,
+    SubscriptionPlan,
+    SubscriptionStatus,
+)
+
+
+def _owner(info: Info, given: str | None) -> str | None:
+    """A member acts on their own subscriptions; a storefront names the member; admin: any."""
+    viewer = info.context.viewer
+    if viewer.role == "admin" and not given:
+        return None
+    return target_external_id(info, given)
+
+
+async def _payload(work, cancelled: bool = False) -> SubscriptionPayload:  # noqa: ANN001
+    result, errors = await attempt(work)
+    if result is None:
+        return SubscriptionPayload(subscription=None, cancelled=False, retention_offer=None, errors=errors)
+    sub, offer = result if isinstance(result, tuple) else (result, None)
+    await sub.fetch_related("plan")
+    return SubscriptionPayload(subscription=MemberSubscription.from_model(sub), cancelled=sub.status == "cancelled",
+                               retention_offer=offer, errors=[])
+
+
+async def subscription_plans(info: Info) -> list[SubscriptionPlan]:
+    return [SubscriptionPlan.from_model(p) for p in await PlanModel.filter(active=True).order_by("id")]
+
+
+async def create_plan(info: Info, input: PlanInput) -> PlanPayload:
+    plan, errors = await attempt(service.save_plan(None, fields_given(input)))
+    return PlanPayload(plan=SubscriptionPlan.from_model(plan) if plan else None, errors=errors)
+
+
+async def update_plan(info: Info, id: int, input: PlanInput) -> PlanPayload:
+    plan, errors = await attempt(service.save_plan(id, fields_given(input)))
+    return PlanPayload(plan=SubscriptionPlan.from_model(plan) if plan else None, errors=errors)
+
+
+async def subscribe(info: Info, input: SubscribeInput) -> SubscriptionPayload:
+    member = target_external_id(info, input.member_external_id)
+    return await _payload(service.subscribe(member, input.plan_id, input.sku, info.context.viewer.actor))
+
+
+def _action(name: str, **required: str):  # noqa: ANN202
+    """A resolver for one self-service action; `required` maps its arguments to input fields."""
+
+    async def resolve(info: Info, input: SubscriptionActionInput) -> SubscriptionPayload:
+        args = {}
+        for arg, field_name in required.items():
+            value = getattr(input, field_name)
+            if value is None:
+                return SubscriptionPayload(subscription=None, cancelled=False, retention_offer=None,
+                                           errors=[user_error(InvalidInput(f"{field_name} is required", field_name))])
+            args[arg] = value.value if hasattr(value, "value") else value
+        owner = _owner(info, input.member_external_id)
+        return await _payload(service.act(input.subscription_id, owner, name, info.context.viewer.actor, **args))
+
+    resolve.__name__ = name
+    return resolve
+
+
+pause = _action("pause", until="until")
+resume = _action("resume")
+skip = _action("skip")
+unskip = _action("unskip")
+swap = _action("swap", sku="sku")
+change_interval = _action("change_interval", unit="interval_unit", count="interval_count")
+reschedule = _action("reschedule", date="date")
+
+
+async def cancel(info: Info, input: CancelSubscriptionInput) -> SubscriptionPayload:
+    owner = _owner(info, input.member_external_id)
+    actor = info.context.viewer.actor
+    if input.accept_retention_offer:
+        work = service.act(input.subscription_id, owner, "accept_offer", actor, reason=input.reason.value)
+    else:
+        work = service.act(input.subscription_id, owner, "cancel", actor, reason=input.reason.value,
+                           comment=input.comment, confirm=input.confirm)
+    return await _payload(work)
+
+
+async def record_renewal_failure(info: Info, input: RenewalFailureInput) -> SubscriptionPayload:
+    return await _payload(service.record_failure(input.subscription_id, input.reason, info.context.viewer.actor))
+
+
+async def subscriptions(
+    info: Info, status: SubscriptionStatus | None = None, plan_id: int | None = None,
+    first: int | None = 20, after: str | None = None,
+) -> Connection[MemberSubscription]:
+    size = page_size(first)
+    qs = SubscriptionModel.all()
+    if status is not None:
+        qs = qs.filter(status=status.value)
+    if plan_id is not None:
+        qs = qs.filter(plan_id=plan_id)
+    before = decode_cursor(after)
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    rows = await qs.order_by("-id").limit(size + 1).prefetch_related("plan")
+    return connection(rows, size, MemberSubscription.from_model, lambda s: s.id)
