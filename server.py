@@ -5,6 +5,7 @@
     python server.py migrate                         apply migrations in migrations/
     python server.py seed                            load the demo program
     python server.py export-schema                   write schema.graphql
+    python server.py train-recommender               build the recommendation model
 """
 
 from __future__ import annotations
@@ -276,6 +277,18 @@ async def _seed() -> None:
         await db.close_orm()
 
 
+async def _train() -> None:
+    from domain.recommendations.training import train
+
+    await db.init_orm()
+    try:
+        model = await train()
+        print(f"recommender trained: {model.stats}")
+    finally:
+        await changes.close()
+        await db.close_orm()
+
+
 def export_schema(path: str = "schema.graphql") -> None:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(schema.as_str() + "\n")
@@ -284,7 +297,7 @@ def export_schema(path: str = "schema.graphql") -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="server.py", description="Patron loyalty and reviews API")
     parser.add_argument("command", nargs="?", default="serve",
-                        choices=["serve", "worker", "migrate", "seed", "export-schema"])
+                        choices=["serve", "worker", "migrate", "seed", "export-schema", "train-recommender"])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     args = parser.parse_args(argv)
@@ -296,6 +309,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_worker())
     elif args.command == "seed":
         asyncio.run(_seed())
+    elif args.command == "train-recommender":
+        asyncio.run(_train())
     elif args.command == "export-schema":
         export_schema()
     else:

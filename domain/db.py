@@ -32,6 +32,7 @@ MODEL_MODULES = [
     "domain.webhooks.models",
     "domain.rewards.models",
     "domain.subscriptions.models",
+    "domain.recommendations.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()

@@ -61,6 +61,12 @@ async def review_tiers(now: datetime) -> int:
     return len(ids)
 
 
+async def _train(now: datetime) -> int:
+    from domain.recommendations.training import train
+
+    return int((await train()).stats["items"])
+
+
 # (name, function, minimum seconds between runs in one process)
 JOBS = [
     ("release_pending_points", ledger_jobs.release_due, 0),
@@ -74,6 +80,7 @@ JOBS = [
     ("subscription_dunning", subscription_jobs.retry_past_due, 0),
     ("subscription_pauses", subscription_jobs.end_pauses, 0),
     ("membership_ends", subscription_jobs.end_memberships, 0),
+    ("train_recommender", _train, 3600),
 ]
 
 

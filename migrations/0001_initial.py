@@ -466,6 +466,19 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='Signal',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('member', fields.ForeignKeyField('patron.Member', source_field='member_id', null=True, db_constraint=True, to_field='id', related_name='signals', on_delete=OnDelete.CASCADE)),
+                ('session_id', fields.CharField(null=True, max_length=128)),
+                ('product_external_id', fields.CharField(max_length=255)),
+                ('type', fields.CharField(max_length=16)),
+                ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'signals', 'app': 'patron', 'indexes': [Index(fields=['member_id', 'at']), Index(fields=['session_id']), Index(fields=['at'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='SubscriptionPlan',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),

@@ -120,6 +120,12 @@ class Member:
         rows = await ReviewModel.filter(member_id=self.model.id).exclude(status="deleted").order_by("-id")
         return [Review.from_model(r, public=False) for r in rows]
 
+    @strawberry.field(description="UTC hour the member is most active (own activity; needs PERSONALIZATION consent).")
+    async def preferred_contact_hour(self) -> int | None:
+        from domain.recommendations.service import preferred_contact_hour
+
+        return await preferred_contact_hour(self.model)
+
     @strawberry.field(description="This member's subscriptions and memberships, newest first.")
     async def subscriptions(self) -> list[MemberSubscription]:
         rows = await SubscriptionModel.filter(member_id=self.model.id).order_by("-id").prefetch_related("plan")

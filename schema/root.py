@@ -10,6 +10,7 @@ import resolvers.events
 import resolvers.ledger
 import resolvers.members
 import resolvers.orders
+import resolvers.recommendations
 import resolvers.reviews
 import resolvers.rewards
 import resolvers.rules
@@ -33,6 +34,12 @@ from schema.permissions import (
     IsMember,
     PublicOrSelf,
     StorefrontOrSelf,
+)
+from schema.recommendations import (
+    MergeSessionPayload,
+    Recommendations,
+    TrackEventsPayload,
+    TrainingResult,
 )
 from schema.reviews import (
     AnswerPayload,
@@ -92,6 +99,9 @@ class Query:
     pending_activities: list[Activity] = strawberry.field(
         resolver=resolvers.rules.pending_activities, permission_classes=[IsAdmin],
         description="Brand UGC waiting for approval.")
+    recommendations: Recommendations = strawberry.field(
+        resolver=resolvers.recommendations.recommendations, permission_classes=[PublicOrSelf],
+        description="Blended, explained recommendations. Personal strategies need the member's PERSONALIZATION consent.")
     subscription_plans: list[SubscriptionPlan] = strawberry.field(
         resolver=resolvers.subscriptions.subscription_plans, description="Active plans (public).")
     subscriptions: Connection[MemberSubscription] = strawberry.field(
@@ -177,6 +187,13 @@ class Mutation:
         description="A share, survey, brand UGC or custom action; earns by the matching rules (idempotent on externalId).")
     review_activity: ActivityPayload = strawberry.mutation(
         resolver=resolvers.rules.review_activity, permission_classes=[IsAdmin])
+    track_events: TrackEventsPayload = strawberry.mutation(
+        resolver=resolvers.recommendations.track_events, permission_classes=[AdminStorefrontOrSelf],
+        description="Up to 100 shopper signals (VIEW, ADD_TO_CART, PURCHASE, REVIEW) per call.")
+    merge_session: MergeSessionPayload = strawberry.mutation(
+        resolver=resolvers.recommendations.merge_session, permission_classes=[AdminStorefrontOrSelf])
+    train_recommender: TrainingResult = strawberry.mutation(
+        resolver=resolvers.recommendations.train_recommender, permission_classes=[IsAdmin])
     create_reward: RewardPayload = strawberry.mutation(resolver=resolvers.rewards.create_reward, permission_classes=[IsAdmin])
     update_reward: RewardPayload = strawberry.mutation(resolver=resolvers.rewards.update_reward, permission_classes=[IsAdmin])
     redeem_reward: RedemptionPayload = strawberry.mutation(

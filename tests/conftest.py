@@ -24,6 +24,7 @@ from tortoise import Tortoise, connections  # noqa: E402
 
 from domain import changes, clock, db  # noqa: E402
 from domain.auth import service as auth  # noqa: E402
+from domain.recommendations import training as rec_training  # noqa: E402
 from domain.settings import reload_settings  # noqa: E402
 from domain.webhooks import service as webhook_service  # noqa: E402
 from server import create_app  # noqa: E402
@@ -60,7 +61,7 @@ async def database():
 
 
 TABLES = [
-    "subscription_changes", "subscriptions", "subscription_plans", "activities", "redemptions", "rewards", "webhook_deliveries", "webhook_endpoints",
+    "signals", "subscription_changes", "subscriptions", "subscription_plans", "activities", "redemptions", "rewards", "webhook_deliveries", "webhook_endpoints",
     "review_votes", "review_reports", "review_revisions", "review_media", "moderation_decisions",
     "answers", "questions", "reviews", "follow_up_questions", "products",
     "lot_consumptions", "ledger_entries", "awards", "refunds", "order_lines", "orders",
@@ -82,6 +83,7 @@ async def clean_state():
     auth._cache.clear()
     changes._memo.clear()  # tables were emptied behind the change counter's back
     webhook_service.invalidate_cache()
+    rec_training.forget()
     yield
     clock.set_now(None)
 

@@ -1,0 +1,242 @@
+"""Serving recommendations: strategies, blending, filters, explanations, consent.
+
+Without PERSONALIZATION consent only non-personal strategies run (trending, and
+item-to-item on the product being viewed) and nothing about the member is read.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from domain import clock
+from domain.catalog.models import Product
+from domain.errors import InvalidInput
+from domain.members.models import Consent, Member
+from domain.members.service import get_member
+from domain.orders.models import Order, OrderLine
+from domain.recommendations import algorithms as algo
+from domain.recommendations import training
+from domain.recommendations.models import Signal
+from domain.reviews.models import Review
+
+CONTEXTS = ("HOME", "PRODUCT", "CART", "EMAIL")
+EVENT_TYPES = ("VIEW", "ADD_TO_CART", "PURCHASE", "REVIEW")
+HISTORY = 50
+MAX_PER_CATEGORY = 3  # diversity: not ten near-duplicates
+
+
+@dataclass
+class Item:
+    product: Product
+    score: float
+    strategy: str
+    reason: str
+
+
+async def personalization_allowed(member: Member | None) -> bool:
+    if member is None or member.anonymized_at:
+        return False
+    return await Consent.exists(member_id=member.id, purpose="PERSONALIZATION", granted=True)
+
+
+async def _member_history(member: Member) -> tuple[list[tuple[float, str]], set[str], set[str], dict[str, list[datetime]]]:
+    """Recent positive interactions (oldest first), purchased items, disliked items, purchase dates."""
+    seen: dict[str, float] = {}
+    purchases: dict[str, list[datetime]] = {}
+    lines = await OrderLine.filter(order__member_id=member.id, product_external_id__isnull=False).order_by(
+        "-order__placed_at").limit(500).values("product_external_id", "order__placed_at", "quantity", "refunded_quantity")
+    for line in lines:
+        if line["refunded_quantity"] >= line["quantity"]:
+            continue
+        pid, at = line["product_external_id"], line["order__placed_at"]
+        purchases.setdefault(pid, []).append(at)
+        seen[pid] = max(seen.get(pid, 0.0), at.timestamp())
+    for row in await Signal.filter(member_id=member.id).order_by("-at").limit(HISTORY * 2).values("product_external_id", "at"):
+        seen[row["product_external_id"]] = max(seen.get(row["product_external_id"], 0.0), row["at"].timestamp())
+    disliked = set()
+    for row in await Review.filter(member_id=member.id).exclude(status="deleted").values("product__external_id", "rating", "created_at"):
+        if row["rating"] <= 2:
+            disliked.add(row["product__external_id"])
+        elif row["rating"] >= 4:
+            seen[row["product__external_id"]] = max(seen.get(row["product__external_id"], 0.0), row["created_at"].timestamp())
+    for pid in disliked:
+        seen.pop(pid, None)
+    ordered = sorted(((t, pid) for pid, t in seen.items()))[-HISTORY:]
+    return ordered, set(purchases), disliked, purchases
+
+
+def replenishment(purchases: dict[str, list[datetime]], now: datetime) -> list[tuple[str, float, str]]:
+    """Products bought at least twice whose usual interval has (nearly) passed since the last buy."""
+    due = []
+    for pid, dates in purchases.items():
+        days = sorted({d.date() for d in dates})
+        if len(days) < 2:
+            continue
+        gaps = [(b - a).days for a, b in zip(days, days[1:]) if (b - a).days > 0]
+        if not gaps:
+            continue
+        cycle = statistics.median(gaps)
+        since = (now.date() - days[-1]).days
+        if since >= 0.85 * cycle:
+            due.append((pid, min(1.0, since / cycle), f"You usually reorder every {round(cycle)} days; your last order was {since} days ago"))
+    return sorted(due, key=lambda d: -d[1])
+
+
+def _ranked(scores: np.ndarray, model: training.RecModel, banned: set[int], limit: int) -> list[tuple[str, float]]:
+    idx = algo.top_n(scores, limit, np.fromiter(banned, dtype=np.int64) if banned else None)
+    top = float(scores[idx[0]]) if idx.size else 1.0
+    return [(model.items[i], float(scores[i]) / top) for i in idx]
+
+
+def _because(model: training.RecModel, candidate: str, history: list[str], titles: dict[str, str]) -> str:
+    c = model.index[candidate]
+    for pid in reversed(history):  # the most recent item that points to this one
+        h = model.index.get(pid)
+        if h is not None and (c in model.ease.index[h] or c in model.cosine.index[h]):
+            return f"Because you liked {titles.get(pid) or pid}"
+    return "Customers with tastes like yours chose this"
+
+
+async def recommend(
+    member_external_id: str | None, context: str, anchors: list[str], first: int, category: str | None,
+    exclude: list[str], now: datetime | None = None,
+) -> tuple[bool, list[Item]]:
+    if context not in CONTEXTS:
+        raise InvalidInput(f"context must be one of {', '.join(CONTEXTS)}", "context")
+    now = now or clock.now()
+    model = await training.ensure()
+    member = await get_member(member_external_id) if member_external_id else None
+    personal = await personalization_allowed(member)
+    want = max(first * 4, 40)
+    pools: list[tuple[str, list[tuple[str, float]], dict[str, str]]] = []  # (strategy, [(pid, score)], reasons)
+    purchased: set[str] = set()
+    disliked: set[str] = set()
+    history: list[str] = []
+    due: list[tuple[str, float, str]] = []
+    anchor_idx = [model.index[a] for a in anchors if a in model.index]
+    if personal:
+        ordered, purchased, disliked, purchases = await _member_history(member)
+        history = [pid for _, pid in ordered]
+        due = replenishment(purchases, now)
+        pools.append(("replenishment", [(pid, s) for pid, s, _ in due], {pid: r for pid, _, r in due}))
+    if anchor_idx:
+        weights = np.ones(len(anchor_idx), dtype=np.float32)
+        together = algo.score(np.array(anchor_idx), weights, model.together, len(model.items))
+        similar = algo.score(np.array(anchor_idx), weights, model.cosine, len(model.items))
+        scores = algo.normalised(together) + 0.5 * algo.normalised(similar)
+        ranked = _ranked(scores, model, set(anchor_idx), want)
+        pools.append(("item_to_item", ranked, {}))
+    if personal and history:
+        hist_idx = np.array([model.index[p] for p in history if p in model.index], dtype=np.int64)
+        if hist_idx.size:
+            scores = algo.blend_scores(hist_idx, algo.recency_weights(hist_idx.size), model.ease, model.cosine, len(model.items))
+            pools.append(("similar_customers", _ranked(scores, model, set(hist_idx.tolist()), want), {}))
+    trending = _ranked(model.popularity, model, set(anchor_idx), want * 2)
+    if personal and context in ("HOME", "EMAIL"):
+        pools.append(("exploration", trending, {}))  # filtered to unseen categories below
+    pools.append(("trending", trending, {}))
+
+    candidates = {pid for _, ranked, _ in pools for pid, _ in ranked}
+    products = {p.external_id: p for p in await Product.filter(external_id__in=list(candidates | set(history) | set(anchors)))}
+    titles = {pid: p.title or pid for pid, p in products.items()}
+    bought_categories = {c for pid in purchased if pid in products for c in (products[pid].categories or [])}
+    blocked = set(exclude) | set(anchors) | disliked
+    chosen: list[Item] = []
+    per_category: Counter[str] = Counter()
+    exploration_slots = 2
+
+    def allowed(pid: str, strategy: str) -> Product | None:
+        product = products.get(pid)
+        if product is None or not product.active or product.hidden or not product.in_stock or pid in blocked:
+            return None
+        if strategy != "replenishment" and pid in purchased:
+            return None
+        if category and category not in (product.categories or []):
+            return None
+        return product
+
+    for strategy, ranked, reasons in pools:
+        for pid, s in ranked:
+            if len(chosen) >= first:
+                break
+            product = allowed(pid, strategy)
+            if product is None or any(c.product.external_id == pid for c in chosen):
+                continue
+            cats = list(product.categories or [])
+            if strategy == "exploration":
+                if exploration_slots == 0 or any(c in bought_categories for c in cats) or any(per_category[c] for c in cats):
+                    continue
+                exploration_slots -= 1
+                reason = f"Something new for you from {cats[0] if cats else 'our range'}"
+            elif strategy == "similar_customers":
+                reason = _because(model, pid, history, titles)
+            elif strategy == "item_to_item":
+                names = ", ".join(titles.get(a, a) for a in anchors[:2])
+                reason = f"Often bought together with {names}"
+            elif strategy == "trending":
+                reason = "Popular with shoppers this week"
+            else:
+                reason = reasons[pid]
+            if strategy != "replenishment" and cats and per_category[cats[0]] >= MAX_PER_CATEGORY:
+                continue
+            for c in cats[:1]:
+                per_category[c] += 1
+            chosen.append(Item(product, round(float(s), 4), strategy, reason))
+            if strategy == "exploration" and exploration_slots == 0:
+                break
+    return personal, chosen
+
+
+async def track(events: list[dict], member_scope: str | None) -> int:
+    """Store a batch of signals. member_scope: a member token may only track itself."""
+    if not events or len(events) > 100:
+        raise InvalidInput("Send 1 to 100 events", "events")
+    now = clock.now()
+    rows = []
+    members: dict[str, int] = {}
+    for i, e in enumerate(events):
+        if e["type"] not in EVENT_TYPES:
+            raise InvalidInput(f"type must be one of {', '.join(EVENT_TYPES)}", f"events.{i}.type")
+        ext, session = e.get("member_external_id"), e.get("session_id")
+        if member_scope is not None and ext not in (None, member_scope):
+            raise InvalidInput("A member can only track their own events", f"events.{i}.memberExternalId")
+        if member_scope is not None and ext is None and session is None:
+            ext = member_scope
+        if not ext and not session:
+            raise InvalidInput("memberExternalId or sessionId is required", f"events.{i}")
+        if not e["product_external_id"] or len(e["product_external_id"]) > 255 or (session and len(session) > 128):
+            raise InvalidInput("productExternalId (1-255) and sessionId (up to 128) lengths", f"events.{i}")
+        at = e.get("at") or now
+        if at > now + timedelta(minutes=5):
+            raise InvalidInput("at is in the future", f"events.{i}.at")
+        if ext and ext not in members:
+            members[ext] = (await get_member(ext, f"events.{i}.memberExternalId")).id
+        rows.append(Signal(member_id=members.get(ext) if ext else None, session_id=None if ext else session,
+                           product_external_id=e["product_external_id"], type=e["type"], at=at))
+    await Signal.bulk_create(rows)
+    return len(rows)
+
+
+async def merge_session(session_id: str, member_external_id: str) -> int:
+    """After login: the anonymous session's signals become the member's."""
+    member = await get_member(member_external_id)
+    return await Signal.filter(session_id=session_id, member_id__isnull=True).update(member_id=member.id, session_id=None)
+
+
+async def preferred_contact_hour(member: Member) -> int | None:
+    """The UTC hour the member is most often active (their own orders and signals)."""
+    if not await personalization_allowed(member):
+        return None
+    hours: Counter[int] = Counter()
+    for at in await Order.filter(member_id=member.id).order_by("-placed_at").limit(200).values_list("placed_at", flat=True):
+        hours[at.hour] += 1
+    for at in await Signal.filter(member_id=member.id).order_by("-at").limit(500).values_list("at", flat=True):
+        hours[at.hour] += 1
+    if not hours:
+        return None
+    return sorted(hours.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
