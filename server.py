@@ -160,7 +160,7 @@ class GraphQLEndpoint:
             if (viewer.role in PUBLIC_ROLES and scope["method"] == "POST"
                     and request.headers.get("content-type", "").startswith("application/json")):
                 body = await request.body()
-                key = self.cache.key(body)
+                key = self.cache.key(body, f"key:{viewer.api_key_id}" if viewer.api_key_id else "anonymous")
                 if key is not None:
                     await self._cached(scope, receive, send, body, key)
                     return

@@ -5,7 +5,7 @@ from strawberry.types import Info
 from domain.recommendations import service, training
 from resolvers.common import attempt, target_external_id
 from schema.catalog import Product
-from schema.errors import bad_input
+from schema.errors import bad_input, forbidden
 from schema.pagination import page_size
 from schema.recommendations import (
     MergeSessionInput,
@@ -42,6 +42,8 @@ async def recommendations(
 async def track_events(info: Info, events: list[TrackEventInput]) -> TrackEventsPayload:
     viewer = info.context.viewer
     scope = viewer.member_external_id if viewer.role == "member" else None
+    if scope is not None and any(e.member_external_id not in (None, scope) for e in events):
+        raise forbidden("A member can only track their own events")
     rows = [{"member_external_id": e.member_external_id, "session_id": e.session_id, "type": e.type.value,
              "product_external_id": e.product_external_id, "at": e.at} for e in events]
     accepted, errors = await attempt(service.track(rows, scope))

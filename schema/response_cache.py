@@ -1,9 +1,9 @@
-"""A cache of whole GraphQL responses for public data.
+"""A cache of whole GraphQL responses for callers without a member or admin identity.
 
-Callers without a member or admin identity (anonymous, storefront and partner keys) can
-only read public fields, so the same query and variables give them the same answer. Such
-answers (queries only, and only when error-free) are kept until the next committed write
-anywhere (domain/changes.py), or `max_age` seconds at most. This is what lets a product
+Anonymous callers, and each storefront or partner key, get their own entries (the same
+query from the same caller gives the same answer until data changes). Answers (queries
+only, and only when error-free) are kept until the next committed write anywhere
+(domain/changes.py), or `max_age` seconds at most. This is what lets a product
 page be served faster than a hand-written endpoint that queries the database each time.
 """
 
@@ -26,11 +26,14 @@ class ResponseCache:
         self._entries: OrderedDict[bytes, tuple[int, float, bytes]] = OrderedDict()
 
     @staticmethod
-    def key(body: bytes) -> bytes | None:
-        """None for anything that is not a plain query (mutations are never cached)."""
+    def key(body: bytes, caller: str) -> bytes | None:
+        """None for anything that is not a plain query (mutations are never cached).
+
+        The caller (anonymous, or one API key) is part of the key: a partner's own webhook
+        endpoints or a storefront's code lookups must never be served to anyone else."""
         if not body or NOT_A_QUERY.search(body):
             return None
-        return hashlib.sha256(body).digest()
+        return hashlib.sha256(caller.encode() + b"\0" + body).digest()
 
     async def get(self, key: bytes) -> tuple[int, bytes | None]:
         version = await changes.current()

@@ -148,6 +148,11 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "rotateWebhookSecret":  (UNAUTH, FORBID, OK,     FORBID, FORBID, OK),
     "redeliverWebhook":     (UNAUTH, FORBID, OK,     FORBID, FORBID, OK),
     "sendTestWebhook":      (UNAUTH, FORBID, OK,     FORBID, FORBID, OK),
+    # --- recommendations (naming a member; public without one)
+    "recommendations":      (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
+    "trackEvents":          (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
+    "mergeSession":         (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
+    "trainRecommender":     (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
 }
 
 
@@ -603,6 +608,14 @@ CALLS: dict[str, Call] = {
     "sendTestWebhook": Call(
         "mutation($e: Int!) { sendTestWebhook(endpointId: $e) { delivery { deliveryId } errors { code } } }",
         lambda w, t: {"e": w.endpoint_id}),
+    "recommendations": Call(
+        "query($t: String) { recommendations(context: HOME, memberExternalId: $t) { personalized } }"),
+    "trackEvents": Call(
+        """mutation($t: String) { trackEvents(events: [{memberExternalId: $t, type: VIEW, productExternalId: "p-1"}]) {
+             accepted errors { code } } }"""),
+    "mergeSession": Call(
+        """mutation($t: String) { mergeSession(input: {sessionId: "sess-x", memberExternalId: $t}) { merged errors { code } } }"""),
+    "trainRecommender": Call("mutation { trainRecommender { items } }", lambda w, t: {}),
 }
 
 
