@@ -77,3 +77,24 @@ ERROR_CODES = (
     "SUBSCRIPTION_NOT_FOUND",
     "INVALID_TRANSITION",
 )
+
+
+def is_bad_input(exc: BaseException | None) -> bool:
+    """Failures that mean the input was unacceptable to the database, not a server fault."""
+    import decimal
+
+    from tortoise.exceptions import OperationalError, ValidationError
+
+    if isinstance(exc, (ValidationError, OverflowError, decimal.InvalidOperation)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, OperationalError) and any(
+        marker in text for marker in ("out of range", "invalid byte sequence", "0x00", "value too long", "overflow"))
+
+
+def input_problem(exc: BaseException | None) -> str:
+    from tortoise.exceptions import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return str(exc)[:200]
+    return "a value is too long or out of range"

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from strawberry.types import Info
 
-from domain.errors import DomainError
+from domain.errors import DomainError, input_problem, is_bad_input
 from schema.errors import ErrorCode, UserError, bad_input
 
 T = TypeVar("T")
@@ -28,6 +28,12 @@ async def attempt(work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
         return await work, []
     except DomainError as exc:
         return None, [user_error(exc)]
+    except Exception as exc:
+        if not is_bad_input(exc):
+            raise
+        field = str(exc).split(":", 1)[0] if ":" in str(exc) else None
+        return None, [UserError(field=_camel(field) if field and " " not in field else None,
+                                message=f"Invalid input: {input_problem(exc)}", code=ErrorCode["INVALID"])]
 
 
 def target_external_id(info: Info, given: str | None) -> str:
@@ -58,10 +64,12 @@ def decode_id(value: str, type_name: str) -> int:
     from strawberry.relay import from_base64
 
     if value.isdigit():
+        if int(value) > 2**31 - 1:
+            raise bad_input(f"Not a {type_name} id")
         return int(value)
     try:
         name, pk = from_base64(value)
-        if name != type_name:
+        if name != type_name or not 0 < int(pk) <= 2**31 - 1:
             raise ValueError
         return int(pk)
     except ValueError:

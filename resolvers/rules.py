@@ -71,6 +71,8 @@ async def pending_activities(info: Info) -> list[Activity]:
 async def preview_earning(info: Info, input: PreviewEarningInput) -> EarningPreview:
     if len(input.lines) > 100:
         raise bad_input("At most 100 lines")
+    if any(not 0 < ln.quantity <= 1_000_000 or not 0 <= ln.unit_price <= 10**12 for ln in input.lines):
+        raise bad_input("quantity must be 1 to 1000000 and unitPrice 0 to 10^12")
     member = tier = None
     if input.member_external_id:
         member = await MemberModel.get_or_none(external_id=input.member_external_id)
@@ -80,4 +82,7 @@ async def preview_earning(info: Info, input: PreviewEarningInput) -> EarningPrev
     found = await service.preview_order(member, input.currency.upper(), facts, tier)
     lines = [EarningLine(rule_id=rule.id, rule_name=rule.name, points=points, eligible_amount=d["eligibleAmount"],
                          multiplier=float(d["multiplier"]), capped_from=d["cappedFrom"]) for rule, points, d in found]
-    return EarningPreview(points=sum(line.points for line in lines), lines=lines)
+    total = sum(line.points for line in lines)
+    if total > 2**31 - 1 or any(line.eligible_amount > 2**31 - 1 for line in lines):
+        raise bad_input("This order is too large to preview")
+    return EarningPreview(points=total, lines=lines)

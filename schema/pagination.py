@@ -54,7 +54,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor.encode()).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != "k":
+        if prefix != "k" or not 0 <= int(value) <= 2**63 - 1:
             raise ValueError
         return int(value)
     except (ValueError, UnicodeDecodeError):
@@ -75,7 +75,7 @@ def decode_values(cursor: str | None, length: int) -> list | None:
             raise ValueError
         values = json.loads(raw[2:])
         if not isinstance(values, list) or len(values) != length or not all(
-            isinstance(v, (int, bool)) for v in values
+            isinstance(v, (int, bool)) and abs(int(v)) <= 2**63 - 1 for v in values
         ):
             raise ValueError
         return values

@@ -18,6 +18,8 @@ from domain.members.models import Member
 from domain.settings import get_settings
 
 FAR_FUTURE = datetime.max.replace(tzinfo=clock.now().tzinfo)
+MAX_BALANCE = 2**31 - 1  # the ledger's integer columns
+MAX_ADJUSTMENT = 100_000_000
 
 
 async def lock_member(member_id: int) -> Member:
@@ -170,6 +172,8 @@ async def adjust(
     """Admin correction, audited with its reason and actor; cannot overdraw."""
     if amount == 0:
         raise InvalidInput("Amount must not be zero", "amount")
+    if abs(amount) > MAX_ADJUSTMENT or member.points_balance + amount > MAX_BALANCE:
+        raise InvalidInput(f"Adjustments are at most {MAX_ADJUSTMENT} and balances at most {MAX_BALANCE}", "amount")
     if not reason.strip():
         raise InvalidInput("A reason is required", "reason")
     existing = await find_by_key(member, idempotency_key)

@@ -129,6 +129,8 @@ async def update_consents(
     for purpose, _ in changes:
         if purpose not in PURPOSES:
             raise InvalidInput(f"Unknown purpose {purpose}", "consents")
+    if len({p for p, _ in changes}) != len(changes):
+        raise InvalidInput("Each purpose may appear once", "consents")
     async with write_transaction():
         member = await lock_member((await get_member(external_id)).id)
         if member.anonymized_at:

@@ -21,6 +21,7 @@ from domain.rules import service as rules
 from domain.tiers import service as tiers
 
 MAX_LINES = 100
+MAX_TOTAL = 2**31 - 1  # GraphQL Int: money amounts are served as 32-bit integers
 
 
 @dataclass
@@ -57,6 +58,8 @@ def _validate_order(external_id: str, currency: str, channel: str, lines: list[L
             raise InvalidInput("quantity must be between 1 and 1000000", f"lines.{i}.quantity")
         if line.unit_price < 0 or line.unit_price > 10**12:
             raise InvalidInput("unitPrice must be between 0 and 10^12 minor units", f"lines.{i}.unitPrice")
+    if sum(line.quantity * line.unit_price for line in lines) > MAX_TOTAL:
+        raise InvalidInput(f"The order total is above {MAX_TOTAL} minor units", "lines")
 
 
 async def _points_for(order: Order) -> int:
