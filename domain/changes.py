@@ -8,6 +8,8 @@ caches of all of them; otherwise it is a number in this process (the embedded de
 
 from __future__ import annotations
 
+import asyncio
+
 import redis.asyncio as redis
 
 from domain.settings import get_settings
@@ -15,16 +17,19 @@ from domain.settings import get_settings
 KEY = "patron:changes"
 _local = 0
 _client: redis.Redis | None = None
-_client_url: str | None = None
+_client_key: tuple[str, int] | None = None
 
 
 def _redis() -> redis.Redis | None:
-    global _client, _client_url
+    """One client per URL and event loop (a client's connections belong to the loop that
+    opened them; tests and CLI commands run several loops in one process)."""
+    global _client, _client_key
     url = get_settings().redis_url
     if not url:
         return None
-    if _client is None or _client_url != url:
-        _client, _client_url = redis.from_url(url, socket_connect_timeout=2), url
+    key = (url, id(asyncio.get_running_loop()))
+    if _client is None or _client_key != key:
+        _client, _client_key = redis.from_url(url, socket_connect_timeout=2), key
     return _client
 
 

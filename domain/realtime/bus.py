@@ -27,11 +27,13 @@ class Bus:
         self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
         self._redis: redis.Redis | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._loop: int | None = None
 
     def _client(self) -> redis.Redis | None:
         url = get_settings().redis_url
-        if url and self._redis is None:
-            self._redis = redis.from_url(url)
+        loop = id(asyncio.get_running_loop())
+        if url and (self._redis is None or self._loop != loop):
+            self._redis, self._loop, self._listener = redis.from_url(url), loop, None  # one per event loop
         return self._redis if url else None
 
     async def publish(self, message: dict[str, Any]) -> None:
