@@ -34,6 +34,13 @@ UVICORN = str(ROOT / ".venv" / "bin" / "uvicorn")
 PG_BASE = os.environ.get("PATRON_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 ADMIN_KEY = "ptn_ad_bench-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 JWT_SECRET = "bench-member-jwt-secret-0123456789abcdef"
+# A fixed Fernet key (webhook secrets are encrypted at rest): every process of one run must
+# share it, and the embedded default would write data/secret.key into the checkout.
+SECRET_KEY = "YmVuY2gtZmVybmV0LWtleS0wMTIzNDU2Nzg5YWJjZGU="
+# Redis for P8. Unset: P8 starts a private redis-server for the run, because pub/sub channels
+# are shared by every database of a Redis server and the test suite publishes on the app's
+# channel too. Set it to use an existing Redis instead.
+REDIS_BENCH = os.environ.get("PATRON_BENCH_REDIS") or None
 FORBIDDEN_DBS = {"test", "postgres", "template0", "template1"}
 
 
@@ -67,12 +74,26 @@ def run_loop(coro: Awaitable[Any]) -> Any:
 
 
 async def recreate_db(name: str) -> None:
+    """An empty database `name`: created if missing, else emptied by dropping and re-creating
+    its public schema. (DROP DATABASE forces a checkpoint of the whole cluster, which takes
+    20 s and more while other work writes to the same PostgreSQL.)"""
     import asyncpg
 
+    if name in FORBIDDEN_DBS:
+        raise SystemExit(f"refusing to touch database {name!r}")
     conn = await asyncpg.connect(db_url("postgres"))
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+            return
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                           " WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(db_url(name))
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     finally:
         await conn.close()
 
@@ -85,7 +106,7 @@ def migrate(url: str) -> None:
         raise RuntimeError(f"migrate failed:\n{out.stdout}\n{out.stderr}")
 
 
-def app_env(url: str) -> dict[str, str]:
+def app_env(url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update({
         "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(APP_DIR), str(ROOT)])),
@@ -97,7 +118,9 @@ def app_env(url: str) -> dict[str, str]:
         "PATRON_RATE_LIMIT_KEY": "0",
         "PATRON_RATE_LIMIT_MEMBER": "0",
         "PATRON_RATE_LIMIT_ANONYMOUS": "0",
+        "PATRON_SECRET_KEY": SECRET_KEY,
     })
+    env.update(extra)
     return env
 
 
@@ -151,6 +174,39 @@ class Server:
                 self.proc.wait()
 
 
+@dataclass
+class Proc:
+    """Any other process of the app (a `server.py worker`, the webhook receiver)."""
+
+    args: list[str]
+    env: dict[str, str]
+    log_path: str | None = None  # stdout and stderr go here (else inherited)
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> Proc:
+        out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        try:
+            self.proc = subprocess.Popen(self.args, cwd=APP_DIR, env=self.env, stdout=out,
+                                         stderr=subprocess.STDOUT if out else None)
+        finally:
+            if out:
+                out.close()
+        return self
+
+    def stop(self) -> None:
+        Server.stop(self)  # type: ignore[arg-type]
+
+
+def raise_fd_limit(want: int = 20_000) -> int:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(want, hard) if hard != resource.RLIM_INFINITY else want
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 @contextlib.contextmanager
 def serving(*servers: Server) -> Iterator[tuple[Server, ...]]:
     started = []
@@ -179,6 +235,7 @@ def build_request(method: str, path: str, body: bytes = b"", headers: dict[str, 
 class Conn:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.last_head = b""  # the header block of the last response
 
     @classmethod
     async def open(cls, port: int) -> Conn:
@@ -187,7 +244,7 @@ class Conn:
 
     async def send(self, raw: bytes) -> tuple[int, bytes]:
         self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
+        head = self.last_head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = -1
         chunked = False
@@ -461,8 +518,14 @@ def machine() -> dict[str, str]:
     load = ""
     with contextlib.suppress(OSError):
         load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    busy = ""
+    with contextlib.suppress(Exception):
+        rows = subprocess.run(["ps", "-eo", "pcpu=,args=", "--sort=-pcpu"], capture_output=True, text=True,
+                              timeout=10).stdout.splitlines()
+        busy = "; ".join(" ".join(r.split()[:3])[:80] for r in rows[:3])
     return {
         "loadavg": load,
+        "busiest": busy,
         "nproc": str(os.cpu_count()),
         "cpu": cpu,
         "python": platform.python_version(),

@@ -4,7 +4,7 @@
                                         [--rate 200] [--rate-seconds 5] [--json out.json]
 
 What it does, in one run:
-  1. drops and creates the bench database (PATRON_BENCH_DB, default patron_bench; never
+  1. empties (or creates) the bench database (PATRON_BENCH_DB, default patron_bench; never
      `test`), runs `python server.py migrate`, starts the app and `bench.reference_app`
      (uvicorn --workers 1 --no-access-log --log-level warning each);
   2. through GraphQL: tiers, an ORDER_PAID rule, 20 members, 12 adjustPoints + 1 order

@@ -4,7 +4,7 @@
                                            [--concurrency 16] [--json out.json]
 
 What it does, in one run:
-  1. drops and creates the bench database (PATRON_BENCH_DB, default patron_bench; never
+  1. empties (or creates) the bench database (PATRON_BENCH_DB, default patron_bench; never
      `test`), runs `python server.py migrate`;
   2. starts the app (`uvicorn --factory server:create_app`, 1 worker) and the hand-written
      reference (`bench.reference_app`, same flags) against that database;

@@ -6,6 +6,13 @@
     POST /dashboard         the member dashboard: Starlette + tortoise `.values()` + orjson
                             (the reference TARGETS.md defines), same JWT check, same JSON.
     POST /dashboard-asyncpg the same dashboard with raw asyncpg (a stricter reference).
+    POST /redeem            redeemReward as one hand-written asyncpg transaction (same
+                            body in, the same payload shape out).
+    POST /product           the public product page (summary + a page of reviews with
+                            author, media, reply): tortoise `.values()` + orjson, the same
+                            GraphQL body in (variables p, n), the same JSON out.
+    POST /product-asyncpg   the same with raw asyncpg.
+    POST /ok                the ceiling: {"ok":1}.
 
 Run: DATABASE_URL=... PATRON_MEMBER_JWT_SECRET=... PATRON_BOOTSTRAP_ADMIN_KEY=...
      uvicorn --factory bench.reference_app:create_app
@@ -400,6 +407,197 @@ async def dashboard_asyncpg(request: Request) -> Response:
     return _json(_dashboard_json(m, entries))
 
 
+# --- redeemReward -----------------------------------------------------------------------------
+
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # 32 symbols, as domain.rewards.service
+
+
+def new_code() -> str:
+    import secrets
+
+    body = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    return f"PTN-{body[:4]}-{body[4:8]}-{body[8:]}"
+
+
+async def redeem_tx(conn: asyncpg.Connection, member_ext: str, reward_id: int, key: str) -> dict[str, Any]:
+    """One transaction doing the writes redeemReward does (member then reward row locks,
+    FEFO debit over the member's lots, stock, code, two outbox events). Returns the payload
+    `redemption { code status points } errors { field message code }`."""
+    if not key.strip() or len(key) > 255:
+        raise Invalid("idempotencyKey must be 1 to 255 characters", "idempotencyKey")
+    now = datetime.now(UTC)
+    async with conn.transaction():
+        m = await conn.fetchrow(
+            "SELECT id, external_id, points_balance FROM members WHERE external_id = $1 FOR UPDATE", member_ext)
+        if m is None:
+            raise Invalid(f"No member {member_ext!r}", "memberExternalId", "MEMBER_NOT_FOUND")
+        prior = await conn.fetchrow(
+            "SELECT reward_id, code, status, points FROM redemptions WHERE member_id = $1 AND idempotency_key = $2",
+            m["id"], key)
+        if prior is not None:
+            if prior["reward_id"] != reward_id:
+                raise Invalid("This idempotency key was used for another reward", "idempotencyKey", "CONFLICT")
+            return {"redemption": {"code": prior["code"], "status": prior["status"].upper(), "points": prior["points"]},
+                    "errors": []}
+        r = await conn.fetchrow("SELECT * FROM rewards WHERE id = $1 FOR UPDATE", reward_id)
+        if r is None:
+            raise Invalid("No such reward", "rewardId", "REWARD_NOT_FOUND")
+        if not r["active"] or (r["starts_at"] and now < r["starts_at"]) or (r["ends_at"] and now >= r["ends_at"]):
+            raise Invalid("This reward is not available now", "rewardId", "REWARD_UNAVAILABLE")
+        if r["min_tier_rank"] is not None or r["per_member_limit"] is not None:
+            raise NotImplementedError("the reference does not do tier or per-member limits")
+        if r["stock"] is not None and r["stock"] <= 0:
+            raise Invalid("This reward is out of stock", "rewardId", "OUT_OF_STOCK")
+        cost = r["points_cost"]
+        lots = await conn.fetch(
+            "SELECT id, remaining, expires_at FROM ledger_entries WHERE member_id = $1 AND remaining > 0 ORDER BY id",
+            m["id"])
+        far = datetime.max.replace(tzinfo=UTC)
+        lots = sorted(lots, key=lambda lot: (lot["expires_at"] or far, lot["id"]))
+        if cost > sum(lot["remaining"] for lot in lots):
+            raise Invalid(f"Needs {cost} points", "amount", "INSUFFICIENT_POINTS")
+        reason = f"Reward: {r['name']}"
+        entry_id = await conn.fetchval(
+            "INSERT INTO ledger_entries (member_id, amount, kind, reason, source_type, source_id, idempotency_key,"
+            " created_at) VALUES ($1, $2, 'redeem', $3, 'reward', $4, $5, $6) RETURNING id",
+            m["id"], -cost, reason, str(reward_id), f"redeem:{key}", now)
+        used_ids, used = [], []
+        left = cost
+        for lot in lots:
+            if left == 0:
+                break
+            take = min(lot["remaining"], left)
+            left -= take
+            used_ids.append(lot["id"])
+            used.append(take)
+        await conn.execute(
+            "UPDATE ledger_entries l SET remaining = l.remaining - u.used"
+            " FROM unnest($1::bigint[], $2::int[]) AS u(id, used) WHERE l.id = u.id", used_ids, used)
+        await conn.execute(
+            "INSERT INTO lot_consumptions (debit_id, lot_id, amount) SELECT $1, i, a"
+            " FROM unnest($2::bigint[], $3::int[]) AS u(i, a)", entry_id, used_ids, used)
+        balance = await conn.fetchval(
+            "UPDATE members SET points_balance = points_balance - $1 WHERE id = $2 RETURNING points_balance",
+            cost, m["id"])
+        if r["stock"] is not None:
+            await conn.execute("UPDATE rewards SET stock = stock - 1 WHERE id = $1", reward_id)
+        code = new_code()
+        expires = now + timedelta(days=r["code_valid_days"]) if r["code_valid_days"] else None
+        redemption_id = await conn.fetchval(
+            "INSERT INTO redemptions (reward_id, member_id, points, code, status, idempotency_key, debit_entry_id,"
+            " expires_at, created_at) VALUES ($1, $2, $3, $4, 'issued', $5, $6, $7, $8) RETURNING id",
+            reward_id, m["id"], cost, code, key, entry_id, expires, now)
+        events = [
+            ("points.redeemed", {"memberExternalId": member_ext, "entryId": entry_id, "amount": -cost, "kind": "redeem",
+                                 "reason": reason, "source": {"type": "reward", "id": str(reward_id)},
+                                 "balance": balance}),
+            ("reward.redeemed", {"redemptionId": redemption_id, "code": code, "rewardId": reward_id,
+                                 "reward": r["name"], "type": r["type"], "points": cost,
+                                 "memberExternalId": member_ext, "status": "issued",
+                                 "expiresAt": expires.isoformat() if expires else None}),
+        ]
+        await conn.execute(
+            "INSERT INTO events (type, payload, member_id, created_at)"
+            " SELECT t, p::jsonb, $3, $4 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS e(t, p, n)"
+            " ORDER BY n", [t for t, _ in events], [orjson.dumps(p).decode() for _, p in events], m["id"], now)
+    return {"redemption": {"code": code, "status": "ISSUED", "points": cost}, "errors": []}
+
+
+async def redeem(request: Request) -> Response:
+    if not await _api_key_ok(request):
+        return _error(401, "Unknown or revoked API key", "UNAUTHENTICATED")
+    body = orjson.loads(await request.body())
+    i = body["variables"]["input"]
+    assert State.pool is not None
+    async with State.pool.acquire() as conn:
+        try:
+            payload = await redeem_tx(conn, i["memberExternalId"], i["rewardId"], i["idempotencyKey"])
+        except Invalid as exc:
+            payload = {"redemption": None, "errors": [{"field": exc.field, "message": str(exc), "code": exc.code}]}
+    return _json({"data": {"redeemReward": payload}})
+
+
+# --- public product page (P1) ---------------------------------------------------------------
+
+
+def _media_url(name: str | None) -> str | None:
+    """What domain.reviews.media.media_url answers."""
+    return f"{os.environ.get('PATRON_MEDIA_BASE_URL', '/media').rstrip('/')}/{name}" if name else None
+
+
+def _page_args(body: bytes) -> tuple[str, int]:
+    """The product page takes the very GraphQL body the app gets: variables p and n."""
+    variables = orjson.loads(body).get("variables") or {}
+    n = variables.get("n")
+    return variables["p"], 20 if n is None else max(0, min(int(n), 100))  # the app's page_size
+
+
+def _product_json(p: Any, reviews: list[Any], media: list[Any]) -> dict[str, Any]:
+    by_review: dict[int, list[dict[str, Any]]] = {r["id"]: [] for r in reviews}
+    for m in media:
+        by_review[m["review_id"]].append({"url": _media_url(m["file_name"]), "thumbnailUrl": _media_url(m["thumb_name"])})
+    histogram = p["rating_histogram"]
+    if isinstance(histogram, str):  # asyncpg hands jsonb over as text
+        histogram = orjson.loads(histogram)
+    count = p["review_count"]
+    return {"data": {"product": {
+        "reviewSummary": {
+            "count": count, "average": round(p["rating_sum"] / count, 2) if count else None,
+            "histogram": [{"rating": i + 1, "count": c} for i, c in enumerate(histogram)],
+            "withMediaCount": p["with_media_count"],
+        },
+        "reviews": {"edges": [{"node": {
+            "rating": r["rating"], "title": r["title"], "body": r["body"],
+            "author": {"displayName": r["author_name"]},
+            "media": by_review[r["id"]],
+            "reply": {"body": r["reply_body"]} if r["reply_body"] and r["replied_at"] else None,
+        }} for r in reviews]},
+    }}}
+
+
+async def product_page(request: Request) -> Response:
+    """Starlette + tortoise `.values()` + orjson: product (with its summary columns), one
+    page of published reviews (newest first), their published media: three queries."""
+    from domain.catalog.models import Product
+    from domain.reviews.models import Review, ReviewMedia
+
+    external_id, n = _page_args(await request.body())
+    rows = await Product.filter(external_id=external_id).values(
+        "id", "review_count", "rating_sum", "rating_histogram", "with_media_count")
+    if not rows:
+        return _json({"data": {"product": None}})
+    p = rows[0]
+    reviews = await Review.filter(product_id=p["id"], status="published").order_by("-id").limit(n).values(
+        "id", "rating", "title", "body", "author_name", "reply_body", "replied_at")
+    media = await ReviewMedia.filter(review_id__in=[r["id"] for r in reviews], status="published").order_by(
+        "id").values("review_id", "file_name", "thumb_name") if reviews else []
+    return _json(_product_json(p, reviews, media))
+
+
+async def product_page_asyncpg(request: Request) -> Response:
+    """The same three queries with raw asyncpg on one pooled connection."""
+    external_id, n = _page_args(await request.body())
+    assert State.pool is not None
+    async with State.pool.acquire() as conn:
+        p = await conn.fetchrow(
+            "SELECT id, review_count, rating_sum, rating_histogram, with_media_count FROM products"
+            " WHERE external_id = $1", external_id)
+        if p is None:
+            return _json({"data": {"product": None}})
+        reviews = await conn.fetch(
+            "SELECT id, rating, title, body, author_name, reply_body, replied_at FROM reviews"
+            " WHERE product_id = $1 AND status = 'published' ORDER BY id DESC LIMIT $2", p["id"], n)
+        media = await conn.fetch(
+            "SELECT review_id, file_name, thumb_name FROM review_media WHERE review_id = ANY($1::int[])"
+            " AND status = 'published' ORDER BY id", [r["id"] for r in reviews]) if reviews else []
+    return _json(_product_json(p, reviews, media))
+
+
+async def ok(request: Request) -> Response:
+    """The ceiling: Starlette answering {"ok":1}."""
+    return _json({"ok": 1})
+
+
 async def healthz(request: Request) -> Response:
     return _json({"status": "ok"})
 
@@ -436,5 +634,9 @@ def create_app(manage_db: bool = True) -> Starlette:
         Route("/orders", orders, methods=["POST"]),
         Route("/dashboard", dashboard, methods=["POST"]),
         Route("/dashboard-asyncpg", dashboard_asyncpg, methods=["POST"]),
+        Route("/redeem", redeem, methods=["POST"]),
+        Route("/product", product_page, methods=["POST"]),
+        Route("/product-asyncpg", product_page_asyncpg, methods=["POST"]),
+        Route("/ok", ok, methods=["GET", "POST"]),
         Route("/healthz", healthz),
     ], lifespan=lifespan)
