@@ -113,11 +113,16 @@ def test_worker_stops_gracefully_on_sigterm(tmp_path):
                    capture_output=True, timeout=60)
     proc = subprocess.Popen([sys.executable, "server.py", "worker"], cwd=ROOT, env=env_for(db_file, PATRON_JOB_INTERVAL="1"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(2.5)
+    seen = []
+    for line in proc.stdout:  # wait until it runs (imports take a while on a busy machine)
+        seen.append(line)
+        if "worker started" in line:
+            break
+    time.sleep(1.5)  # let the loops do a round
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0, out
-    assert "worker started" in out
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, "".join(seen) + out
+    assert any("worker started" in line for line in seen)
 
 
 async def test_job_runner_releases_and_expires_on_schedule():
