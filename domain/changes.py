@@ -15,7 +15,9 @@ import redis.asyncio as redis
 from domain.settings import get_settings
 
 KEY = "patron:changes"
+PROGRAM_KEY = "patron:program"  # moves only when program settings (tiers, rules) change
 _local = 0
+_program_local = 0
 _client: redis.Redis | None = None
 _client_key: tuple[str, int] | None = None
 
@@ -49,6 +51,22 @@ async def bump() -> None:
         await client.incr(KEY)
 
 
+async def bump_program() -> None:
+    """Tiers or earning rules changed: memoised program settings must be re-read."""
+    global _program_local
+    _program_local += 1
+    client = _redis()
+    if client is not None:
+        await client.incr(PROGRAM_KEY)
+
+
+async def program_version() -> int:
+    client = _redis()
+    if client is None:
+        return _program_local
+    return int(await client.get(PROGRAM_KEY) or 0)
+
+
 async def close() -> None:
     global _client
     if _client is not None:
@@ -60,9 +78,9 @@ _memo: dict[str, tuple[int, object]] = {}
 
 
 async def memo(name: str, load):  # noqa: ANN001, ANN201
-    """A value loaded once per change-counter value (program settings such as tiers and
-    rules, read on every order, change rarely and always through a counted write)."""
-    version = await current()
+    """A value loaded once per program version (tiers and rules are read on every order but
+    change rarely, always through save_tier/save_rule, which bump the program counter)."""
+    version = await program_version()
     hit = _memo.get(name)
     if hit is not None and hit[0] == version:
         return hit[1]

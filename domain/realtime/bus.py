@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import redis.asyncio as redis
 
 from domain.settings import get_settings
 
-CHANNEL = "patron:events"
+CHANNEL = "patron:events"  # + the Redis db number: pub/sub ignores databases, deployments must not
 log = logging.getLogger("patron.bus")
 
 
@@ -36,12 +38,17 @@ class Bus:
             self._redis, self._loop, self._listener = redis.from_url(url), loop, None  # one per event loop
         return self._redis if url else None
 
+    @staticmethod
+    def channel() -> str:
+        path = urlsplit(get_settings().redis_url or "").path.strip("/") or "0"
+        return f"{CHANNEL}:{os.environ.get('PATRON_INSTANCE', 'default')}:{path}"
+
     async def publish(self, message: dict[str, Any]) -> None:
         client = self._client()
         if client is None:
             self._dispatch(message)
         else:
-            await client.publish(CHANNEL, orjson.dumps(message))
+            await client.publish(self.channel(), orjson.dumps(message))
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         for queue in list(self._queues):
@@ -52,7 +59,7 @@ class Bus:
         while True:
             try:
                 async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(self.channel())
                     async for item in pubsub.listen():
                         if item.get("type") == "message":
                             self._dispatch(orjson.loads(item["data"]))

@@ -238,6 +238,7 @@ async def save_rule(rule_id: int | None, values: dict[str, Any]) -> EarningRule:
         _validate_rule(merged)
         rule = await EarningRule.create(**merged, created_at=clock.now())
         await changes.bump()
+        await changes.bump_program()
         return rule
     rule = await EarningRule.get_or_none(id=rule_id)
     if rule is None:
@@ -246,4 +247,5 @@ async def save_rule(rule_id: int | None, values: dict[str, Any]) -> EarningRule:
     _validate_rule(merged)
     await rule.update_from_dict(values).save()
     await changes.bump()
+    await changes.bump_program()
     return rule

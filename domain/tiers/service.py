@@ -249,6 +249,7 @@ async def save_tier(tier_id: int | None, values: dict[str, Any]) -> Tier:
         raise Conflict(f"Another tier is already named {tier.name!r}", "name")
     await tier.save()
     await changes.bump()
+    await changes.bump_program()
     return tier
 
 
