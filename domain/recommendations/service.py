@@ -44,8 +44,8 @@ async def personalization_allowed(member: Member | None) -> bool:
     return await Consent.exists(member_id=member.id, purpose="PERSONALIZATION", granted=True)
 
 
-async def _member_history(member: Member) -> tuple[list[tuple[float, str]], set[str], set[str], dict[str, list[datetime]]]:
-    """Recent positive interactions (oldest first), purchased items, disliked items, purchase dates."""
+async def _member_history(member: Member) -> tuple[list[tuple[float, str]], set[str], set[str], dict[str, list[datetime]], set[str]]:
+    """Recent positive interactions (oldest first), purchased, disliked, purchase dates, all seen."""
     seen: dict[str, float] = {}
     purchases: dict[str, list[datetime]] = {}
     lines = await OrderLine.filter(order__member_id=member.id, product_external_id__isnull=False).order_by(
@@ -67,7 +67,7 @@ async def _member_history(member: Member) -> tuple[list[tuple[float, str]], set[
     for pid in disliked:
         seen.pop(pid, None)
     ordered = sorted(((t, pid) for pid, t in seen.items()))[-HISTORY:]
-    return ordered, set(purchases), disliked, purchases
+    return ordered, set(purchases), disliked, purchases, set(seen)
 
 
 def replenishment(purchases: dict[str, list[datetime]], now: datetime) -> list[tuple[str, float, str]]:
@@ -120,7 +120,7 @@ async def recommend(
     due: list[tuple[str, float, str]] = []
     anchor_idx = [model.index[a] for a in anchors if a in model.index]
     if personal:
-        ordered, purchased, disliked, purchases = await _member_history(member)
+        ordered, purchased, disliked, purchases, seen_all = await _member_history(member)
         history = [pid for _, pid in ordered]
         due = replenishment(purchases, now)
         pools.append(("replenishment", [(pid, s) for pid, s, _ in due], {pid: r for pid, _, r in due}))
@@ -135,7 +135,9 @@ async def recommend(
         hist_idx = np.array([model.index[p] for p in history if p in model.index], dtype=np.int64)
         if hist_idx.size:
             scores = algo.blend_scores(hist_idx, algo.recency_weights(hist_idx.size), model.ease, model.cosine, len(model.items))
-            pools.append(("similar_customers", _ranked(scores, model, set(hist_idx.tolist()), want), {}))
+            # Everything the member already interacted with is banned, not only the last 50.
+            banned = {model.index[p] for p in seen_all if p in model.index}
+            pools.append(("similar_customers", _ranked(scores, model, banned, want), {}))
     trending = _ranked(model.popularity, model, set(anchor_idx), want * 2)
     if personal and context in ("HOME", "EMAIL"):
         pools.append(("exploration", trending, {}))  # filtered to unseen categories below
