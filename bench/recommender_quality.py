@@ -28,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import csv  # noqa: E402
+import inspect  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -248,6 +249,8 @@ def served_lists(split: Split, model: training.RecModel, mapping: str, with_disl
             return FakeQuery([products[p] for p in external_id__in if p in products])
 
     current: dict = {}
+    # _member_history's shape follows the service under test (it grew a fifth value, all seen ids).
+    legacy_history = "seen_all" not in inspect.getsource(service.recommend)
 
     async def member_history(member):
         # what _member_history returns for this member's rows (see service._member_history)
@@ -265,7 +268,9 @@ def served_lists(split: Split, model: training.RecModel, mapping: str, with_disl
         for pid in disliked:
             seen.pop(pid, None)
         ordered = sorted(((t, pid) for pid, t in seen.items()))[-service.HISTORY:]
-        return ordered, set(purchases), disliked, purchases
+        if legacy_history:  # before commit 4f9e389 _member_history returned four values
+            return ordered, set(purchases), disliked, purchases
+        return ordered, set(purchases), disliked, purchases, set(seen)
 
     async def get_member(ext):
         return FakeMember(int(ext))
