@@ -4,7 +4,8 @@ evaluation in bench/ measures exactly what production serves.
 Similar customers = an item-item model blending EASE (a closed-form linear autoencoder,
 Steck 2019) and cosine similarity, each pruned to its top-K neighbours per item, scored
 over the member's history weighted by recency. Measured on MovieLens with the protocol in
-shared/data/README.md, this beat implicit's ALS on recall@10 and NDCG@10 (bench/RESULTS.md).
+shared/data/README.md it matches implicit's ALS (recall@10 0.0878 vs 0.0845, NDCG@10 0.1018
+vs 0.1000 — within noise) at 1.9x most-popular: bench/RECOMMENDER.md.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
 EASE_LAMBDA = 200.0
 NEIGHBOURS = 100
@@ -34,10 +36,22 @@ def _top_k(dense: np.ndarray, k: int) -> Neighbours:
     return Neighbours(idx.astype(np.int32), w.astype(np.float32))
 
 
+def spd_inverse(a: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive definite matrix by Cholesky (LAPACK potrf/potri):
+    about 4x less work than a general inverse, which dominates training time."""
+    c, info = lapack.spotrf(a, lower=1, overwrite_a=1, clean=0)
+    if info != 0:
+        return np.linalg.inv(a)
+    inv, info = lapack.spotri(c, lower=1, overwrite_c=1)
+    if info != 0:
+        return np.linalg.inv(a)
+    return np.tril(inv) + np.tril(inv, -1).T
+
+
 def ease(x: sp.csr_matrix, lam: float = EASE_LAMBDA, k: int = NEIGHBOURS) -> Neighbours:
     gram = (x.T @ x).toarray().astype(np.float32)
     gram[np.diag_indices_from(gram)] += lam
-    p = np.linalg.inv(gram)
+    p = spd_inverse(gram)
     b = p / (-np.diag(p))
     np.fill_diagonal(b, 0)
     return _top_k(b, k)
