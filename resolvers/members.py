@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
+from domain.db import newest_first
 from domain.members import service
 from domain.members.data_usage import FEATURES
 from domain.members.export import export_member
@@ -58,11 +59,7 @@ async def member(info: Info, external_id: str) -> Member | None:
 
 async def members(info: Info, first: int | None = 20, after: str | None = None) -> Connection[Member]:
     size = page_size(first)
-    qs = MemberModel.all().order_by("-id")
-    before = decode_cursor(after)
-    if before is not None:
-        qs = qs.filter(id__lt=before)
-    rows = await qs.limit(size + 1)
+    rows = await newest_first(MemberModel.all(), size, decode_cursor(after))
     return connection(rows, size, Member.from_model, lambda m: m.id)
 
 

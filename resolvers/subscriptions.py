@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
+from domain.db import newest_first
 from domain.errors import InvalidInput
 from domain.subscriptions import service
 from domain.subscriptions.models import Subscription as SubscriptionModel
@@ -111,8 +112,5 @@ async def subscriptions(
         qs = qs.filter(status=status.value)
     if plan_id is not None:
         qs = qs.filter(plan_id=plan_id)
-    before = decode_cursor(after)
-    if before is not None:
-        qs = qs.filter(id__lt=before)
-    rows = await qs.order_by("-id").limit(size + 1).prefetch_related("plan")
+    rows = await newest_first(qs, size, decode_cursor(after)).prefetch_related("plan")
     return connection(rows, size, MemberSubscription.from_model, lambda s: s.id)

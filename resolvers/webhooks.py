@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
+from domain.db import newest_first
 from domain.webhooks import service
 from domain.webhooks.models import WebhookDelivery as DeliveryModel
 from domain.webhooks.models import WebhookEndpoint as EndpointModel
@@ -50,10 +51,7 @@ async def webhook_deliveries(
     qs = DeliveryModel.filter(endpoint_id=endpoint_id)
     if status is not None:
         qs = qs.filter(status=status.value)
-    before = decode_cursor(after)
-    if before is not None:
-        qs = qs.filter(id__lt=before)
-    rows = await qs.order_by("-id").limit(size + 1).prefetch_related("event")
+    rows = await newest_first(qs, size, decode_cursor(after)).prefetch_related("event")
     return connection(rows, size, WebhookDelivery.from_model, lambda d: d.id)
 
 

@@ -11,6 +11,7 @@ import contextvars
 from typing import Any
 
 from domain import clock
+from domain.db import newest_first
 from domain.events.models import Event
 
 EVENT_TYPES = (
@@ -102,11 +103,9 @@ async def _notify(events: list[Event]) -> None:
 async def list_events(
     first: int, after_id: int | None, type_: str | None, member_id: int | None = None
 ) -> list[Event]:
-    qs = Event.all().order_by("-id")
-    if after_id is not None:
-        qs = qs.filter(id__lt=after_id)
+    qs = Event.all()
     if type_:
         qs = qs.filter(type=type_)
     if member_id is not None:
         qs = qs.filter(member_id=member_id)
-    return await qs.limit(first + 1)
+    return await newest_first(qs, first, after_id)

@@ -7,15 +7,13 @@ from datetime import timedelta
 from tortoise.functions import Sum
 
 from domain import clock
+from domain.db import newest_first
 from domain.ledger.models import Award, LedgerEntry
 
 
 async def ledger_page(member_id: int, first: int, before_id: int | None) -> list[LedgerEntry]:
     """Newest first; one extra row tells whether there is a next page."""
-    qs = LedgerEntry.filter(member_id=member_id)
-    if before_id is not None:
-        qs = qs.filter(id__lt=before_id)
-    return await qs.order_by("-id").limit(first + 1)
+    return await newest_first(LedgerEntry.filter(member_id=member_id), first, before_id)
 
 
 async def expiring_soon(member_id: int, days: int) -> int:

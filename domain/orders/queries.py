@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+from domain.db import newest_first
 from domain.orders.models import Order
 
 
 async def orders_page(member_id: int, first: int, before_id: int | None) -> list[Order]:
     """Newest first; one extra row tells whether there is a next page."""
-    qs = Order.filter(member_id=member_id)
-    if before_id is not None:
-        qs = qs.filter(id__lt=before_id)
-    return await qs.order_by("-id").limit(first + 1)
+    return await newest_first(Order.filter(member_id=member_id), first, before_id)

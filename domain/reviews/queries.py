@@ -8,6 +8,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from domain import clock
+from domain.db import newest_first
 from domain.reviews.jobs import negative_unanswered
 from domain.reviews.models import Answer, Question, Review, ReviewMedia
 from domain.settings import get_settings
@@ -68,10 +69,7 @@ async def media_for(review_ids: list[int], public: bool) -> dict[int, list[Revie
 
 
 async def moderation_queue(first: int, before_id: int | None, status: str) -> list[Review]:
-    qs = Review.filter(status=status)
-    if before_id is not None:
-        qs = qs.filter(id__lt=before_id)
-    return await qs.order_by("-id").limit(first + 1).prefetch_related("product")
+    return await newest_first(Review.filter(status=status), first, before_id).prefetch_related("product")
 
 
 async def awaiting_reply(first: int, before_id: int | None, overdue: bool | None) -> list[Review]:
@@ -82,16 +80,11 @@ async def awaiting_reply(first: int, before_id: int | None, overdue: bool | None
         qs = qs.filter(created_at__lte=deadline)
     elif overdue is False:
         qs = qs.filter(created_at__gt=deadline)
-    if before_id is not None:
-        qs = qs.filter(id__lt=before_id)
-    return await qs.order_by("-id").limit(first + 1).prefetch_related("product")
+    return await newest_first(qs, first, before_id).prefetch_related("product")
 
 
 async def product_questions(product_id: int, first: int, before_id: int | None) -> list[Question]:
-    qs = Question.filter(product_id=product_id, status="published")
-    if before_id is not None:
-        qs = qs.filter(id__lt=before_id)
-    return await qs.order_by("-id").limit(first + 1)
+    return await newest_first(Question.filter(product_id=product_id, status="published"), first, before_id)
 
 
 async def answers_for(question_ids: list[int]) -> dict[int, list[Answer]]:

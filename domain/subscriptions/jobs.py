@@ -10,7 +10,7 @@ from domain.events.service import record_event
 from domain.ledger.service import lock_member
 from domain.settings import get_settings
 from domain.subscriptions.models import Subscription
-from domain.subscriptions.service import _log, add_interval, payload
+from domain.subscriptions.service import _log, _resume, payload
 
 BATCH = 500
 
@@ -66,10 +66,7 @@ async def end_pauses(now: datetime) -> int:
     async def resume(sub: Subscription, member) -> bool:  # noqa: ANN001
         if sub.status != "paused" or sub.paused_until is None or sub.paused_until > now:
             return False
-        sub.status, sub.paused_until = "active", None
-        if sub.next_delivery_at <= now:
-            sub.next_delivery_at = add_interval(now, sub.interval_unit, sub.interval_count)
-        await _log(sub, member, "resume", "paused", "schedule", "resumed", automatic=True)
+        await _resume(sub, member, "paused", "schedule")
         return True
 
     return await _each(list(ids), resume)
