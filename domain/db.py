@@ -33,6 +33,7 @@ MODEL_MODULES = [
     "domain.rewards.models",
     "domain.subscriptions.models",
     "domain.recommendations.models",
+    "domain.scheduler.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()
@@ -85,6 +86,17 @@ async def write_transaction() -> AsyncIterator[Any]:
     finally:
         await events.after_commit(token, committed)
     await changes.bump()  # after the commit: caches of public data are now stale
+
+
+@asynccontextmanager
+async def serialized_writes() -> AsyncIterator[None]:
+    """For bookkeeping writes that record no events and leave caches alone (job leases):
+    serialised like every other writer on SQLite, nothing extra on PostgreSQL."""
+    if is_sqlite():
+        async with _sqlite_write_lock:
+            yield
+    else:
+        yield
 
 
 def ensure_sqlite_dir(url: str) -> None:

@@ -1,15 +1,22 @@
 """The scheduled jobs, run by the API process (embedded default) or `server.py worker`.
 
-Every job is safe to run concurrently from several processes: each item is re-checked
-under the member lock in its own transaction.
+Each job runs once per period across every worker process: a worker claims a due job's
+lease in the database (domain/scheduler/lease.py) and records the run in `job_runs`.
+Items inside a job are still re-checked under the member lock in their own transaction,
+so a job taken over after a lease expired does no double work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
+
+from prometheus_client import Counter, Histogram
 
 from domain import clock
 from domain.db import write_transaction
@@ -20,12 +27,18 @@ from domain.reviews import jobs as review_jobs
 from domain.rewards import service as rewards
 from domain.rules import activities
 from domain.rules import service as rules
+from domain.scheduler import lease
 from domain.settings import get_settings
 from domain.subscriptions import jobs as subscription_jobs
 from domain.tiers import service as tiers
 from domain.tiers.models import Tier
 
 log = logging.getLogger("patron.jobs")
+JOB_RUN_RETENTION_DAYS = 30
+JOB_SECONDS = Histogram("patron_job_duration_seconds", "Duration of periodic job runs", ["job"],
+                        buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 3600))
+JOB_ITEMS = Counter("patron_job_items_total", "Items processed by periodic jobs", ["job"])
+JOB_FAILURES = Counter("patron_job_failures_total", "Periodic job runs that failed", ["job"])
 
 
 async def birthday_bonuses(now: datetime) -> int:
@@ -67,7 +80,11 @@ async def _train(now: datetime) -> int:
     return int((await train()).stats["items"])
 
 
-# (name, function, minimum seconds between runs in one process)
+async def prune_job_runs(now: datetime) -> int:
+    return await lease.prune_runs(now - timedelta(days=JOB_RUN_RETENTION_DAYS))
+
+
+# (name, function, seconds between runs across all workers; 0 = every loop tick)
 JOBS = [
     ("release_pending_points", ledger_jobs.release_due, 0),
     ("expire_points", ledger_jobs.expire_due, 0),
@@ -81,24 +98,59 @@ JOBS = [
     ("subscription_pauses", subscription_jobs.end_pauses, 0),
     ("membership_ends", subscription_jobs.end_memberships, 0),
     ("train_recommender", _train, 3600),
+    ("prune_job_runs", prune_job_runs, 86400),
 ]
 
 
+def job_periods() -> dict[str, int]:
+    tick = get_settings().job_interval_seconds
+    return {name: max(every, tick) for name, _, every in JOBS}
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
 class JobRunner:
-    def __init__(self) -> None:
-        self._last_run: dict[str, float] = {}
+    def __init__(self, worker: str | None = None) -> None:
+        self.worker = worker or worker_name()
 
     async def run_due(self) -> dict[str, int]:
+        """Run every job that is due and not leased by another worker; {job: items}."""
+        await lease.register(job_periods(), clock.now())
         results = {}
-        for name, job, every in JOBS:
-            if time.monotonic() - self._last_run.get(name, -1e12) < every:
-                continue
+        for name, job, _ in JOBS:
             try:
-                results[name] = await job(clock.now())
-            except Exception:  # one failing job must not stop the others
-                log.exception("job %s failed", name)
-            self._last_run[name] = time.monotonic()
+                claimed = await lease.claim(name, self.worker, clock.now())
+            except Exception:  # the database is away: try again next tick
+                log.exception("job %s could not be claimed", name)
+                continue
+            if claimed is None:
+                continue
+            result = await self._run(name, job, claimed)
+            if result is not None:
+                results[name] = result
         return results
+
+    async def _run(self, name: str, job, claimed: lease.Lease) -> int | None:  # noqa: ANN001
+        started = time.monotonic()
+        result, error = None, None
+        try:
+            result = int(await job(clock.now()))
+        except Exception as exc:  # one failing job must not stop the others
+            log.exception("job %s failed", name)
+            error = f"{type(exc).__name__}: {exc}"
+            JOB_FAILURES.labels(name).inc()
+        elapsed = time.monotonic() - started
+        JOB_SECONDS.labels(name).observe(elapsed)
+        if result:
+            JOB_ITEMS.labels(name).inc(result)
+        try:
+            if not await lease.finish(claimed, int(elapsed * 1000), result, error, clock.now()):
+                log.warning("job %s: lease was taken over while it ran; outcome not recorded", name)
+        except Exception:
+            log.exception("job %s: could not record its outcome", name)
+        return result
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         interval = get_settings().job_interval_seconds

@@ -14,6 +14,7 @@ import resolvers.recommendations
 import resolvers.reviews
 import resolvers.rewards
 import resolvers.rules
+import resolvers.scheduler
 import resolvers.subscriptions
 import resolvers.tiers
 import resolvers.webhooks
@@ -51,6 +52,7 @@ from schema.reviews import (
     ReviewsPayload,
 )
 from schema.rewards import Redemption, RedemptionPayload, Reward, RewardPayload
+from schema.scheduler import Job, JobRun
 from schema.rules import Activity, ActivityPayload, EarningPreview, EarningRule, EarningRulePayload
 from schema.subscriptions import (
     MemberSubscription,
@@ -83,6 +85,10 @@ class Query:
     tiers: list[Tier] = strawberry.field(resolver=resolvers.tiers.tiers, description="The VIP program (public).")
     earning_rules: list[EarningRule] = strawberry.field(resolver=resolvers.rules.earning_rules)
     events: Connection[Event] = strawberry.field(resolver=resolvers.events.events, permission_classes=[IsAdmin])
+    jobs: list[Job] = strawberry.field(resolver=resolvers.scheduler.jobs, permission_classes=[IsAdmin],
+                                       description="The periodic jobs, their schedule and last run.")
+    job_runs: Connection[JobRun] = strawberry.field(resolver=resolvers.scheduler.job_runs, permission_classes=[IsAdmin],
+                                                    description="Runs of the periodic jobs, newest first.")
     api_keys: list[ApiKey] = strawberry.field(resolver=resolvers.auth.api_keys, permission_classes=[IsAdmin])
     product: Product | None = strawberry.field(
         resolver=resolvers.catalog.product, description="A product with its public reviews, summary and Q&A.")
