@@ -1,0 +1,51 @@
+"""Strawberry's HTTP view with Patron's request decoding and JSON errors.
+
+Strawberry answers a malformed request with a plain-text 4xx, and lets some inputs
+escape as exceptions (HTTP 500). This mixin decodes with web/request_data.py and turns
+every HTTP-level refusal into the same JSON error shape as the rest of the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cross_web import HTTPException
+
+from web.errors import error_response
+from web.request_data import BadRequest, decode_json, replace_placeholders
+
+
+class StrictHttpView:
+    """Mix in before strawberry.asgi.GraphQL."""
+
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        from strawberry.types.unset import UNSET
+
+        try:
+            return await super().run(request, UNSET if context is None else context,  # type: ignore[misc]
+                                     UNSET if root_value is None else root_value)
+        except HTTPException as exc:
+            if request.scope["type"] != "http":
+                raise
+            return error_response(exc.status_code, exc.reason)
+        except BadRequest as exc:
+            if request.scope["type"] != "http":
+                raise
+            return error_response(400, str(exc))
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        return decode_json(data)  # BadRequest, not strawberry's JSONDecodeError handling
+
+    async def parse_multipart(self, request: Any) -> dict[str, Any]:
+        try:
+            form_data = await request.get_form_data()
+        except ValueError as exc:
+            raise BadRequest(f"Unable to parse the multipart body: {exc}") from None
+        operations = form_data.form.get("operations")
+        files_map = form_data.form.get("map")
+        if not isinstance(operations, (bytes, str)) or not isinstance(files_map, (bytes, str)):
+            raise BadRequest("A multipart request needs the `operations` and `map` fields (GraphQL multipart spec)")
+        return replace_placeholders(decode_json(operations), decode_json(files_map), form_data.files)
