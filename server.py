@@ -138,6 +138,9 @@ class GraphQLEndpoint:
             REQUESTS.labels(str(status)).inc()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "POST"):
+            await error_response(405, "GraphQL over HTTP takes GET or POST", headers={"allow": "GET, POST"})(scope, receive, send)
+            return
         headers = Headers(scope=scope)
         authorization = headers.get("authorization")
         if authorization is not None and len(authorization) > MAX_AUTHORIZATION_CHARS:
@@ -257,7 +260,7 @@ def create_app(manage_db: bool = True) -> Starlette:
     endpoint = GraphQLEndpoint(view)
     return Starlette(
         routes=[
-            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Route("/graphql", endpoint),  # every method: the endpoint answers others with a JSON 405
             WebSocketRoute("/graphql", view),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -25,13 +25,13 @@ def decode_json(data: str | bytes) -> Any:
         try:
             data = data.decode("utf-8")  # strict: \xff, \xc3\x28, overlong \xc0\xaf fail here
         except UnicodeDecodeError as exc:
-            raise BadRequest(f"The body is not valid UTF-8 (byte {exc.start})") from None
+            raise BadRequest(f"The request is not valid UTF-8 (byte {exc.start})") from None
     try:
         value = json.loads(data)
     except RecursionError:
         raise BadRequest(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
-        raise BadRequest(f"Unable to parse the body as JSON: {exc.msg} at position {exc.pos}") from None
+        raise BadRequest(f"Unable to parse JSON: {exc.msg} at position {exc.pos}") from None
     check_depth(value)
     return value
 

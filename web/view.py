@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cross_web import HTTPException
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from web.errors import error_response
 from web.request_data import BadRequest, decode_json, replace_placeholders
@@ -37,13 +38,18 @@ class StrictHttpView:
         return decode_json(data)
 
     def parse_json(self, data: str | bytes) -> Any:
-        return decode_json(data)  # BadRequest, not strawberry's JSONDecodeError handling
+        """A request body (or GET `variables`/`extensions`): an object, or a list (which
+        strawberry refuses as a batch); a bare 1, "x" or null used to raise a 500."""
+        value = decode_json(data)
+        if not isinstance(value, (dict, list)):
+            raise BadRequest("The GraphQL request must be a JSON object")
+        return value
 
     async def parse_multipart(self, request: Any) -> dict[str, Any]:
         try:
             form_data = await request.get_form_data()
-        except ValueError as exc:
-            raise BadRequest(f"Unable to parse the multipart body: {exc}") from None
+        except (ValueError, StarletteHTTPException) as exc:  # Starlette's: a bad boundary
+            raise BadRequest(f"Unable to parse the multipart body: {getattr(exc, 'detail', exc)}") from None
         operations = form_data.form.get("operations")
         files_map = form_data.form.get("map")
         if not isinstance(operations, (bytes, str)) or not isinstance(files_map, (bytes, str)):
