@@ -47,13 +47,14 @@ from schema.response_cache import PUBLIC_ROLES, ResponseCache
 from web import proxies
 from web.body import BodyTooLarge, body_limit, is_multipart, limited, read_body, replay
 from web.errors import error_response
+from web.graphiql import STATIC_DIR as GRAPHIQL_DIR, URL_PREFIX as GRAPHIQL_URL, LocalGraphiQL
 from web.view import StrictHttpView
 
 log = logging.getLogger("patron")
 REQUESTS = Counter("patron_graphql_requests_total", "GraphQL HTTP requests", ["status"])
 
 
-class PatronGraphQL(StrictHttpView, GraphQL):
+class PatronGraphQL(StrictHttpView, LocalGraphiQL, GraphQL):
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         viewer = request.scope.get("state", {}).get("viewer", ANONYMOUS)
         return Context(viewer=viewer, request=request, response=response)
@@ -262,6 +263,7 @@ def create_app(manage_db: bool = True) -> Starlette:
         routes=[
             Route("/graphql", endpoint),  # every method: the endpoint answers others with a JSON 405
             WebSocketRoute("/graphql", view),
+            Mount(GRAPHIQL_URL.rstrip("/"), StaticFiles(directory=GRAPHIQL_DIR), name="graphiql"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/metrics", make_asgi_app()),
