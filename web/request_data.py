@@ -27,13 +27,17 @@ def decode_json(data: str | bytes) -> Any:
         except UnicodeDecodeError as exc:
             raise BadRequest(f"The request is not valid UTF-8 (byte {exc.start})") from None
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_constant=_no_constant)
     except RecursionError:
         raise BadRequest(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
         raise BadRequest(f"Unable to parse JSON: {exc.msg} at position {exc.pos}") from None
     check_depth(value)
     return value
+
+
+def _no_constant(name: str) -> None:
+    raise BadRequest(f"{name} is not JSON")
 
 
 def check_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
