@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
-import redis.asyncio
 from prometheus_client import Counter, make_asgi_app
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -34,7 +33,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from tortoise import connections
 
-from domain import changes, db
+from domain import changes, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
 from domain.jobs import JobRunner
 from domain.ratelimit import RateLimiter, limit_for
@@ -44,17 +43,16 @@ from domain.webhooks.delivery import Deliverer
 from schema import schema
 from schema.context import Context
 from schema.response_cache import PUBLIC_ROLES, ResponseCache
-from web import proxies
+from web import graphiql, proxies
 from web.body import BodyTooLarge, body_limit, is_multipart, limited, read_body, replay
 from web.errors import error_response
-from web.graphiql import STATIC_DIR as GRAPHIQL_DIR, URL_PREFIX as GRAPHIQL_URL, LocalGraphiQL
 from web.view import StrictHttpView
 
 log = logging.getLogger("patron")
 REQUESTS = Counter("patron_graphql_requests_total", "GraphQL HTTP requests", ["status"])
 
 
-class PatronGraphQL(StrictHttpView, LocalGraphiQL, GraphQL):
+class PatronGraphQL(StrictHttpView, graphiql.LocalGraphiQL, GraphQL):
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         viewer = request.scope.get("state", {}).get("viewer", ANONYMOUS)
         return Context(viewer=viewer, request=request, response=response)
@@ -209,7 +207,7 @@ async def readyz(request: Request) -> JSONResponse:
         checks["database"] = type(exc).__name__
     redis_url = get_settings().redis_url
     if redis_url:
-        client = redis.asyncio.from_url(redis_url, socket_connect_timeout=2)
+        client = redis_client.make_client(redis_url)  # bounded: a silent Redis must not hang /readyz
         try:
             checks["redis"] = "ok" if await client.ping() else "no pong"
         except Exception as exc:  # noqa: BLE001
@@ -263,7 +261,7 @@ def create_app(manage_db: bool = True) -> Starlette:
         routes=[
             Route("/graphql", endpoint),  # every method: the endpoint answers others with a JSON 405
             WebSocketRoute("/graphql", view),
-            Mount(GRAPHIQL_URL.rstrip("/"), StaticFiles(directory=GRAPHIQL_DIR), name="graphiql"),
+            Mount(graphiql.URL_PREFIX.rstrip("/"), StaticFiles(directory=graphiql.STATIC_DIR), name="graphiql"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/metrics", make_asgi_app()),
