@@ -23,6 +23,7 @@ from domain.auth.models import ApiKey
 from domain.settings import reload_settings
 from server import create_app
 from tests.conftest import IS_POSTGRES
+from tests.test_realtime import served  # noqa: F401  (a real uvicorn on this process's app)
 
 JSON = {"content-type": "application/json"}
 TIERS = b'{"query": "{ tiers { name } }"}'
@@ -437,3 +438,18 @@ def test_real_server_refuses_a_chunked_body_and_ignores_forwarded_for(tmp_path):
         assert statuses == [200, 200, 429]  # the 413 counted too: same client whatever it claims
     finally:
         stop(proc)
+
+
+# --- the same decoding on the WebSocket ---------------------------------------------------
+
+
+async def test_websocket_message_nested_too_deep_closes_with_4400(served):
+    import websockets
+
+    async with websockets.connect(f"ws://127.0.0.1:{served}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        await ws.send('{"type": "subscribe", "id": "1", "payload": ' + "[" * 100_000 + "]" * 100_000 + "}")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd.code == 4400

@@ -7,10 +7,12 @@ every HTTP-level refusal into the same JSON error shape as the rest of the API.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cross_web import HTTPException
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from strawberry.types.unset import UNSET
 
 from web.errors import error_response
 from web.request_data import BadRequest, decode_json, replace_placeholders
@@ -19,12 +21,9 @@ from web.request_data import BadRequest, decode_json, replace_placeholders
 class StrictHttpView:
     """Mix in before strawberry.asgi.GraphQL."""
 
-    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
-        from strawberry.types.unset import UNSET
-
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
-            return await super().run(request, UNSET if context is None else context,  # type: ignore[misc]
-                                     UNSET if root_value is None else root_value)
+            return await super().run(request, context, root_value)  # type: ignore[misc]
         except HTTPException as exc:
             if request.scope["type"] != "http":
                 raise
@@ -35,7 +34,12 @@ class StrictHttpView:
             return error_response(400, str(exc))
 
     def decode_json(self, data: str | bytes) -> object:
-        return decode_json(data)
+        """Used by the WebSocket handlers, which close with 4400 on a JSONDecodeError
+        (a too-deep message used to escape as RecursionError)."""
+        try:
+            return decode_json(data)
+        except BadRequest as exc:
+            raise json.JSONDecodeError(str(exc), data if isinstance(data, str) else "", 0) from None
 
     def parse_json(self, data: str | bytes) -> Any:
         """A request body (or GET `variables`/`extensions`): an object, or a list (which
