@@ -71,6 +71,7 @@ class PatronGraphQL(StrictHttpView, graphiql.LocalGraphiQL, GraphQL):
         return None
 
 
+_error = error_response  # the old name, kept for code elsewhere in this file
 MAX_AUTHORIZATION_CHARS = 8192  # a key is ~50 characters, a member JWT a few hundred
 
 

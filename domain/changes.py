@@ -13,7 +13,6 @@ local counter; nothing here raises because Redis is unwell.
 from __future__ import annotations
 
 import asyncio
-
 import itertools
 
 import redis.asyncio as redis

@@ -34,12 +34,13 @@ _down_until: dict[str, float] = {}
 def make_client(url: str, *, command_timeout: bool = True) -> redis.Redis:
     """A client over a blocking pool sized by PATRON_REDIS_MAX_CONNECTIONS.
 
-    `command_timeout=False` is for a pub/sub listener, which waits for messages forever."""
+    `command_timeout=False` is for a pub/sub listener, which waits for messages forever
+    (and holds one connection for good: its pool keeps at least one more for publishing)."""
     settings = get_settings()
     timeout = settings.redis_timeout_seconds
     pool = redis.BlockingConnectionPool.from_url(
         url,
-        max_connections=max(1, settings.redis_max_connections),
+        max_connections=max(1 if command_timeout else 2, settings.redis_max_connections),
         timeout=timeout,
         socket_connect_timeout=timeout,
         socket_timeout=timeout if command_timeout else None,
