@@ -191,6 +191,26 @@ async def test_any_content_type_gets_a_json_answer(client, content_type):
     _bad_request(response)
 
 
+BAD_HEADERS = {
+    "authorization not utf-8": ([(b"authorization", b"Bearer \xff\xfe")], 401, "UNAUTHENTICATED"),
+    "jwt with a bad segment": ([(b"authorization", b"Bearer a.\xff.c")], 401, "UNAUTHENTICATED"),
+    "jwt alg none": ([(b"authorization", b"Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")], 401, "UNAUTHENTICATED"),
+    "basic scheme": ([(b"authorization", b"Basic abc")], 401, "UNAUTHENTICATED"),
+    "bearer alone": ([(b"authorization", b"Bearer")], 401, "UNAUTHENTICATED"),
+    "nul token": ([(b"authorization", b"Bearer \x00")], 401, "UNAUTHENTICATED"),
+    "negative content-length": ([(b"content-length", b"-1")], 400, "BAD_REQUEST"),
+    "content-length not a number": ([(b"content-length", b"1e3")], 400, "BAD_REQUEST"),
+    "multipart boundary not utf-8": ([(b"content-type", b'multipart/form-data; boundary="\xff"')], 400, "BAD_REQUEST"),
+}
+
+
+@pytest.mark.parametrize("headers,status,code", BAD_HEADERS.values(), ids=BAD_HEADERS.keys())
+async def test_malformed_headers_get_a_json_4xx(client, headers, status, code):
+    if not any(name == b"content-type" for name, _ in headers):
+        headers = [(b"content-type", b"application/json")] + headers
+    _bad_request(await client.post("/graphql", content=TIERS, headers=headers), status, code)
+
+
 async def test_mutated_requests_never_give_a_5xx():
     """Fuzz: 300 random byte edits of valid JSON and multipart requests, every answer JSON < 500."""
     rng = random.Random(9)
