@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
-import redis.asyncio
 from prometheus_client import Counter, make_asgi_app
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -33,7 +33,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from tortoise import connections
 
-from domain import changes, db
+from domain import changes, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
 from domain.jobs import JobRunner
 from domain.ratelimit import RateLimiter, limit_for
@@ -43,13 +43,16 @@ from domain.webhooks.delivery import Deliverer
 from schema import schema
 from schema.context import Context
 from schema.response_cache import PUBLIC_ROLES, ResponseCache
+from web import graphiql, proxies
+from web.body import BodyTooLarge, body_limit, is_multipart, limited, read_body, replay
+from web.errors import error_response
+from web.view import StrictHttpView
 
 log = logging.getLogger("patron")
-MAX_BODY_BYTES = 1_000_000
 REQUESTS = Counter("patron_graphql_requests_total", "GraphQL HTTP requests", ["status"])
 
 
-class PatronGraphQL(GraphQL):
+class PatronGraphQL(StrictHttpView, graphiql.LocalGraphiQL, GraphQL):
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         viewer = request.scope.get("state", {}).get("viewer", ANONYMOUS)
         return Context(viewer=viewer, request=request, response=response)
@@ -68,27 +71,14 @@ class PatronGraphQL(GraphQL):
         return None
 
 
-def _error(status: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}, status)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """Give strawberry the body we already read, then the real channel."""
-    sent = False
-
-    async def replay() -> dict:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
+_error = error_response  # the old name, kept for code elsewhere in this file
+MAX_AUTHORIZATION_CHARS = 8192  # a key is ~50 characters, a member JWT a few hundred
 
 
 class GraphQLEndpoint:
-    """Authenticate once per request before strawberry runs; refuse oversized bodies;
-    answer public queries from the response cache (schema/response_cache.py)."""
+    """Authenticate once per request before strawberry runs; refuse oversized bodies
+    (web/body.py); answer public queries from the response cache (schema/response_cache.py).
+    Every answer is counted in `patron_graphql_requests_total` by its real status."""
 
     def __init__(self, view: GraphQL) -> None:
         self.view = view
@@ -100,14 +90,13 @@ class GraphQLEndpoint:
             identity = f"member:{viewer.member_external_id}"
         elif viewer.api_key_id is not None:
             identity = f"key:{viewer.api_key_id}"
-        else:
+        else:  # the socket peer, or a trusted proxy's X-Forwarded-For (web/proxies.py)
             identity = f"ip:{(scope.get('client') or ('unknown',))[0]}"
         return await self.limiter.hit(identity, limit_for(viewer.role))
 
-    async def _cached(self, scope: Scope, receive: Receive, send: Send, body: bytes, key: bytes) -> None:
+    async def _cached(self, scope: Scope, receive: Receive, send: Send, key: bytes) -> None:
         version, hit = await self.cache.get(key)
         if hit is not None:
-            REQUESTS.labels("200").inc()
             response = Response(hit, media_type="application/json", headers={"x-patron-cache": "hit"})
             await response(scope, receive, send)
             return
@@ -121,8 +110,7 @@ class GraphQLEndpoint:
                 chunks.append(message.get("body", b""))
             await send(message)
 
-        REQUESTS.labels("200").inc()
-        await self.view(scope, _replay(body, receive), capture)
+        await self.view(scope, receive, capture)
         payload = b"".join(chunks)
         if status == 200:
             try:
@@ -133,40 +121,77 @@ class GraphQLEndpoint:
                 self.cache.put(key, version, payload)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            request = Request(scope, receive)
-            length = request.headers.get("content-length") or "0"
-            limit = MAX_BODY_BYTES
-            if request.headers.get("content-type", "").startswith("multipart/form-data"):
-                limit += get_settings().video_max_bytes + get_settings().photo_max_bytes  # uploads
-            if not length.isdigit() or int(length) > limit:
-                REQUESTS.labels("413").inc()
-                await _error(413, "Request body too large", "REQUEST_TOO_LARGE")(scope, receive, send)
-                return
-            try:
-                viewer = await authenticate(request.headers.get("authorization"))
-            except AuthError as exc:
-                REQUESTS.labels("401").inc()
-                await _error(401, str(exc), "UNAUTHENTICATED")(scope, receive, send)
-                return
-            scope.setdefault("state", {})["viewer"] = viewer
-            retry_after = await self._over_limit(viewer, scope)
-            if retry_after is not None:
-                REQUESTS.labels("429").inc()
-                body = {"data": None, "errors": [{"message": "Too many requests; slow down",
-                                                  "extensions": {"code": "RATE_LIMITED", "retryAfter": retry_after}}]}
-                await JSONResponse(body, 429, headers={"retry-after": str(retry_after)})(scope, receive, send)
-                return
-            if (viewer.role in PUBLIC_ROLES and scope["method"] == "POST"
-                    and request.headers.get("content-type", "").startswith("application/json")):
-                body = await request.body()
-                key = self.cache.key(body, f"key:{viewer.api_key_id}" if viewer.api_key_id else "anonymous")
-                if key is not None:
-                    await self._cached(scope, receive, send, body, key)
-                    return
-                receive = _replay(body, receive)
-            REQUESTS.labels("200").inc()
-        await self.view(scope, receive, send)
+        if scope["type"] != "http":
+            await self.view(scope, receive, send)
+            return
+        status = 500  # unless a response starts
+
+        async def counted_send(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._http(scope, receive, counted_send)
+        finally:
+            REQUESTS.labels(str(status)).inc()
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "POST"):
+            await error_response(405, "GraphQL over HTTP takes GET or POST", headers={"allow": "GET, POST"})(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        authorization = headers.get("authorization")
+        if authorization is not None and len(authorization) > MAX_AUTHORIZATION_CHARS:
+            message = f"Authorization header longer than {MAX_AUTHORIZATION_CHARS} characters"
+            await error_response(431, message)(scope, receive, send)
+            return
+        content_type = headers.get("content-type", "")
+        limit = body_limit(content_type)
+        length = headers.get("content-length")
+        if length is not None and not length.isdigit():
+            await error_response(400, "Content-Length must be a number")(scope, receive, send)
+            return
+        if length is not None and int(length) > limit:
+            await error_response(413, f"Request body larger than {limit} bytes")(scope, receive, send)
+            return
+        try:
+            viewer = await authenticate(authorization)
+        except AuthError as exc:
+            await error_response(401, str(exc), "UNAUTHENTICATED")(scope, receive, send)
+            return
+        scope.setdefault("state", {})["viewer"] = viewer
+        retry_after = await self._over_limit(viewer, scope)
+        if retry_after is not None:
+            body = {"data": None, "errors": [{"message": "Too many requests; slow down",
+                                              "extensions": {"code": "RATE_LIMITED", "retryAfter": retry_after}}]}
+            await JSONResponse(body, 429, headers={"retry-after": str(retry_after)})(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            if scope["method"] == "POST" and not is_multipart(content_type):
+                # Read whole (≤ the limit, counted as it streams) for the cache and parser.
+                body = await read_body(receive, limit)
+                receive = replay(body, receive)
+                if viewer.role in PUBLIC_ROLES and content_type.startswith("application/json"):
+                    key = self.cache.key(body, f"key:{viewer.api_key_id}" if viewer.api_key_id else "anonymous")
+                    if key is not None:
+                        await self._cached(scope, receive, tracked_send, key)
+                        return
+            else:  # multipart streams into the form parser, still counted
+                receive = limited(receive, limit)
+            await self.view(scope, receive, tracked_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await error_response(413, f"Request body larger than {limit} bytes")(scope, receive, send)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -183,7 +208,7 @@ async def readyz(request: Request) -> JSONResponse:
         checks["database"] = type(exc).__name__
     redis_url = get_settings().redis_url
     if redis_url:
-        client = redis.asyncio.from_url(redis_url, socket_connect_timeout=2)
+        client = redis_client.make_client(redis_url)  # bounded: a silent Redis must not hang /readyz
         try:
             checks["redis"] = "ok" if await client.ping() else "no pong"
         except Exception as exc:  # noqa: BLE001
@@ -235,13 +260,15 @@ def create_app(manage_db: bool = True) -> Starlette:
     endpoint = GraphQLEndpoint(view)
     return Starlette(
         routes=[
-            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Route("/graphql", endpoint),  # every method: the endpoint answers others with a JSON 405
             WebSocketRoute("/graphql", view),
+            Mount(graphiql.URL_PREFIX.rstrip("/"), StaticFiles(directory=graphiql.STATIC_DIR), name="graphiql"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/metrics", make_asgi_app()),
             Mount("/media", StaticFiles(directory=media_dir), name="media"),
         ],
+        middleware=proxies.middleware(get_settings()),
         lifespan=lifespan,
     )
 
@@ -318,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
         import uvicorn
 
         print(f"Patron on http://{args.host}:{args.port}/graphql", flush=True)
-        uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(create_app(), **proxies.uvicorn_options(args.host, args.port))
 
 
 if __name__ == "__main__":

@@ -74,6 +74,17 @@ class Settings:
     rate_limit_key_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_KEY", 1200))
     rate_limit_member_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_MEMBER", 240))
     rate_limit_anonymous_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_ANONYMOUS", 600))
+    # Redis: connections per pool (per process and event loop); callers wait for a free one
+    # up to the timeout, which also bounds connecting and each command. Past it Patron works
+    # without Redis for a few seconds (limits per process, no shared cache) and logs it.
+    redis_max_connections: int = field(default_factory=lambda: _int("PATRON_REDIS_MAX_CONNECTIONS", 50))
+    redis_timeout_seconds: float = field(default_factory=lambda: float(os.environ.get("PATRON_REDIS_TIMEOUT") or 2))
+    # Addresses (IPs or CIDRs, comma-separated) of reverse proxies whose X-Forwarded-For /
+    # X-Forwarded-Proto are believed. Empty: nobody's, the client is the socket's peer.
+    trusted_proxies: str = field(default_factory=lambda: os.environ.get("PATRON_TRUSTED_PROXIES", ""))
+    # Request bodies: JSON (and any non-multipart) bodies; multipart uploads may add one
+    # video and one photo of the maximum sizes on top.
+    max_body_bytes: int = field(default_factory=lambda: _int("PATRON_MAX_BODY_BYTES", 1_000_000))
 
 
 _settings: Settings | None = None

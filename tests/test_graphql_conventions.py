@@ -54,9 +54,17 @@ async def test_oversized_body_is_refused(client):
 
 
 async def test_metrics_endpoint_counts_requests(client, api):
+    from prometheus_client import REGISTRY
+
+    def count(status: str) -> float:
+        return REGISTRY.get_sample_value("patron_graphql_requests_total", {"status": status}) or 0.0
+
+    before = count("200"), count("401")
     await api("{ tiers { name } }")
+    await api.raw("{ tiers { name } }", token="not-a-key")  # 401: counted as such, not as 200
     text = (await client.get("/metrics/")).text
-    assert 'patron_graphql_requests_total{status="200"}' in text
+    assert 'patron_graphql_requests_total{status="401"}' in text
+    assert (count("200") - before[0], count("401") - before[1]) == (1, 1)
 
 
 async def test_public_queries_are_cached_until_the_next_write(api, client, admin_token):

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 import jwt
+from tortoise.exceptions import IntegrityError
 
 from domain import clock
 from domain.auth.models import ApiKey
@@ -74,7 +75,13 @@ async def ensure_admin_key(bootstrap: str | None) -> str | None:
     """Make sure an admin can get in. Returns a newly generated secret to print once."""
     if bootstrap:
         if not await ApiKey.exists(key_hash=hash_key(bootstrap)):
-            await create_api_key("bootstrap admin", "admin", bootstrap)
+            try:
+                await create_api_key("bootstrap admin", "admin", bootstrap)
+            except IntegrityError:
+                # Processes started together all saw no key; the unique key_hash let one
+                # insert win. Anything else is a real error.
+                if not await ApiKey.exists(key_hash=hash_key(bootstrap)):
+                    raise
         return None
     if await ApiKey.exists(role="admin", revoked_at__isnull=True):
         return None

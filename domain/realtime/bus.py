@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import orjson
 import redis.asyncio as redis
 
+from domain import redis_client
 from domain.settings import get_settings
 
 CHANNEL = "patron:events"  # + the Redis db number: pub/sub ignores databases, deployments must not
@@ -35,7 +36,8 @@ class Bus:
         url = get_settings().redis_url
         loop = id(asyncio.get_running_loop())
         if url and (self._redis is None or self._loop != loop):
-            self._redis, self._loop, self._listener = redis.from_url(url), loop, None  # one per event loop
+            # One per event loop; no command timeout: the listener waits for messages.
+            self._redis, self._loop, self._listener = redis_client.make_client(url, command_timeout=False), loop, None
         return self._redis if url else None
 
     @staticmethod
@@ -45,10 +47,18 @@ class Bus:
 
     async def publish(self, message: dict[str, Any]) -> None:
         client = self._client()
-        if client is None:
+        if client is None or not redis_client.available(get_settings().redis_url or ""):
             self._dispatch(message)
-        else:
-            await client.publish(self.channel(), orjson.dumps(message))
+            return
+        try:
+            # Bounded here, since the client has no command timeout (see _client).
+            await asyncio.wait_for(client.publish(self.channel(), orjson.dumps(message)),
+                                   get_settings().redis_timeout_seconds)
+        except redis_client.FAILURES as exc:
+            # The change is committed: never fail the request for it. This process's
+            # subscribers still get the event; other processes' miss it.
+            redis_client.failed(get_settings().redis_url or "", "publish", exc)
+            self._dispatch(message)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         for queue in list(self._queues):
