@@ -33,6 +33,7 @@ from domain.reviews.models import (
 )
 from domain.reviews.moderation import REASONS, check_text
 from domain.rules import service as rules
+from domain.rules.models import EarningRule
 from domain.settings import get_settings
 from domain.tiers.models import Tier
 
@@ -152,6 +153,25 @@ async def _reverse_rewards(review: Review) -> None:
         return
     member = await lock_member(review.member_id)
     await ledger.reverse_awards(member, ("review", str(review.id)), 1, 1, ("review_rejected", str(review.id)))
+
+
+MEDIA_BONUS_RULES = {"photo": "PHOTO_REVIEW", "video": "VIDEO_REVIEW"}
+
+
+async def _reverse_media_bonus(review: Review, media: ReviewMedia) -> None:
+    """A media item left the public page: when no published item of its kind remains,
+    the photo (or video) bonus is taken back through the same ledger reversal as a
+    rejected review (pending points cancelled, released points debited)."""
+    if review.member_id is None:
+        return
+    if await ReviewMedia.exists(review_id=review.id, kind=media.kind, status="published"):
+        return
+    rule_ids = list(await EarningRule.filter(type=MEDIA_BONUS_RULES[media.kind]).values_list("id", flat=True))
+    if not rule_ids:
+        return
+    member = await lock_member(review.member_id)
+    await ledger.reverse_awards(member, ("review", str(review.id)), 1, 1, ("media_rejected", str(media.id)),
+                                rule_ids=rule_ids)
 
 
 async def _auto_status(*texts: str | None) -> tuple[str, str | None, str | None]:
@@ -336,6 +356,8 @@ async def moderate_media(media_id: int, publish: bool, reason: str | None, actor
         await summary.recount(review)
         if publish and review.status == "published":
             await _award(review)
+        elif not publish:
+            await _reverse_media_bonus(review, media)
         return review
 
 
