@@ -44,11 +44,11 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def png_with_metadata(marker: bytes) -> bytes:
-    """An RGB PNG with an iCCP chunk (a real sRGB profile followed by `marker` bytes) and
+def png_with_metadata(marker: bytes, mode: str = "RGB") -> bytes:
+    """A PNG with an iCCP chunk (a real sRGB profile followed by `marker` bytes) and
     tEXt/iTXt chunks carrying `marker`: what a re-encoder must not copy."""
     out = io.BytesIO()
-    Image.new("RGB", (40, 30), (10, 120, 200)).save(out, format="PNG")
+    Image.new(mode, (40, 30), (10, 120, 200, 255)[:len(mode)]).save(out, format="PNG")
     plain = out.getvalue()
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes() + marker * 4
     chunks = (_png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc))
@@ -73,12 +73,12 @@ def boxes(data: bytes) -> list[tuple[bytes, int, int]]:
 
 
 @functools.cache
-def video(container: str = "mp4", codec: str = "mpeg4", frames: int = 10, rate: int = 10) -> bytes:
+def video(container: str = "mp4", codec: str = "mpeg4", frames: int = 10, rate: int = 10, pix_fmt: str = "yuv420p") -> bytes:
     """A genuine, playable video of `frames / rate` seconds (64x48), encoded by FFmpeg."""
     out = io.BytesIO()
     with av.open(out, "w", format=container) as movie:
         stream = movie.add_stream(codec, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (i * 25) % 256, np.uint8), format="rgb24")
             for packet in stream.encode(frame):
@@ -100,16 +100,29 @@ ZIP = b"PK\x03\x04" + bytes(26) + b"evil.txt" + b"PK\x01\x02" + bytes(42) + b"PK
 HTML = b"<!doctype html><html><script>alert(document.cookie)</script></html>"
 
 
+def _unknown_size(data: bytearray, element_id: bytes) -> None:
+    """Rewrite the size of the first `element_id` element to "unknown" (all value bits set)."""
+    at = data.index(element_id) + len(element_id)
+    length = 1
+    while not data[at] & (0x80 >> (length - 1)):
+        length += 1
+    data[at:at + length] = bytes([(0xFF >> length) | (0x80 >> (length - 1))]) + b"\xff" * (length - 1)
+
+
 def webm_unknown_size_segment(appended: bytes) -> bytes:
     """The WebM with its Segment size rewritten to "unknown" (as browsers record), then
     `appended` after it: a player stops at what it knows; the bytes stay in the file."""
     data = bytearray(webm())
-    at = data.index(b"\x18\x53\x80\x67") + 4
-    length = 1
-    while not data[at] & (0x80 >> (length - 1)):
-        length += 1
-    data[at:at + length] = bytes([(0xFF >> length) | (0x80 >> (length - 1))]) + b"\xff" * (length - 1)  # all ones
+    _unknown_size(data, b"\x18\x53\x80\x67")
     return bytes(data) + appended
+
+
+def webm_unknown_sizes() -> bytes:
+    """Segment and Cluster of unknown size, as MediaRecorder writes a live recording."""
+    data = bytearray(webm())
+    _unknown_size(data, b"\x18\x53\x80\x67")
+    _unknown_size(data, b"\x1f\x43\xb6\x75")
+    return bytes(data)
 
 
 def mp4_with_final_free_box(payload: bytes) -> bytes:
@@ -135,7 +148,23 @@ def mp4_with_empty_moov_and_arbitrary_box() -> bytes:
     return ftyp + _box(b"moov", b"") + _box(b"mdat", bytes(64)) + _box(b"junk", ZIP)
 
 
-def mp4_of_tiny_boxes(count: int) -> bytes:
-    """A valid-looking header followed by `count` empty 8-byte boxes."""
+def mp4_with_empty_moov_and_zip_mdat() -> bytes:
     ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2mp41")
-    return ftyp + _box(b"free", b"") * count
+    return ftyp + _box(b"moov", b"") + _box(b"mdat", ZIP)
+
+
+def mp4_of_tiny_boxes(count: int) -> bytes:
+    """A file type box, a movie box and `count` empty 8-byte boxes: every box well formed,
+    each one costing the walk time (the issue's 190 MB of them cost 15.9 s CPU)."""
+    ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2mp41")
+    return ftyp + _box(b"moov", _box(b"mvhd", bytes(100))) + _box(b"free", b"") * count
+
+
+def burn_cpu() -> None:
+    """A media check that never ends (run in a worker to test the budget)."""
+    while True:
+        pass
+
+
+def answer() -> int:
+    return 42
