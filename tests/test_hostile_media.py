@@ -236,6 +236,8 @@ async def test_media_of_rejected_or_deleted_reviews_is_not_served(api, client, a
     delete = "mutation($i: ReviewRefInput!) { deleteReview(input: $i) { errors { code } } }"
     await api.ok(delete, {"i": {"reviewId": review_id}}, shopper)
     assert [(await client.get(u)).status_code for u in _urls(item)] == [404, 404]
+    # and deletion is real: the files are gone from disk
+    assert not {u.rsplit("/", 1)[1] for u in _urls(item)} & set(media_files())
 
 
 async def test_media_of_an_anonymized_member_is_not_served(api, client, admin_token, shopper):  # noqa: F811

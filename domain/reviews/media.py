@@ -171,4 +171,11 @@ def remove(stored: StoredMedia) -> None:
         files.delete(stored.thumb_name)
 
 
-__all__ = ["MediaRejected", "StoredMedia", "UploadBudget", "check_and_store", "media_url", "new_budget", "read_limited", "remove"]
+def delete_files(names: list[str]) -> None:
+    files = storage()
+    for name in names:
+        files.delete(name)
+
+
+__all__ = ["MediaRejected", "StoredMedia", "UploadBudget", "check_and_store", "delete_files", "media_url", "new_budget",
+           "read_limited", "remove"]

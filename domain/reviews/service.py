@@ -20,6 +20,7 @@ from domain.ledger.service import lock_member
 from domain.members.models import Member
 from domain.members.service import get_member
 from domain.orders.models import OrderLine
+from domain.reviews import media as media_files
 from domain.reviews import summary
 from domain.reviews.media import StoredMedia
 from domain.reviews.models import (
@@ -289,7 +290,16 @@ async def edit_review(
 
 
 async def delete_review(review_id: int, member_external_id: str | None, actor: str) -> Review:
+    """A deleted review stays as a record, but its photos and videos leave the disk (after
+    the commit: a rolled-back deletion must not lose them). Deletion is final."""
     review = await _own_review(review_id, member_external_id)
+    review = await _delete_review_rows(review, actor)
+    rows = await ReviewMedia.filter(review_id=review.id).values_list("file_name", "thumb_name")
+    media_files.delete_files([name for pair in rows for name in pair if name])
+    return review
+
+
+async def _delete_review_rows(review: Review, actor: str) -> Review:
     async with write_transaction():
         if review.member_id:
             await lock_member(review.member_id)
