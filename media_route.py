@@ -2,8 +2,9 @@
 
 Replaces a static file mount, which served every file on disk: rejected media, deleted
 reviews and erased members' photos alike. Each request checks the database
-(domain/reviews/media_access.py); every answer, 404 included, tells browsers never to
-sniff the type and never to run anything from it.
+(domain/reviews/media_access.py); a URL with a valid `?preview=` token (given to
+moderators and authors) also shows media that is not public. Every answer, 404 included,
+tells browsers never to sniff the type and never to run anything from it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route, Router
 
-from domain.reviews.media_access import servable_content_type
+from domain.reviews.media_access import preview_allowed, preview_content_type, servable_content_type
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -29,10 +30,14 @@ SECURITY_HEADERS = {
 def media_routes(root: Path) -> Router:
     async def serve(request: Request) -> Response:
         name = request.path_params["name"]
-        content_type = await servable_content_type(name)
         path = root / name
+        content_type = await servable_content_type(name)
+        headers = SECURITY_HEADERS
+        if content_type is None and preview_allowed(name, request.query_params.get("preview")):
+            content_type = await preview_content_type(name)  # a moderator's or the author's look
+            headers = SECURITY_HEADERS | {"Cache-Control": "private, no-store"}
         if content_type is None or not path.is_file():
             return PlainTextResponse("Not Found", 404, headers=SECURITY_HEADERS)
-        return FileResponse(path, media_type=content_type, headers=SECURITY_HEADERS)
+        return FileResponse(path, media_type=content_type, headers=headers)
 
     return Router(routes=[Route("/{name}", serve, methods=["GET", "HEAD"])])

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from domain import clock
 from domain.ledger.models import LedgerEntry
 from domain.reviews.models import Review, ReviewMedia
 from domain.reviews.upload_budget import MediaRejected, UploadBudget, run_limited
@@ -203,15 +205,16 @@ async def _photo_review(api, token):
 
 
 def _urls(item) -> list[str]:
-    return [item["url"], item["thumbnailUrl"]]
+    """The public URLs (a product page's), without the preview token the author's payload has."""
+    return [item["url"].split("?")[0], item["thumbnailUrl"].split("?")[0]]
 
 
 async def test_media_responses_forbid_sniffing_and_active_content(api, client, shopper):  # noqa: F811
     _, item = await _photo_review(api, shopper)
-    for response in (await client.get(item["url"]), await client.get("/media/" + "0" * 32 + ".jpg")):
+    for response in (await client.get(_urls(item)[0]), await client.get(item["url"]), await client.get("/media/" + "0" * 32 + ".jpg")):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'; sandbox"
-    assert (await client.get(item["url"])).status_code == 200
+    assert (await client.get(_urls(item)[0])).status_code == 200
 
 
 async def test_rejected_media_is_no_longer_served(api, client, admin_token, shopper):  # noqa: F811
@@ -232,7 +235,7 @@ async def test_media_of_rejected_or_deleted_reviews_is_not_served(api, client, a
     await api.ok(MODERATE % "moderateReview", {"i": {"id": review_id, "action": "REJECT", "reason": "SPAM"}}, admin_token)
     assert [(await client.get(u)).status_code for u in _urls(item)] == [404, 404]
     await api.ok(MODERATE % "moderateReview", {"i": {"id": review_id, "action": "PUBLISH"}}, admin_token)
-    assert (await client.get(item["url"])).status_code == 200
+    assert (await client.get(_urls(item)[0])).status_code == 200
     delete = "mutation($i: ReviewRefInput!) { deleteReview(input: $i) { errors { code } } }"
     await api.ok(delete, {"i": {"reviewId": review_id}}, shopper)
     assert [(await client.get(u)).status_code for u in _urls(item)] == [404, 404]
@@ -254,6 +257,18 @@ async def test_pending_media_and_stray_files_are_not_served(api, client, shopper
     _, item = await _photo_review(api, shopper)
     assert item["status"] == "PENDING"
     assert [(await client.get(u)).status_code for u in _urls(item)] == [404, 404]
+    # the author's (and a moderator's) URL carries a preview token: it shows the file, privately
+    assert "?preview=" in item["url"] and "?preview=" in item["thumbnailUrl"]
+    preview = await client.get(item["url"])
+    assert (preview.status_code, preview.headers["cache-control"]) == (200, "private, no-store")
+    assert preview.headers["x-content-type-options"] == "nosniff"
+    # a token is for one file, cannot be altered, and expires
+    token = item["url"].split("?preview=")[1]
+    other_name = item["thumbnailUrl"].split("?")[0]
+    assert (await client.get(f"{other_name}?preview={token}")).status_code == 404
+    assert (await client.get(item["url"][:-3] + "AAA")).status_code == 404
+    clock.set_now(clock.now() + timedelta(hours=2))
+    assert (await client.get(item["url"])).status_code == 404
     # a file on disk that no media row names, and names outside the pattern, are not served
     stray = "ab" * 16 + ".jpg"
     (Path(os.environ["PATRON_MEDIA_DIR"]) / stray).write_bytes(samples.jpeg())

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from domain.reviews.media_access import preview_token
 from domain.reviews.photos import process_photo
 from domain.reviews.upload_budget import MediaRejected, UploadBudget, run_limited
 from domain.reviews.video_probe import probe_video
@@ -78,8 +79,13 @@ def storage() -> LocalStorage:
     return LocalStorage(get_settings().media_dir)
 
 
-def media_url(name: str | None) -> str | None:
-    return f"{get_settings().media_base_url.rstrip('/')}/{name}" if name else None
+def media_url(name: str | None, preview: bool = False) -> str | None:
+    """The public URL of a stored file; `preview` adds a short-lived token that lets a
+    moderator or the author see it while it is not public (media_access.py)."""
+    if not name:
+        return None
+    url = f"{get_settings().media_base_url.rstrip('/')}/{name}"
+    return f"{url}?preview={preview_token(name)}" if preview else url
 
 
 EXTENSIONS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "heic": "HEIF", "heif": "HEIF",
