@@ -77,6 +77,14 @@ def _cpu_used() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _limit_cpu(total_seconds: int) -> None:
+    """Soft CPU limit for this worker's lifetime so far + this task (the hard limit is left
+    as the system set it: an unprivileged process cannot raise it again)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = total_seconds if hard == resource.RLIM_INFINITY else min(total_seconds, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
 def _serve(conn: Any) -> None:
     """A worker: run tasks until the pipe closes. Each task may use `cpu_seconds` more CPU;
     past that the kernel sends SIGXCPU, which ends the worker (the parent sees EOF)."""
@@ -85,8 +93,7 @@ def _serve(conn: Any) -> None:
             func, args, cpu_seconds = conn.recv()
         except EOFError:
             return
-        limit = math.ceil(_cpu_used() + cpu_seconds)
-        resource.setrlimit(resource.RLIMIT_CPU, (limit, resource.RLIM_INFINITY))
+        _limit_cpu(math.ceil(_cpu_used() + cpu_seconds))
         try:
             result: tuple[Any, ...] = ("ok", func(*args))
         except MediaRejected as exc:
