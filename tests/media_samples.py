@@ -148,6 +148,14 @@ def mp4_with_empty_moov_and_arbitrary_box() -> bytes:
     return ftyp + _box(b"moov", b"") + _box(b"mdat", bytes(64)) + _box(b"junk", ZIP)
 
 
+def mp4_with_html_in_file_type_box() -> bytes:
+    """Compatible "brands" that spell a page (after 4 KB of them, past a 4 KB sniff window)."""
+    data = mp4()
+    kind, offset, size = boxes(data)[0]
+    page = b"isom" + bytes(4) + b"iso2" * 1100 + HTML + bytes(-len(HTML) % 4)
+    return _box(b"ftyp", page) + data[size:]
+
+
 def mp4_with_empty_moov_and_zip_mdat() -> bytes:
     ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2mp41")
     return ftyp + _box(b"moov", b"") + _box(b"mdat", ZIP)

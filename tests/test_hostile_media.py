@@ -43,6 +43,8 @@ def _video_polyglots() -> list[tuple[str, tuple[str, bytes, str], str]]:
          ("clip.mp4", samples.mp4_with_final_free_box(samples.ZIP), "video/mp4"), "MEDIA_POLYGLOT"),
         ("mp4 with html after the first 4 KB",
          ("clip.mp4", samples.mp4_with_html_after_4k(), "video/mp4"), "MEDIA_POLYGLOT"),
+        ("mp4 with html in the file type box",
+         ("clip.mp4", samples.mp4_with_html_in_file_type_box(), "video/mp4"), "MEDIA_CORRUPT"),
         ("mp4 with a zip inside mdat that no frame uses",
          ("clip.mp4", samples.mp4_with_data_inside_mdat(samples.ZIP), "video/mp4"), "MEDIA_POLYGLOT"),
         ("empty moov and an arbitrary box",

@@ -20,6 +20,7 @@ microseconds, not seconds.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -46,6 +47,9 @@ SEGMENT_CHILDREN = {0x114D9B74, 0x1549A966, 0x1654AE6B, CLUSTER, 0x1C53BB6B, 0x1
 # SimpleBlock, BlockGroup, EncryptedBlock, Void, CRC-32.
 CLUSTER_CHILDREN = {0xE7, 0x5854, 0xA7, 0xAB, 0xA3, 0xA0, 0xAF, VOID, CRC32}
 DEMUXERS = {"MP4": "mov", "MOV": "mov", "WEBM": "matroska"}
+BRAND = re.compile(rb"[A-Za-z0-9 ]{4}")
+MAX_FTYP_PAYLOAD = 8 + 4 * 32  # major brand, minor version, up to 32 compatible brands
+SCRIPT_MARKERS = (b"<script", b"<html", b"<?php", b"<svg", b"<!doctype")
 CHUNK = 1024 * 1024
 
 
@@ -112,6 +116,18 @@ def _iso_boxes(fh: BinaryIO, start: int, end: int, counter: _Counter) -> list[tu
     return boxes
 
 
+def _check_brands(fh: BinaryIO, start: int, end: int) -> None:
+    """The file type box holds brands (four letters, digits or spaces), a handful of them:
+    not a place for text."""
+    fh.seek(start)
+    payload = fh.read(min(end - start, MAX_FTYP_PAYLOAD + 1))
+    if len(payload) < 8 or len(payload) > MAX_FTYP_PAYLOAD or len(payload) % 4:
+        raise _corrupt("The video's file type box is malformed")
+    brands = [payload[i:i + 4] for i in range(8, len(payload), 4)] + [payload[:4]]
+    if not all(BRAND.fullmatch(brand) for brand in brands):
+        raise _foreign("The video's file type box holds something else than brands")
+
+
 def _check_iso(fh: BinaryIO, file_size: int) -> list[tuple[int, int]]:
     """Walk an MP4/MOV; returns the payload ranges of its `mdat` boxes."""
     counter = _Counter()
@@ -119,6 +135,7 @@ def _check_iso(fh: BinaryIO, file_size: int) -> list[tuple[int, int]]:
     kinds = [kind for kind, _, _ in boxes]
     if kinds[0] not in (b"ftyp", b"styp"):
         raise _corrupt("The video does not start with a file type box")
+    _check_brands(fh, boxes[0][1], boxes[0][2])
     unknown = [kind for kind in kinds if kind not in ISO_TOP_LEVEL]
     if unknown:
         raise _foreign(f"The video holds a box the format does not define here ({unknown[0]!r})")
@@ -308,6 +325,9 @@ def _read_streams(path: str, container: str, max_seconds: float) -> tuple[VideoF
 def probe_video(path: str, container: str, max_seconds: float) -> VideoFacts:
     """Raise MediaRejected unless the file at `path` is a playable video and nothing else."""
     with open(path, "rb") as fh:
+        head = fh.read(4096).lower()
+        if any(marker in head for marker in SCRIPT_MARKERS):
+            raise _foreign("The file also contains markup or script")
         fh.seek(0, 2)
         file_size = fh.tell()
         if container == "WEBM":
