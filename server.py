@@ -27,7 +27,6 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -40,6 +39,7 @@ from domain.ratelimit import RateLimiter, limit_for
 from domain.realtime.bus import bus
 from domain.settings import get_settings
 from domain.webhooks.delivery import Deliverer
+from media_route import media_routes
 from schema import schema
 from schema.context import Context
 from schema.response_cache import PUBLIC_ROLES, ResponseCache
@@ -266,7 +266,7 @@ def create_app(manage_db: bool = True) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/metrics", make_asgi_app()),
-            Mount("/media", StaticFiles(directory=media_dir), name="media"),
+            Mount("/media", media_routes(media_dir), name="media"),  # only media that may be shown
         ],
         middleware=proxies.middleware(get_settings()),
         lifespan=lifespan,

@@ -57,6 +57,12 @@ class Settings:
     photo_max_pixels: int = field(default_factory=lambda: _int("PATRON_PHOTO_MAX_PIXELS", 40_000_000))
     photos_per_review: int = field(default_factory=lambda: _int("PATRON_PHOTOS_PER_REVIEW", 10))
     videos_per_review: int = field(default_factory=lambda: _int("PATRON_VIDEOS_PER_REVIEW", 1))
+    # A video must be a playable video of at most this many seconds.
+    video_max_seconds: int = field(default_factory=lambda: _int("PATRON_VIDEO_MAX_SECONDS", 180))
+    # What one upload request may spend checking its files: wall-clock/CPU seconds in total,
+    # and pixels decoded in total (photos); past either the file is refused, nothing stored.
+    upload_seconds_per_request: int = field(default_factory=lambda: _int("PATRON_UPLOAD_SECONDS_PER_REQUEST", 30))
+    upload_pixels_per_request: int = field(default_factory=lambda: _int("PATRON_UPLOAD_PIXELS_PER_REQUEST", 200_000_000))
     # Webhooks.
     webhook_timeout_seconds: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_TIMEOUT", 15))
     webhook_disable_after_hours: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_DISABLE_AFTER_HOURS", 120))

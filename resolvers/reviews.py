@@ -50,11 +50,12 @@ async def _store_uploads(uploads: list[Upload] | None) -> list[media_files.Store
     if len(uploads) > MAX_UPLOADS:
         raise InvalidInput(f"At most {MAX_UPLOADS} files per call", "media")
     stored: list[media_files.StoredMedia] = []
+    budget = media_files.new_budget()  # shared by every file of this request
     try:
         for upload in uploads:
             data, kind, container = await asyncio.to_thread(
                 media_files.read_limited, upload.file, upload.filename, upload.content_type)
-            stored.append(await asyncio.to_thread(media_files.check_and_store, data, kind, container))
+            stored.append(await asyncio.to_thread(media_files.check_and_store, data, kind, container, budget))
     except Exception:
         for item in stored:
             media_files.remove(item)

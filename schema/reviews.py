@@ -85,10 +85,13 @@ class ReviewMedia:
     reject_reason: ModerationReason | None
 
     @classmethod
-    def from_model(cls, m: MediaModel) -> ReviewMedia:
+    def from_model(cls, m: MediaModel, preview: bool = False) -> ReviewMedia:
+        """`preview`: outside public pages (moderators, the author) the URLs carry a
+        short-lived token, so media that is not public can still be looked at."""
         return cls(
             id=global_id("ReviewMedia", m.id), media_id=m.id, kind=MediaKind(m.kind), content_type=m.content_type,
-            url=media_url(m.file_name) or "", thumbnail_url=media_url(m.thumb_name), width=m.width, height=m.height,
+            url=media_url(m.file_name, preview) or "", thumbnail_url=media_url(m.thumb_name, preview),
+            width=m.width, height=m.height,
             status=ModerationStatus(m.status), reject_reason=_reason(m.reject_reason),
         )
 
@@ -149,7 +152,8 @@ class Review:
     @strawberry.field
     async def media(self, info: Info) -> list[ReviewMedia]:
         loader = info.context.loaders.public_media if self.public_media_only else info.context.loaders.all_media
-        return [ReviewMedia.from_model(m) for m in await loader.load(self.model.id)]
+        preview = not self.public_media_only
+        return [ReviewMedia.from_model(m, preview) for m in await loader.load(self.model.id)]
 
     @strawberry.field
     async def product_external_id(self, info: Info) -> str:

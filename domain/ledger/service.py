@@ -267,20 +267,24 @@ async def release(member: Member, record: Award) -> LedgerEntry | None:
 
 
 async def reverse_awards(
-    member: Member, source: tuple[str, str], refunded: int, total: int, cause: tuple[str, str]
+    member: Member, source: tuple[str, str], refunded: int, total: int, cause: tuple[str, str],
+    rule_ids: list[int] | None = None,
 ) -> int:
     """Take back, proportionally, what was recorded for a source (an order, a review).
 
     `refunded/total` is the cumulative share to take back, so successive partial refunds
     add up to exactly the recorded award on a full refund. `cause` is what triggered it,
-    e.g. ("refund", "r1") or ("review_rejected", "12"). Returns the points reversed now.
+    e.g. ("refund", "r1") or ("review_rejected", "12"). `rule_ids` limits it to the awards
+    of those rules (a review's photo bonus, not its publication award). Returns the points
+    reversed now.
     """
     refund_id = cause[1]
     reason = f"Refund {refund_id}" if cause[0] == "refund" else f"Reversed: {cause[0].replace('_', ' ')} {refund_id}"
     policy = get_settings().refund_spent_policy
-    awards = await Award.filter(
-        member_id=member.id, source_type=source[0], source_id=source[1]
-    ).order_by("id")
+    awards = Award.filter(member_id=member.id, source_type=source[0], source_id=source[1])
+    if rule_ids is not None:
+        awards = awards.filter(rule_id__in=rule_ids)
+    awards = await awards.order_by("id")
     taken = 0
     for record in awards:
         target = record.amount * refunded // total if total else record.amount

@@ -1,43 +1,31 @@
 """Checking and storing review photos and videos.
 
 The type comes from the bytes (magic numbers), never from the file name or the client's
-MIME type. Images are decoded under a pixel limit, re-encoded without metadata (GPS and
-other EXIF are dropped) and thumbnailed; what we serve is always our own re-encoding.
-Videos are kept as uploaded after their container structure is checked end to end, so
-truncated files and files with something appended (polyglots) are refused.
+MIME type. Every check of the content runs in a budgeted child process
+(upload_budget.py): photos are decoded under a pixel limit, converted to sRGB and
+re-encoded without any metadata, and thumbnailed (photos.py), so what we serve is always
+our own re-encoding; videos are proven playable by FFmpeg and proven to hold nothing but
+what their container declares (video_probe.py), then kept as uploaded.
 """
 
 from __future__ import annotations
 
 import io
-import struct
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from PIL import Image, ImageOps
-from pillow_heif import register_heif_opener
-
-from domain.errors import DomainError
+from domain.reviews.media_access import preview_token
+from domain.reviews.photos import process_photo
+from domain.reviews.upload_budget import MediaRejected, UploadBudget, run_limited
+from domain.reviews.video_probe import probe_video
 from domain.settings import get_settings
 
-register_heif_opener()
-Image.MAX_IMAGE_PIXELS = None  # we check the pixel count ourselves, before decoding
-
-IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heic"}
 MP4_BRANDS = {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4V ", b"dash", b"qt  ", b"3gp4", b"3gp5", b"MSNV"}
 HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
-SCRIPT_MARKERS = (b"<script", b"<html", b"<?php", b"<svg", b"<!doctype")
-THUMB_SIZE = (400, 400)
 CHUNK = 1024 * 1024
-
-
-class MediaRejected(DomainError):
-    code = "MEDIA_REJECTED"
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message, "media", code=reason)
 
 
 @dataclass
@@ -91,8 +79,13 @@ def storage() -> LocalStorage:
     return LocalStorage(get_settings().media_dir)
 
 
-def media_url(name: str | None) -> str | None:
-    return f"{get_settings().media_base_url.rstrip('/')}/{name}" if name else None
+def media_url(name: str | None, preview: bool = False) -> str | None:
+    """The public URL of a stored file; `preview` adds a short-lived token that lets a
+    moderator or the author see it while it is not public (media_access.py)."""
+    if not name:
+        return None
+    url = f"{get_settings().media_base_url.rstrip('/')}/{name}"
+    return f"{url}?preview={preview_token(name)}" if preview else url
 
 
 EXTENSIONS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "heic": "HEIF", "heif": "HEIF",
@@ -129,120 +122,52 @@ def read_limited(stream: BinaryIO, filename: str | None = None, client_type: str
     return buffer.getvalue(), kind, container
 
 
-def _check_no_trailer(data: bytes, container: str) -> None:
-    lowered = data[:4096].lower() + data[-4096:].lower()
-    if any(marker in lowered for marker in SCRIPT_MARKERS):
-        raise MediaRejected("The file also contains markup or script", "MEDIA_POLYGLOT")
-    if container == "JPEG" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise MediaRejected("The JPEG is truncated or has data after its end", "MEDIA_CORRUPT")
-    if container == "PNG" and not data.endswith(b"IEND\xaeB`\x82"):
-        raise MediaRejected("The PNG is truncated or has data after its end", "MEDIA_CORRUPT")
-    if container == "WEBP" and struct.unpack("<I", data[4:8])[0] + 8 != len(data):
-        raise MediaRejected("The WebP size does not match its header", "MEDIA_CORRUPT")
-
-
-def process_photo(data: bytes, container: str) -> tuple[bytes, bytes, str, int, int]:
-    """Validate and re-encode a photo. Returns (image, thumbnail, extension, width, height)."""
-    _check_no_trailer(data, container)
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.format != container:
-                raise MediaRejected("The image content does not match its type", "MEDIA_CORRUPT")
-            width, height = img.size
-            if width * height > get_settings().photo_max_pixels:
-                raise MediaRejected(f"The image is {width}x{height}: too many pixels", "MEDIA_TOO_LARGE")
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            has_alpha = img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info)
-            img = img.convert("RGBA" if has_alpha else "RGB")
-            out, ext = io.BytesIO(), ("png" if has_alpha else "jpg")
-            img.save(out, format="PNG" if has_alpha else "JPEG", quality=88, optimize=True)
-            thumb = img.copy()
-            thumb.thumbnail(THUMB_SIZE)
-            thumb_out = io.BytesIO()
-            thumb.convert("RGB").save(thumb_out, format="JPEG", quality=80)
-            return out.getvalue(), thumb_out.getvalue(), ext, img.width, img.height
-    except MediaRejected:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise MediaRejected(f"The image cannot be decoded ({type(exc).__name__})", "MEDIA_CORRUPT") from None
-
-
-def _check_iso_boxes(data: bytes) -> None:
-    """MP4/MOV: top-level boxes must tile the file exactly and include the movie header."""
-    offset, seen = 0, set()
-    while offset < len(data):
-        if offset + 8 > len(data):
-            raise MediaRejected("The video is truncated", "MEDIA_CORRUPT")
-        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
-        if size == 1:
-            if offset + 16 > len(data):
-                raise MediaRejected("The video is truncated", "MEDIA_CORRUPT")
-            size = struct.unpack(">Q", data[offset + 8:offset + 16])[0]
-        elif size == 0:
-            size = len(data) - offset
-        if size < 8 or not all(32 <= b < 127 for b in kind) or offset + size > len(data):
-            raise MediaRejected("The video structure is broken or has data appended", "MEDIA_CORRUPT")
-        seen.add(kind)
-        offset += size
-    if not seen & {b"moov", b"moof"}:
-        raise MediaRejected("The video has no movie header", "MEDIA_CORRUPT")
-
-
-def _vint(data: bytes, pos: int) -> tuple[int, int, bool]:
-    """An EBML variable-length integer: (value, length, all-ones = unknown size)."""
-    first = data[pos]
-    length = 1
-    while length <= 8 and not first & (0x80 >> (length - 1)):
-        length += 1
-    if length > 8 or pos + length > len(data):
-        raise MediaRejected("The video structure is broken", "MEDIA_CORRUPT")
-    value = first & ((0x80 >> (length - 1)) - 1)
-    for b in data[pos + 1:pos + length]:
-        value = (value << 8) | b
-    return value, length, value == (1 << (7 * length)) - 1
-
-
-def _check_webm(data: bytes) -> None:
-    """WebM: an EBML header, then one Segment that reaches exactly the end of the file."""
-    size, n, _ = _vint(data, 4)  # the EBML header's id is 4 bytes
-    pos = 4 + n + size
-    if data[pos:pos + 4] != b"\x18\x53\x80\x67":
-        raise MediaRejected("The video has no WebM segment", "MEDIA_CORRUPT")
-    size, n, unknown = _vint(data, pos + 4)
-    if not unknown and pos + 4 + n + size != len(data):
-        raise MediaRejected("The video is truncated or has data appended", "MEDIA_CORRUPT")
-
-
-def process_video(data: bytes, container: str) -> None:
-    lowered = data[:4096].lower()
-    if any(marker in lowered for marker in SCRIPT_MARKERS):
-        raise MediaRejected("The file also contains markup or script", "MEDIA_POLYGLOT")
-    if container == "WEBM":
-        _check_webm(data)
-    else:
-        _check_iso_boxes(data)
-
-
 VIDEO_TYPES = {"MP4": ("video/mp4", "mp4"), "MOV": ("video/quicktime", "mov"), "WEBM": ("video/webm", "webm")}
 
 
-def check_and_store(data: bytes, kind: str, container: str) -> StoredMedia:
-    """Validate, then write under unguessable names. Nothing is written if a check fails."""
-    stem = uuid.uuid4().hex
+def new_budget() -> UploadBudget:
+    """What one request may spend on checking its files (settings PATRON_UPLOAD_*)."""
+    settings = get_settings()
+    return UploadBudget(seconds=settings.upload_seconds_per_request, pixels=settings.upload_pixels_per_request)
+
+
+def _store_photo(data: bytes, container: str, budget: UploadBudget, stem: str) -> StoredMedia:
+    settings = get_settings()
+    image, thumb, ext, width, height = run_limited(
+        process_photo, (data, container, settings.photo_max_pixels, budget.pixels), budget)
+    budget.spend_pixels(width * height)
+    name, thumb_name = f"{stem}.{ext}", f"{stem}-thumb.jpg"
     files = storage()
-    if kind == "photo":
-        image, thumb, ext, width, height = process_photo(data, container)
-        name, thumb_name = f"{stem}.{ext}", f"{stem}-thumb.jpg"
-        files.write(name, image)
-        files.write(thumb_name, thumb)
-        content_type = "image/png" if ext == "png" else "image/jpeg"
-        return StoredMedia("photo", content_type, name, thumb_name, width, height, len(image))
-    process_video(data, container)
+    files.write(name, image)
+    files.write(thumb_name, thumb)
+    content_type = "image/png" if ext == "png" else "image/jpeg"
+    return StoredMedia("photo", content_type, name, thumb_name, width, height, len(image))
+
+
+def _store_video(data: bytes, container: str, budget: UploadBudget, stem: str) -> StoredMedia:
+    """Written under a hidden name first (the probe reads a file, as FFmpeg does), renamed
+    into place only once it passed; the hidden name is never served."""
     content_type, ext = VIDEO_TYPES[container]
-    name = f"{stem}.{ext}"
-    files.write(name, data)
-    return StoredMedia("video", content_type, name, None, None, None, len(data))
+    files = storage()
+    name, pending = f"{stem}.{ext}", f".upload-{stem}"
+    files.write(pending, data)
+    try:
+        facts = run_limited(probe_video, (str(files.path(pending)), container,
+                                          float(get_settings().video_max_seconds)), budget)
+        os.replace(files.path(pending), files.path(name))
+    finally:
+        files.delete(pending)
+    return StoredMedia("video", content_type, name, None, facts.width, facts.height, len(data))
+
+
+def check_and_store(data: bytes, kind: str, container: str, budget: UploadBudget | None = None) -> StoredMedia:
+    """Validate, then write under unguessable names. Nothing is written if a check fails.
+    Blocking (a child process does the work): call it from a worker thread."""
+    budget = budget or new_budget()
+    stem = uuid.uuid4().hex
+    if kind == "photo":
+        return _store_photo(data, container, budget, stem)
+    return _store_video(data, container, budget, stem)
 
 
 def remove(stored: StoredMedia) -> None:
@@ -252,4 +177,11 @@ def remove(stored: StoredMedia) -> None:
         files.delete(stored.thumb_name)
 
 
-__all__ = ["MediaRejected", "StoredMedia", "check_and_store", "media_url", "read_limited", "remove"]
+def delete_files(names: list[str]) -> None:
+    files = storage()
+    for name in names:
+        files.delete(name)
+
+
+__all__ = ["MediaRejected", "StoredMedia", "UploadBudget", "check_and_store", "delete_files", "media_url", "new_budget",
+           "read_limited", "remove"]

@@ -62,8 +62,9 @@ class ReviewMedia(Model):
     review = fields.ForeignKeyField("patron.Review", related_name="media", on_delete=fields.CASCADE)
     kind = fields.CharField(max_length=8)  # photo | video
     content_type = fields.CharField(max_length=32)
-    file_name = fields.CharField(max_length=80)
-    thumb_name = fields.CharField(max_length=80, null=True)
+    # Indexed: GET /media/<name> looks the file up to check it may still be served.
+    file_name = fields.CharField(max_length=80, db_index=True)
+    thumb_name = fields.CharField(max_length=80, null=True, db_index=True)
     width = fields.IntField(null=True)
     height = fields.IntField(null=True)
     size = fields.BigIntField()

@@ -20,6 +20,7 @@ from domain.ledger.service import lock_member
 from domain.members.models import Member
 from domain.members.service import get_member
 from domain.orders.models import OrderLine
+from domain.reviews import media as media_files
 from domain.reviews import summary
 from domain.reviews.media import StoredMedia
 from domain.reviews.models import (
@@ -33,6 +34,7 @@ from domain.reviews.models import (
 )
 from domain.reviews.moderation import REASONS, check_text
 from domain.rules import service as rules
+from domain.rules.models import EarningRule
 from domain.settings import get_settings
 from domain.tiers.models import Tier
 
@@ -154,6 +156,25 @@ async def _reverse_rewards(review: Review) -> None:
     await ledger.reverse_awards(member, ("review", str(review.id)), 1, 1, ("review_rejected", str(review.id)))
 
 
+MEDIA_BONUS_RULES = {"photo": "PHOTO_REVIEW", "video": "VIDEO_REVIEW"}
+
+
+async def _reverse_media_bonus(review: Review, media: ReviewMedia) -> None:
+    """A media item left the public page: when no published item of its kind remains,
+    the photo (or video) bonus is taken back through the same ledger reversal as a
+    rejected review (pending points cancelled, released points debited)."""
+    if review.member_id is None:
+        return
+    if await ReviewMedia.exists(review_id=review.id, kind=media.kind, status="published"):
+        return
+    rule_ids = list(await EarningRule.filter(type=MEDIA_BONUS_RULES[media.kind]).values_list("id", flat=True))
+    if not rule_ids:
+        return
+    member = await lock_member(review.member_id)
+    await ledger.reverse_awards(member, ("review", str(review.id)), 1, 1, ("media_rejected", str(media.id)),
+                                rule_ids=rule_ids)
+
+
 async def _auto_status(*texts: str | None) -> tuple[str, str | None, str | None]:
     finding = check_text(*texts)
     if finding:
@@ -269,7 +290,16 @@ async def edit_review(
 
 
 async def delete_review(review_id: int, member_external_id: str | None, actor: str) -> Review:
+    """A deleted review stays as a record, but its photos and videos leave the disk (after
+    the commit: a rolled-back deletion must not lose them). Deletion is final."""
     review = await _own_review(review_id, member_external_id)
+    review = await _delete_review_rows(review, actor)
+    rows = await ReviewMedia.filter(review_id=review.id).values_list("file_name", "thumb_name")
+    media_files.delete_files([name for pair in rows for name in pair if name])
+    return review
+
+
+async def _delete_review_rows(review: Review, actor: str) -> Review:
     async with write_transaction():
         if review.member_id:
             await lock_member(review.member_id)
@@ -336,6 +366,8 @@ async def moderate_media(media_id: int, publish: bool, reason: str | None, actor
         await summary.recount(review)
         if publish and review.status == "published":
             await _award(review)
+        elif not publish:
+            await _reverse_media_bonus(review, media)
         return review
 
 
