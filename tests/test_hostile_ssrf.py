@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -278,3 +279,94 @@ async def test_the_delivery_client_refuses_a_connection_nobody_checked(receiver)
         assert receiver.at("/hook") == []
     finally:
         await deliverer.client.aclose()
+
+
+# --- TLS keeps the name while the connection goes to the checked address ---------------------
+
+def _certificates(directory, name: str) -> tuple[str, str, str]:
+    """A throwaway CA and a server certificate for `name`: (ca file, cert file, key file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def issue(subject: str, key, issuer: x509.Name, issuer_key, ca: bool) -> x509.Certificate:
+        builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(hours=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if ca:
+            builder = builder.add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        else:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Patron test CA")])
+    ca = issue("Patron test CA", ca_key, ca_name, ca_key, True)
+    cert = issue(name, key, ca_name, ca_key, False)
+    paths = (str(directory / "ca.pem"), str(directory / "cert.pem"), str(directory / "key.pem"))
+    for path, data in zip(paths, (ca.public_bytes(serialization.Encoding.PEM), cert.public_bytes(serialization.Encoding.PEM),
+                                  key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption()))):
+        with open(path, "wb") as f:
+            f.write(data)
+    return paths
+
+
+class TlsReceiver(Receiver):
+    """The test receiver over HTTPS on 127.0.0.1."""
+
+    def __init__(self, certfile: str, keyfile: str) -> None:
+        super().__init__()
+        self.certfile, self.keyfile = certfile, keyfile
+
+    async def start(self) -> None:
+        import asyncio
+
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST"])])
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="off",
+                                ssl_certfile=self.certfile, ssl_keyfile=self.keyfile)
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            await asyncio.sleep(0.01)
+
+
+async def test_https_delivery_verifies_the_certificate_for_the_name_not_the_address(
+        api, admin_token, monkeypatch, tmp_path, system_dns):
+    # given: an HTTPS receiver on 127.0.0.1 whose certificate names tls.invalid, trusted by the client
+    ca, cert, key = _certificates(tmp_path, "tls.invalid")
+    monkeypatch.setenv("SSL_CERT_FILE", ca)
+    receiver = TlsReceiver(cert, key)
+    await receiver.start()
+    deliverer = Deliverer("tls")
+    try:
+        for name in ("tls.invalid", "impostor.invalid"):  # both resolve to the receiver's 127.0.0.1
+            system_dns.answers[name] = ["127.0.0.1", "127.0.0.1", REBOUND]
+            created = await api.ok(CREATE, {"i": {"url": f"https://{name}:{receiver.port}/{name}",
+                                                  "eventTypes": ["member.created"]}}, admin_token)
+            assert created["createWebhookEndpoint"]["errors"] == []
+        await helpers.member("m1")
+        # when
+        await deliverer.run_once()
+        # then: the name on the certificate got it; the other name failed verification
+        [hit] = receiver.received
+        assert (hit.path, hit.headers["host"]) == ("/tls.invalid", f"tls.invalid:{receiver.port}")
+        by_url = {d.endpoint.url: d for d in await WebhookDelivery.all().prefetch_related("endpoint")}
+        good = by_url[f"https://tls.invalid:{receiver.port}/tls.invalid"]
+        bad = by_url[f"https://impostor.invalid:{receiver.port}/impostor.invalid"]
+        assert (good.status, good.last_status_code) == ("succeeded", 200)
+        assert bad.last_status_code is None and "CERTIFICATE_VERIFY_FAILED" in bad.last_error
+    finally:
+        await deliverer.client.aclose()
+        await receiver.stop()
