@@ -76,6 +76,8 @@ class Settings:
     dunning_retries: int = field(default_factory=lambda: _int("PATRON_DUNNING_RETRIES", 3))
     dunning_interval_days: int = field(default_factory=lambda: _int("PATRON_DUNNING_INTERVAL_DAYS", 7))
     dunning_outcome: str = field(default_factory=lambda: os.environ.get("PATRON_DUNNING_OUTCOME", "cancel"))
+    # Recommendations: at most this many items sharing any one category in a list (0 = no cap).
+    recs_max_per_category: int = field(default_factory=lambda: _int("PATRON_RECS_MAX_PER_CATEGORY", 3))
     # Requests per minute per API key / member token / anonymous IP (0 = no limit).
     rate_limit_key_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_KEY", 1200))
     rate_limit_member_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_MEMBER", 240))

@@ -31,7 +31,7 @@ class SignalType(Enum):
 class RecommendedItem:
     product: Product
     score: float
-    strategy: str = strawberry.field(description="similar_customers, item_to_item, replenishment, exploration or trending")
+    strategy: str = strawberry.field(description="similar_customers, item_to_item, replenishment, exploration, trending, popular or catalog")
     reason: str = strawberry.field(description="Why this item, in words a shopper understands.")
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
+from tortoise.expressions import F
 
 from domain import clock
 from domain.catalog.models import Product
@@ -23,11 +24,12 @@ from domain.recommendations import algorithms as algo
 from domain.recommendations import training
 from domain.recommendations.models import Signal
 from domain.reviews.models import Review
+from domain.settings import get_settings
 
 CONTEXTS = ("HOME", "PRODUCT", "CART", "EMAIL")
 EVENT_TYPES = ("VIEW", "ADD_TO_CART", "PURCHASE", "REVIEW")
 HISTORY = 50
-MAX_PER_CATEGORY = 3  # diversity: not ten near-duplicates
+SCORE_DECIMALS = 4  # a scored strategy's item whose score rounds to 0 contributed nothing: not shown
 
 
 @dataclass
@@ -44,8 +46,18 @@ async def personalization_allowed(member: Member | None) -> bool:
     return await Consent.exists(member_id=member.id, purpose="PERSONALIZATION", granted=True)
 
 
+async def purchased_products(member: Member) -> set[str]:
+    """Every product the member bought, whatever the path: an order line not fully refunded or
+    a PURCHASE signal, all of them (DISTINCT in SQL: only product ids come back)."""
+    ordered = await OrderLine.filter(order__member_id=member.id, product_external_id__isnull=False,
+                                     refunded_quantity__lt=F("quantity")).distinct().values_list("product_external_id", flat=True)
+    signalled = await Signal.filter(member_id=member.id, type="PURCHASE").distinct().values_list("product_external_id", flat=True)
+    return set(ordered) | set(signalled)
+
+
 async def _member_history(member: Member) -> tuple[list[tuple[float, str]], set[str], set[str], dict[str, list[datetime]], set[str]]:
-    """Recent positive interactions (oldest first), purchased, disliked, purchase dates, all seen."""
+    """Recent positive interactions (oldest first), purchased (all of them), disliked, recent
+    purchase dates (for replenishment), all seen."""
     seen: dict[str, float] = {}
     purchases: dict[str, list[datetime]] = {}
     lines = await OrderLine.filter(order__member_id=member.id, product_external_id__isnull=False).order_by(
@@ -67,7 +79,7 @@ async def _member_history(member: Member) -> tuple[list[tuple[float, str]], set[
     for pid in disliked:
         seen.pop(pid, None)
     ordered = sorted(((t, pid) for pid, t in seen.items()))[-HISTORY:]
-    return ordered, set(purchases), disliked, purchases, set(seen)
+    return ordered, await purchased_products(member), disliked, purchases, set(seen)
 
 
 def replenishment(purchases: dict[str, list[datetime]], now: datetime) -> list[tuple[str, float, str]]:
@@ -93,13 +105,49 @@ def _ranked(scores: np.ndarray, model: training.RecModel, banned: set[int], limi
     return [(model.items[i], float(scores[i]) / top) for i in idx]
 
 
-def _because(model: training.RecModel, candidate: str, history: list[str], titles: dict[str, str]) -> str:
+def _weight(nbrs: algo.Neighbours, source: int, candidate: int) -> float:
+    """The neighbour weight from source to candidate (0 when it is not a neighbour)."""
+    hits = np.flatnonzero(nbrs.index[source] == candidate)
+    return max(0.0, float(nbrs.weight[source][hits[0]])) if hits.size else 0.0
+
+
+def _top_contributor(candidate: int, sources: list[tuple[str, int, float]],
+                     parts: list[tuple[algo.Neighbours, float]]) -> str | None:
+    """The source (pid, index, weight) that added most to the candidate's score, where a
+    score is sum over parts of factor * sum over sources of weight * neighbour weight; None
+    when no source added anything — then the strategy must not claim the item."""
+    best, best_pid = 0.0, None
+    for pid, idx, weight in sources:
+        contribution = weight * sum(factor * _weight(nbrs, idx, candidate) for nbrs, factor in parts)
+        if contribution > best:
+            best, best_pid = contribution, pid
+    return best_pid
+
+
+def _blend_parts(model: training.RecModel, hist_idx: np.ndarray, recency: np.ndarray) -> list[tuple[algo.Neighbours, float]]:
+    """algo.blend_scores as (neighbours, factor) parts: EASE and cosine, each divided by its top score."""
+    n = len(model.items)
+    top_ease = float(algo.score(hist_idx, recency, model.ease, n).max(initial=0.0)) or 1.0
+    top_cos = float(algo.score(hist_idx, recency, model.cosine, n).max(initial=0.0)) or 1.0
+    return [(model.ease, 1 / top_ease), (model.cosine, algo.COSINE_WEIGHT / top_cos)]
+
+
+def _because(model: training.RecModel, candidate: str, history: list[tuple[str, int, float]],
+             parts: list[tuple[algo.Neighbours, float]], titles: dict[str, str]) -> str | None:
+    """Names the history item that contributed most to the candidate's blended score."""
+    pid = _top_contributor(model.index[candidate], history, parts)
+    return f"Because you liked {titles.get(pid) or pid}" if pid else None
+
+
+def _bought_with(model: training.RecModel, candidate: str, anchors: list[tuple[str, int, float]],
+                 titles: dict[str, str]) -> str | None:
+    """Co-purchase when there is any, else similarity, naming the anchor that contributed."""
     c = model.index[candidate]
-    for pid in reversed(history):  # the most recent item that points to this one
-        h = model.index.get(pid)
-        if h is not None and (c in model.ease.index[h] or c in model.cosine.index[h]):
-            return f"Because you liked {titles.get(pid) or pid}"
-    return "Customers with tastes like yours chose this"
+    pid = _top_contributor(c, anchors, [(model.together, 1.0)])
+    if pid:
+        return f"Often bought together with {titles.get(pid) or pid}"
+    pid = _top_contributor(c, anchors, [(model.cosine, 1.0)])
+    return f"Shoppers who chose {titles.get(pid) or pid} also chose this" if pid else None
 
 
 async def recommend(
@@ -131,25 +179,36 @@ async def recommend(
         scores = algo.normalised(together) + 0.5 * algo.normalised(similar)
         ranked = _ranked(scores, model, set(anchor_idx), want)
         pools.append(("item_to_item", ranked, {}))
+    scored_history: list[tuple[str, int, float]] = []  # (pid, model index, recency weight), oldest first
+    blend_parts: list[tuple[algo.Neighbours, float]] = []
     if personal and history:
-        hist_idx = np.array([model.index[p] for p in history if p in model.index], dtype=np.int64)
-        if hist_idx.size:
-            scores = algo.blend_scores(hist_idx, algo.recency_weights(hist_idx.size), model.ease, model.cosine, len(model.items))
-            # Everything the member already interacted with is banned, not only the last 50.
-            banned = {model.index[p] for p in seen_all if p in model.index}
+        in_model = [p for p in history if p in model.index]
+        if in_model:
+            hist_idx = np.array([model.index[p] for p in in_model], dtype=np.int64)
+            recency = algo.recency_weights(hist_idx.size)
+            scored_history = [(p, int(i), float(w)) for p, i, w in zip(in_model, hist_idx, recency)]
+            blend_parts = _blend_parts(model, hist_idx, recency)
+            scores = algo.blend_scores(hist_idx, recency, model.ease, model.cosine, len(model.items))
+            # Everything the member already interacted with or bought is banned, not only the last 50.
+            banned = {model.index[p] for p in seen_all | purchased if p in model.index}
             pools.append(("similar_customers", _ranked(scores, model, banned, want), {}))
-    trending = _ranked(model.popularity, model, set(anchor_idx), want * 2)
+    trending, popular = _popularity_pools(model, set(anchor_idx), want * 2)
     if personal and context in ("HOME", "EMAIL"):
-        pools.append(("exploration", trending, {}))  # filtered to unseen categories below
+        # filtered to unseen categories below; recent popularity first, then all-time
+        recent = {pid for pid, _ in trending}
+        pools.append(("exploration", trending + [p for p in popular if p[0] not in recent], {}))
     pools.append(("trending", trending, {}))
+    pools.append(("popular", popular, {}))  # imported or quiet history: a list is never empty
 
     candidates = {pid for _, ranked, _ in pools for pid, _ in ranked}
     products = {p.external_id: p for p in await Product.filter(external_id__in=list(candidates | set(history) | set(anchors)))}
     titles = {pid: p.title or pid for pid, p in products.items()}
     bought_categories = {c for pid in purchased if pid in products for c in (products[pid].categories or [])}
     blocked = set(exclude) | set(anchors) | disliked
+    anchor_sources = [(a, model.index[a], 1.0) for a in anchors if a in model.index]
     chosen: list[Item] = []
     per_category: Counter[str] = Counter()
+    cap = max(0, get_settings().recs_max_per_category)
     exploration_slots = 2
 
     def allowed(pid: str, strategy: str) -> Product | None:
@@ -162,36 +221,70 @@ async def recommend(
             return None
         return product
 
+    def reason_for(strategy: str, pid: str, score: float, cats: list[str], reasons: dict[str, str]) -> str | None:
+        """A true sentence about why this strategy put the item here, or None: not shown."""
+        if strategy in ("similar_customers", "item_to_item") and round(score, SCORE_DECIMALS) <= 0:
+            return None  # contributed (next to) nothing
+        if strategy == "similar_customers":
+            return _because(model, pid, scored_history, blend_parts, titles)
+        if strategy == "item_to_item":
+            return _bought_with(model, pid, anchor_sources, titles)
+        if strategy == "exploration":
+            return f"Something new for you from {cats[0] if cats else 'our range'}"
+        if strategy == "trending":
+            return "Popular with shoppers this week"
+        if strategy == "popular":
+            return "Popular with shoppers"
+        if strategy == "catalog":
+            return "From our range"
+        return reasons[pid]
+
+    def take(strategy: str, pid: str, score: float, reasons: dict[str, str]) -> bool:
+        nonlocal exploration_slots
+        product = allowed(pid, strategy)
+        if product is None or any(c.product.external_id == pid for c in chosen):
+            return False
+        cats = sorted(set(product.categories or []))
+        if strategy == "exploration" and (exploration_slots == 0 or any(c in bought_categories for c in cats)
+                                          or any(per_category[c] for c in cats)):
+            return False
+        # Diversity: every category of the product counts, not only its first one.
+        if strategy != "replenishment" and cap and any(per_category[c] >= cap for c in cats):
+            return False
+        reason = reason_for(strategy, pid, score, cats, reasons)
+        if reason is None:
+            return False
+        if strategy == "exploration":
+            exploration_slots -= 1
+        per_category.update(cats)
+        chosen.append(Item(product, round(float(score), SCORE_DECIMALS), strategy, reason))
+        return True
+
     for strategy, ranked, reasons in pools:
         for pid, s in ranked:
+            if len(chosen) >= first or (strategy == "exploration" and exploration_slots == 0):
+                break
+            take(strategy, pid, s, reasons)
+    if not chosen:
+        # Nothing anyone interacted with qualifies: the catalog itself, newest first.
+        extra = await Product.filter(active=True, hidden=False, in_stock=True).exclude(
+            external_id__in=list(blocked | purchased)).order_by("-id").limit(want * 2)
+        for product in extra:
             if len(chosen) >= first:
                 break
-            product = allowed(pid, strategy)
-            if product is None or any(c.product.external_id == pid for c in chosen):
-                continue
-            cats = list(product.categories or [])
-            if strategy == "exploration":
-                if exploration_slots == 0 or any(c in bought_categories for c in cats) or any(per_category[c] for c in cats):
-                    continue
-                exploration_slots -= 1
-                reason = f"Something new for you from {cats[0] if cats else 'our range'}"
-            elif strategy == "similar_customers":
-                reason = _because(model, pid, history, titles)
-            elif strategy == "item_to_item":
-                names = ", ".join(titles.get(a, a) for a in anchors[:2])
-                reason = f"Often bought together with {names}"
-            elif strategy == "trending":
-                reason = "Popular with shoppers this week"
-            else:
-                reason = reasons[pid]
-            if strategy != "replenishment" and cats and per_category[cats[0]] >= MAX_PER_CATEGORY:
-                continue
-            for c in cats[:1]:
-                per_category[c] += 1
-            chosen.append(Item(product, round(float(s), 4), strategy, reason))
-            if strategy == "exploration" and exploration_slots == 0:
-                break
+            products.setdefault(product.external_id, product)
+            take("catalog", product.external_id, 0.0, {})
     return personal, chosen
+
+
+def _popularity_pools(model: training.RecModel, banned: set[int], limit: int) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """Trending: decayed popularity of items with an interaction in the last TRENDING_DAYS
+    before training (so "this week" is true). Popular: all-time counts, for everything else."""
+    recent_since = model.trained_at.timestamp() - training.TRENDING_DAYS * 86400
+    stale = set(np.flatnonzero(model.last_at[:len(model.items)] < recent_since).tolist())
+    trending = _ranked(model.popularity, model, banned | stale, limit)
+    popular = _ranked(model.popularity_all, model, banned | {model.index[p] for p, _ in trending}, limit)
+    return trending, popular
 
 
 async def track(events: list[dict], member_scope: str | None) -> int:

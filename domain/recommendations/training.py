@@ -2,13 +2,17 @@
 
 The model lives in this process's memory; with REDIS_URL the trainer also stores it in
 Redis and every API process loads a newer version when it sees one (checked at most
-every few seconds), so all processes serve the same model.
+every few seconds), so all processes serve the same model. In Redis it is plain data —
+numpy arrays in an .npz archive and JSON — never a pickle: whoever can write to Redis must
+not be able to run code in the API processes.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import math
-import pickle
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,7 +26,10 @@ from domain import changes, clock
 from domain.recommendations import algorithms as algo
 
 POPULARITY_HALF_LIFE_DAYS = 7.0
-REDIS_KEY, REDIS_VERSION_KEY = "patron:recommender:model", "patron:recommender:version"
+TRENDING_DAYS = 7  # "this week": trending shows only items with an interaction this recent
+# v2: npz + JSON (v1 held a pickle under another key, which is never read)
+REDIS_KEY, REDIS_VERSION_KEY = "patron:recommender:model:v2", "patron:recommender:version"
+log = logging.getLogger("patron.recommendations")
 SIGNAL_WEIGHT = {"PURCHASE": 3.0, "ADD_TO_CART": 2.0, "VIEW": 1.0, "REVIEW": 3.0}
 
 
@@ -35,6 +42,8 @@ class RecModel:
     cosine: algo.Neighbours
     together: algo.Neighbours  # co-purchase in the same order
     popularity: np.ndarray  # time-decayed interaction counts
+    popularity_all: np.ndarray  # all-time interaction counts (fallback when nothing is recent)
+    last_at: np.ndarray  # epoch seconds of each item's latest interaction
     stats: dict[str, float] = field(default_factory=dict)
 
 
@@ -95,14 +104,74 @@ def build(history: dict[int, dict[str, float]], baskets: dict[int, set[str]],
             bcol.append(index[item])
     xb = sp.csr_matrix((np.ones(len(brow), dtype=np.float32), (brow, bcol)), shape=(max(len(brow), 1), max(n, 1)))
     popularity = np.zeros(max(n, 1), dtype=np.float32)
+    popularity_all = np.zeros(max(n, 1), dtype=np.float32)
+    last_at = np.zeros(max(n, 1), dtype=np.float64)
     decay = math.log(2) / (POPULARITY_HALF_LIFE_DAYS * 86400)
     for item, at, weight in events:
-        popularity[index[item]] += weight * math.exp(-decay * max(0.0, now - at))
+        i = index[item]
+        popularity[i] += weight * math.exp(-decay * max(0.0, now - at))
+        popularity_all[i] += weight
+        last_at[i] = max(last_at[i], at)
     return RecModel(
         trained_at=datetime.fromtimestamp(now, clock.now().tzinfo), items=items, index=index,
         ease=algo.ease(x), cosine=algo.cosine(x), together=algo.cosine(xb), popularity=popularity,
+        popularity_all=popularity_all, last_at=last_at,
         stats={"members": float(len(history)), "items": float(n), "interactions": float(x.nnz), "events": float(len(events))},
     )
+
+
+class ModelFormatError(ValueError):
+    """A stored model that is not exactly what dumps() writes."""
+
+
+_ARRAYS = {"ease_index": np.int32, "ease_weight": np.float32, "cosine_index": np.int32, "cosine_weight": np.float32,
+           "together_index": np.int32, "together_weight": np.float32, "popularity": np.float32,
+           "popularity_all": np.float32, "last_at": np.float64}
+
+
+def dumps(model: RecModel) -> bytes:
+    """The model as an .npz archive: its arrays, and the rest as UTF-8 JSON in a uint8 array."""
+    meta = {"trainedAt": model.trained_at.isoformat(), "items": model.items, "stats": model.stats}
+    arrays = {"ease_index": model.ease.index, "ease_weight": model.ease.weight, "cosine_index": model.cosine.index,
+              "cosine_weight": model.cosine.weight, "together_index": model.together.index,
+              "together_weight": model.together.weight, "popularity": model.popularity,
+              "popularity_all": model.popularity_all, "last_at": model.last_at}
+    out = io.BytesIO()
+    np.savez(out, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    return out.getvalue()
+
+
+def loads(blob: bytes) -> RecModel:
+    """Read what dumps() wrote; anything else (a pickle, object arrays, wrong shapes) raises
+    ModelFormatError without running any of it."""
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+            if set(archive.files) != set(_ARRAYS) | {"meta"}:
+                raise ModelFormatError(f"unexpected arrays {sorted(archive.files)}")
+            arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+        items, stats = meta["items"], meta["stats"]
+        trained_at = datetime.fromisoformat(meta["trainedAt"])
+    except ModelFormatError:
+        raise
+    except Exception as exc:  # not an npz, a pickle refused by allow_pickle=False, bad JSON…
+        raise ModelFormatError(f"not a stored model: {type(exc).__name__}: {exc}") from None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items) or not isinstance(stats, dict) \
+            or not all(isinstance(v, (int, float)) for v in stats.values()):
+        raise ModelFormatError("bad items or stats")
+    n = max(len(items), 1)
+    for name, dtype in _ARRAYS.items():
+        a = arrays[name]
+        if a.dtype != dtype or a.ndim != (2 if name.endswith(("_index", "_weight")) else 1) or a.shape[0] != n:
+            raise ModelFormatError(f"{name}: dtype {a.dtype}, shape {a.shape}")
+        if name.endswith("_index") and (a.shape != arrays[name.replace("_index", "_weight")].shape
+                                        or (a.size and (a.min() < 0 or a.max() >= n))):
+            raise ModelFormatError(f"{name}: shape or an item index out of range")
+    nbrs = {k: algo.Neighbours(arrays[f"{k}_index"], arrays[f"{k}_weight"]) for k in ("ease", "cosine", "together")}
+    return RecModel(trained_at=trained_at, items=items, index={item: i for i, item in enumerate(items)},
+                    ease=nbrs["ease"], cosine=nbrs["cosine"], together=nbrs["together"],
+                    popularity=arrays["popularity"], popularity_all=arrays["popularity_all"], last_at=arrays["last_at"],
+                    stats={str(k): float(v) for k, v in stats.items()})
 
 
 _model: RecModel | None = None
@@ -122,8 +191,7 @@ async def train() -> RecModel:
     client = changes._redis()
     if client is not None:
         version = model.trained_at.isoformat().encode()
-        # pickle is fine here: only Patron's own trainer writes this key.
-        await client.set(REDIS_KEY, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+        await client.set(REDIS_KEY, dumps(model))
         await client.set(REDIS_VERSION_KEY, version)
         _version = version
     return model
@@ -139,7 +207,11 @@ async def current() -> RecModel | None:
         if version is not None and version != _version:
             blob = await client.get(REDIS_KEY)
             if blob is not None:
-                _model, _version = pickle.loads(blob), version
+                try:
+                    _model, _version = loads(blob), version
+                except ModelFormatError as exc:  # keep serving what we have; never run what we were given
+                    log.warning("ignoring the recommender model in Redis: %s", exc)
+                    _version = version
     return _model
 
 

@@ -22,7 +22,7 @@ from domain.events import service as events
 from domain.events.models import Event
 from domain.events.service import record_event
 from domain.settings import get_settings
-from domain.webhooks import signing
+from domain.webhooks import pinned, signing
 from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
 from domain.webhooks.service import invalidate_cache, signing_secrets
 from domain.webhooks.ssrf import Blocked, check_url
@@ -85,8 +85,9 @@ async def _attempt(client: httpx.AsyncClient, delivery: WebhookDelivery, endpoin
                                     if k != "webhook-signature"}, "body": body[:EXCERPT].decode(errors="replace")}).decode()
     started = time.perf_counter()
     try:
-        await check_url(endpoint.url)  # again at send time: DNS may have changed
-        response = await client.post(endpoint.url, content=body, headers=headers)
+        target = await check_url(endpoint.url)  # again at send time: DNS may have changed
+        with pinned.pinned(target):  # connect to the addresses just checked, not to a new lookup
+            response = await client.post(endpoint.url, content=body, headers=headers)
     except Blocked as exc:
         return None, f"blocked: {exc.message}", None, request_excerpt, None, int((time.perf_counter() - started) * 1000)
     except httpx.TimeoutException:
@@ -158,8 +159,7 @@ class Deliverer:
         self.worker = worker
         self.wake = asyncio.Event()
         events.listeners.append(self._on_event)
-        self.client = httpx.AsyncClient(follow_redirects=False, timeout=get_settings().webhook_timeout_seconds,
-                                        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+        self.client = pinned.client(get_settings().webhook_timeout_seconds)
 
     async def _on_event(self, event: Event) -> None:
         self.wake.set()  # a committed event may have fanned out deliveries: look now

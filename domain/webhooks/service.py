@@ -43,8 +43,6 @@ def _owned(endpoint: WebhookEndpoint | None, owner_key_id: int | None) -> Webhoo
 
 
 async def create_endpoint(url: str, patterns: list[str], description: str | None, owner_key_id: int | None) -> tuple[WebhookEndpoint, str]:
-    if len(url) > 2000:
-        raise InvalidInput("The URL is too long", "url")
     await check_url(url)
     patterns = _validate_patterns(patterns)
     secret = signing.new_secret()
