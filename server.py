@@ -27,6 +27,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -39,7 +40,7 @@ from domain.ratelimit import RateLimiter, limit_for
 from domain.realtime.bus import bus
 from domain.settings import get_settings
 from domain.webhooks.delivery import Deliverer
-from media_route import media_routes
+from web.media import media_routes
 from schema import schema
 from schema.context import Context
 from schema.response_cache import PUBLIC_ROLES, ResponseCache

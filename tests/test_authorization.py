@@ -630,7 +630,7 @@ async def database_snapshot() -> dict[str, list[dict[str, Any]]]:
     """Every row of every model, to prove a refused call changed nothing at all."""
     snapshot = {}
     for name, model in sorted(Tortoise.apps["patron"].items()):
-        snapshot[name] = await model.all().order_by("id").values()
+        snapshot[name] = await model.all().order_by(model._meta.pk_attr).values()
     return snapshot
 
 

@@ -473,3 +473,19 @@ async def test_websocket_message_nested_too_deep_closes_with_4400(served):
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 5)
     assert closed.value.rcvd.code == 4400
+
+
+async def test_recommender_trains_and_serves_when_redis_is_unreachable(api, monkeypatch, fresh_redis, admin_token):
+    # Given REDIS_URL pointing at a closed port
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{_closed_port()}/0")
+    reload_settings()
+    from domain.recommendations import training
+
+    training.forget()
+    # When the model is trained (it cannot be published to Redis) and read back
+    trained = await api("mutation { trainRecommender { items } }", token=admin_token)
+    served = await api('{ recommendations(context: HOME, first: 3) { personalized items { product { externalId } } } }',
+                       token=admin_token)
+    # Then both answer without errors: the model lives in this process's memory
+    assert "errors" not in trained and "errors" not in served, (trained, served)
+    assert await training.current() is not None

@@ -22,7 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from tortoise import connections
 
-from domain import changes, clock
+from domain import changes, clock, redis_client
+from domain.settings import get_settings
 from domain.recommendations import algorithms as algo
 
 POPULARITY_HALF_LIFE_DAYS = 7.0
@@ -188,24 +189,31 @@ async def train() -> RecModel:
     model = build(history, baskets, events, clock.now().timestamp())
     model.stats["seconds"] = round(time.perf_counter() - started, 3)
     _model = model
-    client = changes._redis()
+    client = changes._usable()
     if client is not None:
         version = model.trained_at.isoformat().encode()
-        await client.set(REDIS_KEY, dumps(model))
-        await client.set(REDIS_VERSION_KEY, version)
-        _version = version
+        try:
+            await client.set(REDIS_KEY, dumps(model))
+            await client.set(REDIS_VERSION_KEY, version)
+            _version = version
+        except redis_client.FAILURES as exc:  # other processes keep their model until next time
+            redis_client.failed(get_settings().redis_url or "", "recommender model", exc)
     return model
 
 
 async def current() -> RecModel | None:
     """The newest model: from memory, refreshed from Redis when another process trained."""
     global _model, _checked_at, _version
-    client = changes._redis()
+    client = changes._usable()
     if client is not None and time.monotonic() - _checked_at > CHECK_SECONDS:
         _checked_at = time.monotonic()
-        version = await client.get(REDIS_VERSION_KEY)
+        try:
+            version = await client.get(REDIS_VERSION_KEY)
+            blob = await client.get(REDIS_KEY) if version is not None and version != _version else None
+        except redis_client.FAILURES as exc:  # serve the model in memory
+            redis_client.failed(get_settings().redis_url or "", "recommender model", exc)
+            version = blob = None
         if version is not None and version != _version:
-            blob = await client.get(REDIS_KEY)
             if blob is not None:
                 try:
                     _model, _version = loads(blob), version
