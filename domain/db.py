@@ -119,8 +119,18 @@ async def migrate(db_url: str | None = None) -> None:
         await Tortoise.close_connections()  # the ORM is opened afresh by init_orm()
 
 
+_orm_url: str | None = None
+
+
+def current_url() -> str:
+    """The URL the ORM was opened with (tests open a private file, not the settings' URL)."""
+    return _orm_url or tortoise_config()["connections"]["default"]
+
+
 async def init_orm(db_url: str | None = None) -> None:
+    global _orm_url
     config = tortoise_config(db_url)
+    _orm_url = config["connections"]["default"]
     ensure_sqlite_dir(config["connections"]["default"])
     await Tortoise.init(config=config, _enable_global_fallback=True)
 

@@ -23,6 +23,7 @@ from domain.db import write_transaction
 from domain.ledger import jobs as ledger_jobs
 from domain.ledger.service import lock_member
 from domain.members.models import Member
+from domain.recommendations import training
 from domain.reviews import jobs as review_jobs
 from domain.rewards import service as rewards
 from domain.rules import activities
@@ -75,9 +76,7 @@ async def review_tiers(now: datetime) -> int:
 
 
 async def _train(now: datetime) -> int:
-    from domain.recommendations.training import train
-
-    return int((await train()).stats["items"])
+    return int((await training.train()).stats["items"])
 
 
 async def prune_job_runs(now: datetime) -> int:
@@ -97,7 +96,7 @@ JOBS = [
     ("subscription_dunning", subscription_jobs.retry_past_due, 0),
     ("subscription_pauses", subscription_jobs.end_pauses, 0),
     ("membership_ends", subscription_jobs.end_memberships, 0),
-    ("train_recommender", _train, 3600),
+    (training.TRAINING_JOB, _train, 3600),
     ("prune_job_runs", prune_job_runs, 86400),
 ]
 

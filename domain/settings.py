@@ -79,6 +79,8 @@ class Settings:
     # Recommendations: at most this many items sharing any one category in a list (0 = no cap).
     recs_max_per_category: int = field(default_factory=lambda: _int("PATRON_RECS_MAX_PER_CATEGORY", 3))
     # Requests per minute per API key / member token / anonymous IP (0 = no limit).
+    # Recommender: build in a child process (1) so serving processes never stall; 0 = in-process.
+    recs_train_subprocess: bool = field(default_factory=lambda: os.environ.get("PATRON_RECS_TRAIN_SUBPROCESS", "1") == "1")
     rate_limit_key_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_KEY", 1200))
     rate_limit_member_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_MEMBER", 240))
     rate_limit_anonymous_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_ANONYMOUS", 600))

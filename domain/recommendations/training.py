@@ -1,5 +1,11 @@
 """Training the recommender from the database, and sharing the model between processes.
 
+Training never runs on the event loop of a serving process: `train()` reads and builds in
+a child process (spawned, one at a time; it opens its own database connection and returns
+the model in the same plain format Redis holds), so a 40-second build at 100k members
+leaves /healthz, GraphQL and webhook leases untouched. A request never trains: with no
+model yet it gets the non-personal fallback and the `train_recommender` job is made due.
+
 The model lives in this process's memory; with REDIS_URL the trainer also stores it in
 Redis and every API process loads a newer version when it sees one (checked at most
 every few seconds), so all processes serve the same model. In Redis it is plain data —
@@ -9,12 +15,16 @@ not be able to run code in the API processes.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import math
+import multiprocessing
+import os
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,15 +32,17 @@ import numpy as np
 import scipy.sparse as sp
 from tortoise import connections
 
-from domain import changes, clock, redis_client
+from domain import changes, clock, db, redis_client
 from domain.settings import get_settings
 from domain.recommendations import algorithms as algo
+from domain.scheduler.models import JobState
 
 POPULARITY_HALF_LIFE_DAYS = 7.0
 TRENDING_DAYS = 7  # "this week": trending shows only items with an interaction this recent
 # v2: npz + JSON (v1 held a pickle under another key, which is never read)
 REDIS_KEY, REDIS_VERSION_KEY = "patron:recommender:model:v2", "patron:recommender:version"
 log = logging.getLogger("patron.recommendations")
+TRAINING_JOB = "train_recommender"  # its name in domain/jobs.py
 SIGNAL_WEIGHT = {"PURCHASE": 3.0, "ADD_TO_CART": 2.0, "VIEW": 1.0, "REVIEW": 3.0}
 
 
@@ -181,12 +193,42 @@ _version: bytes | None = None
 CHECK_SECONDS = 5.0
 
 
+def _build_in_child(db_url: str, now: float) -> bytes:
+    """Runs in the training process: its own event loop and database connection."""
+
+    async def run() -> bytes:
+        await db.init_orm(db_url)
+        try:
+            history, baskets, events = await load_interactions()
+        finally:
+            await db.close_orm()
+        model = build(history, baskets, events, now)
+        model.stats["trainerPid"] = float(os.getpid())
+        return dumps(model)
+
+    return asyncio.run(run())
+
+
+async def _build_off_loop(now: float) -> RecModel:
+    url = db.current_url()
+    if not get_settings().recs_train_subprocess or ":memory:" in url:  # a memory database has no other reader
+        history, baskets, events = await load_interactions()
+        return build(history, baskets, events, now)
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        blob = await asyncio.get_running_loop().run_in_executor(pool, _build_in_child, url, now)
+    finally:
+        pool.shutdown(wait=False)  # the child exits by itself once it has answered
+    return loads(blob)
+
+
 async def train() -> RecModel:
-    """Build from the database and publish (memory, and Redis when configured)."""
+    """Build from the database off the event loop and publish (memory, and Redis when
+    configured). One build at a time per process."""
     global _model, _version
-    started = time.perf_counter()
-    history, baskets, events = await load_interactions()
-    model = build(history, baskets, events, clock.now().timestamp())
+    async with _lock():
+        started = time.perf_counter()
+        model = await _build_off_loop(clock.now().timestamp())
     model.stats["seconds"] = round(time.perf_counter() - started, 3)
     _model = model
     client = changes._usable()
@@ -223,11 +265,29 @@ async def current() -> RecModel | None:
     return _model
 
 
+_locks: dict[int, asyncio.Lock] = {}
+_requested_at = -1e9
+REQUEST_EVERY_SECONDS = 60.0
+
+
+def _lock() -> asyncio.Lock:
+    return _locks.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+
+
 async def ensure() -> RecModel:
-    return await current() or await train()
+    """The current model; without one, an empty model (only the non-personal fallbacks can
+    answer) and the training job is made due, so a worker builds one on its next tick."""
+    global _requested_at
+    model = await current()
+    if model is not None:
+        return model
+    if time.monotonic() - _requested_at > REQUEST_EVERY_SECONDS:
+        _requested_at = time.monotonic()
+        await JobState.filter(name=TRAINING_JOB, next_run_at__gt=clock.now()).update(next_run_at=clock.now())
+    return build({}, {}, [], clock.now().timestamp())
 
 
 def forget() -> None:
     """Drop the in-memory model (tests; a retrain replaces it anyway)."""
-    global _model, _version, _checked_at
-    _model, _version, _checked_at = None, None, 0.0
+    global _model, _version, _checked_at, _requested_at
+    _model, _version, _checked_at, _requested_at = None, None, 0.0, -1e9
