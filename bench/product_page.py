@@ -128,7 +128,7 @@ async def seed(port: int, url: str) -> dict[str, Any]:
         for j in range(100):
             i = batch * 100 + j
             rating = (5, 4, 5, 3, 5, 4, 2, 5, 1, 4)[i % 10]
-            items.append({"productExternalId": PRODUCT, "rating": rating,
+            items.append({"externalId": f"bench-{i}", "productExternalId": PRODUCT, "rating": rating,
                           "title": None if i % 7 == 0 else f"Review number {i}", "body": review_body(i),
                           "authorName": NAMES[i % len(NAMES)],
                           "createdAt": (start + timedelta(hours=i)).isoformat()})

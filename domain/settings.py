@@ -43,7 +43,12 @@ class Settings:
     api_key_cache_seconds: int = field(default_factory=lambda: _int("PATRON_API_KEY_CACHE_SECONDS", 10))
     # Reviews: publish automatically when no moderation rule fires (else: manual queue).
     review_auto_publish: bool = field(default_factory=lambda: os.environ.get("PATRON_REVIEW_AUTO_PUBLISH", "1") == "1")
-    review_report_threshold: int = field(default_factory=lambda: _int("PATRON_REVIEW_REPORT_THRESHOLD", 1))
+    # Reports never hide a review on their own: they flag it for a moderator. A brand may opt in
+    # to hiding a published review after this many distinct reporting members (0 = never), and
+    # even then a review rated at or below review_negative_max_rating is never hidden by reports.
+    review_report_hide_threshold: int = field(default_factory=lambda: _int("PATRON_REVIEW_REPORT_HIDE_THRESHOLD", 0))
+    # Highest rating that counts as negative: protected from hiding by reports, and under the reply SLA.
+    review_negative_max_rating: int = field(default_factory=lambda: _int("PATRON_REVIEW_NEGATIVE_MAX_RATING", 2))
     review_thin_body_chars: int = field(default_factory=lambda: _int("PATRON_REVIEW_THIN_BODY_CHARS", 40))
     review_max_body_chars: int = field(default_factory=lambda: _int("PATRON_REVIEW_MAX_BODY_CHARS", 5000))
     review_reply_sla_hours: int = field(default_factory=lambda: _int("PATRON_REVIEW_REPLY_SLA_HOURS", 24))

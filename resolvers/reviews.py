@@ -36,6 +36,7 @@ from schema.reviews import (
     ReviewPayload,
     ReviewRefInput,
     ReviewsPayload,
+    SkippedImport,
     SubmitReviewInput,
     VoteInput,
 )
@@ -137,7 +138,7 @@ async def moderate_review_media(info: Info, input: ModerateInput) -> ReviewPaylo
 
 
 async def report_review(info: Info, input: ReportReviewInput) -> ReviewPayload:
-    reporter = f"member:{target_external_id(info, input.member_external_id)}"
+    reporter = target_external_id(info, input.member_external_id)
     review, errors = await attempt(service.report_review(input.review_id, reporter, input.reason.value, input.comment))
     # Shoppers learn only that the report was taken, not the review's new state.
     return ReviewPayload(review=None, errors=errors)
@@ -166,18 +167,22 @@ async def set_follow_up_question(info: Info, input: FollowUpQuestionInput) -> Fo
 
 async def import_reviews(info: Info, input: list[ImportReviewInput]) -> ReviewsPayload:
     if not input or len(input) > 100:
-        return ReviewsPayload(reviews=[], errors=[user_error(InvalidInput("Send 1 to 100 reviews per call", "input"))])
-    imported, errors = [], []
+        return ReviewsPayload(reviews=[], skipped=[],
+                              errors=[user_error(InvalidInput("Send 1 to 100 reviews per call", "input"))])
+    imported, skipped, errors = [], [], []
     for i, item in enumerate(input):
-        review, errs = await attempt(service.import_review(
-            item.product_external_id, item.rating, item.title, item.body, item.author_name, item.created_at,
-            info.context.viewer.actor))
-        if review:
-            imported.append(Review.from_model(review, public=False))
+        result, errs = await attempt(service.import_review(
+            item.external_id, item.product_external_id, item.rating, item.title, item.body, item.author_name,
+            item.created_at, info.context.viewer.actor))
+        if result and result.created:
+            imported.append(Review.from_model(result.review, public=False))
+        elif result:
+            skipped.append(SkippedImport(index=i, external_id=item.external_id,
+                                         review=Review.from_model(result.review, public=False)))
         for e in errs:
             e.field = f"input.{i}.{e.field}" if e.field else f"input.{i}"
             errors.append(e)
-    return ReviewsPayload(reviews=imported, errors=errors)
+    return ReviewsPayload(reviews=imported, skipped=skipped, errors=errors)
 
 
 async def ask_question(info: Info, input: AskQuestionInput) -> QuestionPayload:
@@ -207,10 +212,11 @@ async def moderate_answer(info: Info, input: ModerateInput) -> AnswerPayload:
 
 
 async def review_moderation_queue(
-    info: Info, first: int | None = 20, after: str | None = None, status: ModerationStatus = ModerationStatus.PENDING,
+    info: Info, first: int | None = 20, after: str | None = None, status: ModerationStatus | None = None,
 ) -> Connection[Review]:
+    """Without a status: everything waiting for a moderator (held, or reported while published)."""
     size = page_size(first)
-    rows = await queries.moderation_queue(size, decode_cursor(after), status.value)
+    rows = await queries.moderation_queue(size, decode_cursor(after), status.value if status else None)
     return connection(rows, size, lambda r: Review.from_model(r, public=False), lambda r: r.id)
 
 

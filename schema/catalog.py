@@ -6,6 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.catalog.models import Product as ProductModel
+from domain.errors import InvalidInput
 from domain.reviews import queries, summary
 from schema.common import Money, global_id
 from schema.errors import UserError, bad_input
@@ -76,10 +77,13 @@ class Product:
         if f.rating is not None and not 1 <= f.rating <= 5:
             raise bad_input("filter.rating must be from 1 to 5")
         order = queries.SORTS[sort.value]
-        rows = await queries.product_reviews(
-            self.model.id, size, decode_values(after, len(order)), sort.value,
-            rating=f.rating, with_media=f.with_media, verified_only=f.verified_only,
-        )
+        try:
+            rows = await queries.product_reviews(
+                self.model.id, size, decode_values(after, len(order)), sort.value,
+                rating=f.rating, with_media=f.with_media, verified_only=f.verified_only,
+            )
+        except InvalidInput as e:
+            raise bad_input(e.message) from None
         return connection(rows, size, Review.from_model, lambda r: r.id,
                           cursor=lambda r: encode_values(queries.sort_key(r, sort.value)))
 

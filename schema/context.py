@@ -11,7 +11,7 @@ from domain.auth.service import Viewer
 from domain.catalog.models import Product
 from domain.members.models import Consent
 from domain.reviews import queries as review_queries
-from domain.reviews.models import Answer, ReviewMedia
+from domain.reviews.models import Answer, ReviewMedia, ReviewReport
 from domain.tiers.models import Tier
 
 
@@ -47,6 +47,11 @@ async def _load_answers(question_ids: list[int]) -> list[list[Answer]]:
     return [grouped[i] for i in question_ids]
 
 
+async def _load_review_reports(review_ids: list[int]) -> list[list[ReviewReport]]:
+    grouped = await review_queries.reports_for(review_ids)
+    return [grouped[i] for i in review_ids]
+
+
 @dataclass
 class Loaders:
     tier: DataLoader[int, Tier | None] = field(default_factory=lambda: DataLoader(_load_tiers))
@@ -55,6 +60,7 @@ class Loaders:
     public_media: DataLoader[int, list[ReviewMedia]] = field(default_factory=lambda: DataLoader(_load_public_media))
     all_media: DataLoader[int, list[ReviewMedia]] = field(default_factory=lambda: DataLoader(_load_all_media))
     answers: DataLoader[int, list[Answer]] = field(default_factory=lambda: DataLoader(_load_answers))
+    review_reports: DataLoader[int, list[ReviewReport]] = field(default_factory=lambda: DataLoader(_load_review_reports))
 
 
 @dataclass

@@ -14,8 +14,11 @@ from domain.reviews.models import ModerationDecision as DecisionModel
 from domain.reviews.models import Question as QuestionModel
 from domain.reviews.models import Review as ReviewModel
 from domain.reviews.models import ReviewMedia as MediaModel
+from domain.reviews.models import ReviewReport as ReportModel
+from domain.reviews.service import is_rating_only
 from schema.common import JSON, global_id
 from schema.errors import UserError
+from schema.permissions import IsAdmin
 
 
 @strawberry.enum
@@ -113,13 +116,26 @@ class FollowUp:
     answer: str | None
 
 
+@strawberry.type(description="A member's report of a review, for moderators.")
+class ReviewReport:
+    reporter: str = strawberry.field(description='Who reported it ("member:<externalId>").')
+    reason: ReportReason
+    comment: str | None
+    created_at: dt.datetime
+
+    @classmethod
+    def from_model(cls, r: ReportModel) -> ReviewReport:
+        return cls(reporter=r.reporter, reason=ReportReason(r.reason), comment=r.comment, created_at=r.created_at)
+
+
 @strawberry.type
 class Review:
     id: strawberry.ID
     review_id: int
     rating: int
     title: str | None
-    body: str
+    body: str = strawberry.field(description='The text; "" for a rating-only review.')
+    rating_only: bool = strawberry.field(description="A rating without title or text (counted in the summary like any other).")
     attributes: JSON
     verified_purchase: bool
     incentivized: bool = strawberry.field(description="Points or a coupon were given for this review.")
@@ -131,8 +147,11 @@ class Review:
     author: ReviewAuthor
     reply: ReviewReply | None
     follow_up: FollowUp | None
-    created_at: dt.datetime
+    created_at: dt.datetime = strawberry.field(description="The review's date (an import keeps its original date).")
     published_at: dt.datetime | None
+    open_reports: int = strawberry.field(
+        permission_classes=[IsAdmin],
+        description="Distinct members who reported it since the last moderator decision (moderators only).")
     model: strawberry.Private[ReviewModel]
     public_media_only: strawberry.Private[bool]
 
@@ -140,6 +159,7 @@ class Review:
     def from_model(cls, r: ReviewModel, public: bool = True) -> Review:
         return cls(
             id=global_id("Review", r.id), review_id=r.id, rating=r.rating, title=r.title, body=r.body,
+            rating_only=is_rating_only(r), open_reports=r.open_reports,
             attributes=r.attributes, verified_purchase=r.verified_purchase, incentivized=r.incentivized,
             imported=r.imported, status=ModerationStatus(r.status), reject_reason=_reason(r.reject_reason),
             helpful_count=r.helpful_count, not_helpful_count=r.not_helpful_count,
@@ -154,6 +174,10 @@ class Review:
         loader = info.context.loaders.public_media if self.public_media_only else info.context.loaders.all_media
         preview = not self.public_media_only
         return [ReviewMedia.from_model(m, preview) for m in await loader.load(self.model.id)]
+
+    @strawberry.field(permission_classes=[IsAdmin], description="Reports with reason and comment (moderators only).")
+    async def reports(self, info: Info) -> list[ReviewReport]:
+        return [ReviewReport.from_model(r) for r in await info.context.loaders.review_reports.load(self.model.id)]
 
     @strawberry.field
     async def product_external_id(self, info: Info) -> str:
@@ -233,7 +257,7 @@ class SubmitReviewInput:
     product_external_id: str
     rating: int
     title: str | None = None
-    body: str
+    body: str | None = strawberry.field(default=None, description="Optional: a rating alone is a review.")
     attributes: JSON | None = strawberry.field(default=None, description='Key/value pairs such as {"fit": "true to size"}.')
 
 
@@ -297,12 +321,15 @@ class FollowUpQuestionInput:
 
 @strawberry.input
 class ImportReviewInput:
+    external_id: str = strawberry.field(
+        description="The review's id on the platform it comes from: importing it again changes nothing.")
     product_external_id: str
     rating: int
     title: str | None = None
-    body: str
+    body: str | None = strawberry.field(default=None, description="Optional: a rating alone is a review.")
     author_name: str
-    created_at: dt.datetime | None = None
+    created_at: dt.datetime | None = strawberry.field(
+        default=None, description="The original date (not in the future); default now.")
 
 
 @strawberry.input
@@ -326,9 +353,17 @@ class ReviewPayload:
     errors: list[UserError]
 
 
-@strawberry.type
+@strawberry.type(description="An item whose externalId was imported before: nothing was changed.")
+class SkippedImport:
+    index: int = strawberry.field(description="Position in the input list.")
+    external_id: str
+    review: Review
+
+
+@strawberry.type(description="The result of importReviews.")
 class ReviewsPayload:
-    reviews: list[Review]
+    reviews: list[Review] = strawberry.field(description="Reviews created by this call.")
+    skipped: list[SkippedImport] = strawberry.field(description="Replays of reviews imported before.")
     errors: list[UserError]
 
 

@@ -93,10 +93,13 @@ class Query:
     product: Product | None = strawberry.field(
         resolver=resolvers.catalog.product, description="A product with its public reviews, summary and Q&A.")
     review_moderation_queue: Connection[Review] = strawberry.field(
-        resolver=resolvers.reviews.review_moderation_queue, permission_classes=[IsAdmin])
+        resolver=resolvers.reviews.review_moderation_queue, permission_classes=[IsAdmin],
+        description="Without status: every review waiting for a moderator (held, or published and reported "
+                    "since the last decision; see `reports`). With status: the reviews in that state.")
     reviews_awaiting_reply: Connection[Review] = strawberry.field(
         resolver=resolvers.reviews.reviews_awaiting_reply, permission_classes=[IsAdmin],
-        description="Negative (<= 2 stars) published reviews without a reply; overdue: past the reply SLA.")
+        description="Negative (<= PATRON_REVIEW_NEGATIVE_MAX_RATING stars) published reviews without a reply; "
+                    "overdue: past the reply SLA, counted from when Patron received the review.")
     moderation_log: list[ModerationDecision] = strawberry.field(
         resolver=resolvers.reviews.moderation_log, permission_classes=[IsAdmin])
     preview_earning: EarningPreview = strawberry.field(
@@ -168,7 +171,8 @@ class Mutation:
     moderate_review_media: ReviewPayload = strawberry.mutation(
         resolver=resolvers.reviews.moderate_review_media, permission_classes=[IsAdmin])
     report_review: ReviewPayload = strawberry.mutation(
-        resolver=resolvers.reviews.report_review, permission_classes=[StorefrontOrSelf])
+        resolver=resolvers.reviews.report_review, permission_classes=[StorefrontOrSelf],
+        description="Flags a published review for a moderator (one report per member); it stays published.")
     reply_to_review: ReviewPayload = strawberry.mutation(
         resolver=resolvers.reviews.reply_to_review, permission_classes=[IsAdmin],
         description="The merchant's public reply (one per review; calling again edits it).")

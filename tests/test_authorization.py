@@ -486,7 +486,7 @@ CALLS: dict[str, Call] = {
         'mutation { setFollowUpQuestion(input: {category: "shoes", question: "How is the fit?"}) { errors { code } } }',
         lambda w, t: {}),
     "importReviews": Call(
-        """mutation { importReviews(input: [{productExternalId: "prod-1", rating: 4, body: "Bought it at the old shop.",
+        """mutation { importReviews(input: [{externalId: "old-shop-1", productExternalId: "prod-1", rating: 4, body: "Bought it at the old shop.",
              authorName: "Old Shop Customer"}]) { errors { code } } }""",
         lambda w, t: {}),
     "askQuestion": Call(

@@ -5,19 +5,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from domain.db import write_transaction
-from domain.events.service import record_event
 from domain.reviews.models import Review
-from domain.reviews.service import review_payload
+from domain.reviews.service import record_review_event
 from domain.settings import get_settings
 
 
 def negative_unanswered():
-    return Review.filter(status="published", rating__lte=2, reply_body__isnull=True)
+    return Review.filter(status="published", rating__lte=get_settings().review_negative_max_rating,
+                         reply_body__isnull=True)
 
 
 async def announce_overdue_replies(now: datetime) -> int:
-    deadline = now - timedelta(hours=get_settings().review_reply_sla_hours)
-    due = await negative_unanswered().filter(reply_overdue_at__isnull=True, created_at__lte=deadline).order_by("id").limit(500)
+    """The SLA counts from when Patron received the review (an import's original date is older),
+    and imports that were already past the SLA when received are never announced."""
+    sla_hours = get_settings().review_reply_sla_hours
+    deadline = now - timedelta(hours=sla_hours)
+    due = await negative_unanswered().filter(
+        reply_overdue_at__isnull=True, reply_sla_applies=True, received_at__lte=deadline,
+    ).order_by("id").limit(500)
     for review in due:
         async with write_transaction():
             fresh = await Review.select_for_update().get(id=review.id)
@@ -25,7 +30,7 @@ async def announce_overdue_replies(now: datetime) -> int:
                 continue
             fresh.reply_overdue_at = now
             await fresh.save(update_fields=["reply_overdue_at"])
-            await record_event("review.reply_overdue", review_payload(fresh) | {
-                "slaHours": get_settings().review_reply_sla_hours, "submittedAt": fresh.created_at.isoformat()},
-                fresh.member_id)
+            await record_review_event("review.reply_overdue", fresh, {
+                "slaHours": sla_hours, "submittedAt": fresh.created_at.isoformat(),
+                "receivedAt": (fresh.received_at or fresh.created_at).isoformat()})
     return len(due)

@@ -19,6 +19,8 @@ class Review(Model):
     verified_purchase = fields.BooleanField(default=False)
     incentivized = fields.BooleanField(default=False)
     imported = fields.BooleanField(default=False)
+    # The source platform's id of an imported review: importing it again changes nothing.
+    external_id = fields.CharField(max_length=200, null=True, unique=True)
     has_media = fields.BooleanField(default=False)  # any published media
     helpful_count = fields.IntField(default=0)
     not_helpful_count = fields.IntField(default=0)
@@ -29,17 +31,24 @@ class Review(Model):
     reply_by = fields.CharField(max_length=64, null=True)
     replied_at = fields.DatetimeField(null=True)
     reply_overdue_at = fields.DatetimeField(null=True)  # when review.reply_overdue was written
+    # False for an import that was already older than the reply SLA when Patron received it:
+    # old history, not a new complaint, so it never raises review.reply_overdue.
+    reply_sla_applies = fields.BooleanField(default=True, db_default=True)
     # Whether this review currently counts in the product summary (and with which values).
     counted_rating = fields.SmallIntField(null=True)
     counted_media = fields.BooleanField(default=False)
+    # The review's own date (for an import: its original date on the old platform); the
+    # NEWEST sort and the JSON-LD reviews follow it.
     created_at = fields.DatetimeField()
+    # When Patron received the review (= created_at unless imported): the reply SLA counts from here.
+    received_at = fields.DatetimeField(null=True)  # set on every row; 0003 backfills older rows
     updated_at = fields.DatetimeField()
     published_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "reviews"
         unique_together = (("product", "member"),)
-        indexes = (("product_id", "status", "id"),)
+        indexes = (("product_id", "status", "id"), ("product_id", "status", "created_at", "id"))
 
 
 class ReviewRevision(Model):

@@ -59,6 +59,7 @@ async def answer(question_id: int, body: str, member_external_id: str | None, ac
         )
         await log_decision("answer", reply.id, status, reason, note or "automatic", actor if kind == "merchant" else "auto")
         await record_event("question.answered", {"questionId": question.id, "answerId": reply.id,
+                                                 "productExternalId": question.product.external_id,
                                                  "authorKind": kind, "status": status}, question.member_id)
         return reply
 

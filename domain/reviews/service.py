@@ -7,7 +7,11 @@ rewards and the events in step inside the same transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from tortoise.exceptions import IntegrityError
 
 from domain import clock
 from domain.catalog.models import Product
@@ -53,16 +57,27 @@ def display_name(name: str | None) -> str:
     return word if word.isascii() else word[0] + "*" * max(1, len(word) - 1)
 
 
-def _validate_text(rating: Any, title: str | None, body: str) -> None:
+def _clean_text(rating: Any, title: str | None, body: str | None) -> tuple[str | None, str]:
+    """Checked (title, body). A rating without words is a normal review (rating-only): a blank
+    title becomes None and a blank body "", and both still count in the summary."""
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise InvalidInput("rating must be a whole number from 1 to 5", "rating")
     if title is not None and len(title) > 200:
         raise InvalidInput("title is at most 200 characters", "title")
     limit = get_settings().review_max_body_chars
-    if not body or not body.strip():
-        raise InvalidInput("body must not be empty", "body")
-    if len(body) > limit:
+    if body is not None and len(body) > limit:
         raise InvalidInput(f"body is at most {limit} characters", "body")
+    title = title if title and title.strip() else None
+    body = body if body and body.strip() else ""
+    return title, body
+
+
+def is_rating_only(review: Review) -> bool:
+    return not review.body and not review.title
+
+
+def is_negative(rating: int) -> bool:
+    return rating <= get_settings().review_negative_max_rating
 
 
 def _validate_attributes(attributes: dict[str, str] | None) -> dict[str, str]:
@@ -99,10 +114,11 @@ async def log_decision(subject: str, subject_id: int, status: str, reason: str |
     )
 
 
-def review_payload(review: Review, product: Product | None = None) -> dict[str, Any]:
+def review_payload(review: Review, product: Product) -> dict[str, Any]:
+    """The common part of every review.* event (the product is required: consumers key on it)."""
     return {
         "reviewId": review.id,
-        "productExternalId": product.external_id if product else None,
+        "productExternalId": product.external_id,
         "rating": review.rating,
         "title": review.title,
         "status": review.status,
@@ -111,24 +127,27 @@ def review_payload(review: Review, product: Product | None = None) -> dict[str, 
     }
 
 
+async def record_review_event(type_: str, review: Review, extra: dict[str, Any] | None = None) -> None:
+    """Write a review.* event with the common payload; call inside the change's transaction."""
+    product = await Product.get(id=review.product_id)
+    await record_event(type_, review_payload(review, product) | (extra or {}), review.member_id)
+
+
 async def _settle(review: Review, before: str, actor: str) -> None:
     """After a state change: summary, rewards and events follow the new state."""
     await summary.recount(review)
-    product = await Product.get(id=review.product_id)
     if review.status == "published" and before != "published":
         review.published_at = review.published_at or clock.now()
         await review.save(update_fields=["published_at"])
         await _award(review)
-        await record_event("review.published", review_payload(review, product), review.member_id)
+        await record_review_event("review.published", review)
     elif before == "published" and review.status != "published":
         if review.status == "rejected":
             await _reverse_rewards(review)
-        await record_event(f"review.{'rejected' if review.status == 'rejected' else 'unpublished'}",
-                           review_payload(review, product) | {"reason": review.reject_reason, "actor": actor},
-                           review.member_id)
+        await record_review_event(f"review.{'rejected' if review.status == 'rejected' else 'unpublished'}",
+                                  review, {"reason": review.reject_reason, "actor": actor})
     elif review.status == "rejected" and before != "rejected":
-        await record_event("review.rejected", review_payload(review, product) | {"reason": review.reject_reason},
-                           review.member_id)
+        await record_review_event("review.rejected", review, {"reason": review.reject_reason})
 
 
 async def _award(review: Review) -> None:
@@ -213,12 +232,12 @@ async def submit_review(
     product_external_id: str,
     rating: Any,
     title: str | None,
-    body: str,
+    body: str | None,
     attributes: dict[str, str] | None,
     media: list[StoredMedia],
     actor: str,
 ) -> Review:
-    _validate_text(rating, title, body)
+    title, body = _clean_text(rating, title, body)
     attrs = _validate_attributes(attributes)
     product = await get_product(product_external_id)
     member_row = await get_member(member_external_id)
@@ -238,11 +257,11 @@ async def submit_review(
             reject_reason=reason, moderation_note=note,
             verified_purchase=await has_purchased(member.id, product.external_id),
             follow_up_question=await follow_up_for(product) if thin else None,
-            created_at=now, updated_at=now,
+            created_at=now, received_at=now, updated_at=now,
         )
         await ReviewRevision.create(review_id=review.id, rating=rating, title=title, body=body, editor=actor, created_at=now)
         await log_decision("review", review.id, status, reason, note or "automatic", "auto")
-        await record_event("review.created", review_payload(review, product), member.id)
+        await record_review_event("review.created", review)
         if media:
             await _media_rows(review, media)
         review.status = status
@@ -271,7 +290,7 @@ async def edit_review(
     new_rating = review.rating if rating is None else rating
     new_title = review.title if title is None else title
     new_body = review.body if body is None else body
-    _validate_text(new_rating, new_title, new_body)
+    new_title, new_body = _clean_text(new_rating, new_title, new_body)
     attrs = _validate_attributes(attributes) if attributes is not None else review.attributes
     async with write_transaction():
         await lock_member(review.member_id)
@@ -312,7 +331,7 @@ async def _delete_review_rows(review: Review, actor: str) -> Review:
         if before == "published":
             await _reverse_rewards(review)
         await log_decision("review", review.id, "deleted", None, None, actor)
-        await record_event("review.deleted", review_payload(review) | {"actor": actor}, review.member_id)
+        await record_review_event("review.deleted", review, {"actor": actor})
         return review
 
 
@@ -371,28 +390,47 @@ async def moderate_media(media_id: int, publish: bool, reason: str | None, actor
         return review
 
 
-async def report_review(review_id: int, reporter: str, reason: str, comment: str | None) -> Review:
+async def report_review(review_id: int, reporter_external_id: str, reason: str, comment: str | None) -> Review:
+    """A shopper flags a published review for a moderator. The review stays published: a report
+    is a request for a person's decision, never a verdict (anyone can report anything). Only a
+    brand that opts in (PATRON_REVIEW_REPORT_HIDE_THRESHOLD) has reports from that many distinct
+    members hide a review until a moderator decides, and never a negative one."""
     if reason not in REPORT_REASONS:
         raise InvalidInput(f"reason must be one of {', '.join(REPORT_REASONS)}", "reason")
     if comment and len(comment) > 500:
         raise InvalidInput("comment is at most 500 characters", "comment")
+    reporter_member = await get_member(reporter_external_id)
+    if reporter_member.anonymized_at:
+        raise DomainError("Member is anonymized", "memberExternalId", code="MEMBER_ANONYMIZED")
     review = await _own_review(review_id, None)
+    if review.status != "published":  # shoppers only see published reviews
+        raise NotFound("No such review", "reviewId", code="REVIEW_NOT_FOUND")
+    if review.member_id == reporter_member.id:
+        raise DomainError("Authors cannot report their own review", "reviewId", code="NOT_ALLOWED")
+    reporter = f"member:{reporter_member.external_id}"
     async with write_transaction():
         if review.member_id:
             await lock_member(review.member_id)
-        review = await Review.get(id=review.id)
+        review = await Review.select_for_update().get(id=review.id)
         if await ReviewReport.exists(review_id=review.id, reporter=reporter):
-            return review  # one report per shopper; a repeat changes nothing
+            return review  # one report per member: a repeat changes nothing and counts once
         await ReviewReport.create(review_id=review.id, reporter=reporter, reason=reason, comment=comment,
                                   created_at=clock.now())
+        # Distinct members reporting since the last moderator decision (reports are unique per member).
         review.open_reports += 1
         await review.save(update_fields=["open_reports"])
-        if review.status == "published" and review.open_reports >= get_settings().review_report_threshold:
+        if review.status == "published" and _reports_hide(review):
             review.status = "pending"
             await review.save(update_fields=["status"])
-            await log_decision("review", review.id, "pending", None, f"{review.open_reports} report(s)", "reports")
+            await log_decision("review", review.id, "pending", None,
+                               f"hidden after reports from {review.open_reports} members", "reports")
             await _settle(review, "published", "reports")
         return review
+
+
+def _reports_hide(review: Review) -> bool:
+    threshold = get_settings().review_report_hide_threshold
+    return threshold > 0 and review.open_reports >= threshold and not is_negative(review.rating)
 
 
 async def reply(review_id: int, body: str, actor: str) -> Review:
@@ -404,8 +442,7 @@ async def reply(review_id: int, body: str, actor: str) -> Review:
         first = review.reply_body is None
         review.reply_body, review.reply_by, review.replied_at = body, actor, clock.now()
         await review.save(update_fields=["reply_body", "reply_by", "replied_at"])
-        await record_event("review.replied", review_payload(review) | {"reply": body, "edited": not first},
-                           review.member_id)
+        await record_review_event("review.replied", review, {"reply": body, "edited": not first})
         return review
 
 
@@ -466,22 +503,63 @@ async def set_follow_up_question(category: str | None, question: str) -> FollowU
         return row
 
 
-async def import_review(product_external_id: str, rating: Any, title: str | None, body: str,
-                        author_name: str, created_at: Any, actor: str) -> Review:
-    """Reviews from another platform: published as given, never a verified purchase."""
-    _validate_text(rating, title, body)
+@dataclass(frozen=True)
+class ImportResult:
+    review: Review
+    created: bool  # False: this externalId was imported before and nothing changed
+
+
+def _import_date(created_at: datetime | None, now: datetime) -> datetime:
+    if created_at is None:
+        return now
+    if created_at.tzinfo is None:  # a date without an offset is read as UTC
+        created_at = created_at.replace(tzinfo=UTC)
+    created_at = created_at.astimezone(UTC)
+    if created_at > now:
+        raise InvalidInput("createdAt must not be in the future", "createdAt")
+    return created_at
+
+
+async def import_review(external_id: str, product_external_id: str, rating: Any, title: str | None,
+                        body: str | None, author_name: str, created_at: datetime | None, actor: str) -> ImportResult:
+    """A review from another platform, keyed by its id there (importing it again changes nothing).
+
+    It takes the same automatic moderation as a submitted review, is never a verified purchase,
+    keeps its original date (sorting, JSON-LD) and writes no events (history, not news). The
+    reply SLA counts from when Patron received it; one already older than the SLA then never
+    raises review.reply_overdue.
+    """
+    if not external_id or not external_id.strip() or len(external_id) > 200:
+        raise InvalidInput("externalId must be 1 to 200 characters", "externalId")
+    title, body = _clean_text(rating, title, body)
     if not author_name.strip() or len(author_name) > 100:
         raise InvalidInput("authorName must be 1 to 100 characters", "authorName")
+    existing = await Review.get_or_none(external_id=external_id)
+    if existing is not None:
+        return ImportResult(existing, False)
     product = await get_product(product_external_id)
-    async with write_transaction():
-        now = clock.now()
-        review = await Review.create(
-            product_id=product.id, member_id=None, author_name=display_name(author_name), rating=rating,
-            title=title, body=body, attributes={}, status="published", imported=True, verified_purchase=False,
-            created_at=created_at or now, updated_at=now, published_at=created_at or now,
-        )
-        await ReviewRevision.create(review_id=review.id, rating=rating, title=title, body=body, editor=actor, created_at=now)
-        await log_decision("review", review.id, "published", None, "imported", actor)
-        await summary.recount(review)
-        return review
-
+    now = clock.now()
+    written = _import_date(created_at, now)
+    status, reason, note = await _auto_status(title, body)
+    sla = timedelta(hours=get_settings().review_reply_sla_hours)
+    try:
+        async with write_transaction():
+            review = await Review.create(
+                external_id=external_id, product_id=product.id, member_id=None,
+                author_name=display_name(author_name), rating=rating, title=title, body=body, attributes={},
+                status=status, reject_reason=reason, moderation_note=note, imported=True, verified_purchase=False,
+                created_at=written, received_at=now, updated_at=now,
+                published_at=written if status == "published" else None,
+                reply_sla_applies=written > now - sla,
+            )
+            await ReviewRevision.create(review_id=review.id, rating=rating, title=title, body=body, editor=actor,
+                                        created_at=now)
+            await log_decision("review", review.id, status, reason, note or "imported", actor)
+            await summary.recount(review)
+            return ImportResult(review, True)
+    except IntegrityError:
+        # The same externalId imported concurrently: the other call won, this one is a replay.
+        existing = await Review.get_or_none(external_id=external_id)
+        if existing is None:
+            raise
+        return ImportResult(existing, False)

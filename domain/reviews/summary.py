@@ -96,9 +96,19 @@ def json_ld(product: Product, reviews: list[Review], base_url: str = "") -> str:
                 "datePublished": (r.published_at or r.created_at).date().isoformat(),
                 "reviewRating": {"@type": "Rating", "ratingValue": r.rating, "bestRating": 5, "worstRating": 1},
                 **({"name": r.title} if r.title else {}),
-                "reviewBody": r.body,
+                **({"reviewBody": r.body} if r.body else {}),  # a rating-only review has none
             }
             for r in reviews
         ]
-    # "</" must not appear inside a <script> element.
-    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    return script_safe_json(data)
+
+
+# Characters that could end or confuse the surrounding <script> element (or an HTML parser
+# reading it) are written as JSON escapes, which every JSON parser reads back unchanged.
+_SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                                 "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_safe_json(data: Any) -> str:
+    """JSON that is safe to paste inside <script type="application/ld+json">."""
+    return json.dumps(data, ensure_ascii=False).translate(_SCRIPT_ESCAPES)
