@@ -456,3 +456,23 @@ async def test_erasure_never_rewrites_an_order_id_that_equals_the_member_id(api,
     refund = ok(await api.ok(GQL["refund"], {"i": {"externalId": "r1", "orderExternalId": "1001"}}, storefront_token))
     assert refund["pointsReversed"] == 100
     assert (await assert_no_drift(new_id)).points_balance == 0
+
+
+async def test_erasure_fits_rewritten_text_into_its_columns(api, admin_token):
+    # given: a short name repeated in a title at the column's limit ("[removed]" is longer than "Li")
+    from tests import helpers
+
+    await upsert_products([{"external_id": "p1", "title": "Mug"}])
+    await helpers.member("m1", name="Li Na")
+    title = ("Li " * 66)[:200]
+    submitted = ok(await api.ok(GQL["submit"], {"i": {"productExternalId": "p1", "rating": 5, "title": title,
+                                                      "body": "A lovely mug that keeps coffee warm for a long time."}},
+                                member_token("m1")))
+    # when: the member is erased (PostgreSQL enforces varchar limits)
+    data = ok(await api.ok('mutation { anonymizeMember(input: {memberExternalId: "m1"}) { member { anonymized } '
+                           'errors { code } } }', token=admin_token))
+    # then: it succeeded and the title holds no name word, within its 200 characters
+    assert data["member"]["anonymized"] is True
+    from domain.reviews.models import Review
+    review = await Review.get(id=submitted["review"]["reviewId"])
+    assert len(review.title) <= 200 and not re.search(r"\bLi\b", review.title) and review.author_name == "Anonymous"

@@ -97,7 +97,8 @@ NO_IDENTIFIERS: dict[str, dict[str, str]] = {
     "awards": {"status": "fixed status", "source_type": "fixed source kind"},
     "signals": {"product_external_id": "catalog product id", "type": "fixed signal type"},
     "reviews": {"status": "fixed status", "reject_reason": "fixed reason code",
-                "follow_up_question": "the store's question", "reply_by": "the staff key that replied"},
+                "follow_up_question": "the store's question", "reply_by": "the staff key that replied",
+                "external_id": "the id an imported review had on its platform (imports have no member)"},
     "review_revisions": {},
     "review_media": {"kind": "photo or video", "content_type": "MIME type", "status": "fixed status",
                      "reject_reason": "fixed reason code"},
@@ -171,7 +172,7 @@ class Identifiers:
             return [self.json(v, key) for v in value]
         if isinstance(value, str):
             if value.casefold() in self._exact:
-                return None
+                return ANONYMOUS if key == "author" else None
             return self.text(value) if key in FREE_TEXT_KEYS else self.ref(value)
         return value
 
@@ -208,6 +209,9 @@ async def _rewrite(rows: Iterable[Model], columns: dict[str, Callable[[Any], Any
         for name, rewrite in columns.items():
             before = getattr(row, name)
             after = rewrite(before)
+            limit = getattr(row._meta.fields_map[name], "max_length", None)
+            if isinstance(after, str) and limit and len(after) > limit:
+                after = after[:limit]  # "[removed]" or the new id may be longer than what it replaced
             if after != before:
                 setattr(row, name, after)
                 changed.append(name)
