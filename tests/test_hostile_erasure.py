@@ -252,12 +252,11 @@ async def test_erasure_leaves_no_identifier_in_any_table_payload_or_file(api, ad
     after = receiver.at("/hook")[-2:]
     assert sorted(json.loads(hit.body)["type"] for hit in after) == ["member.anonymized", "member.updated"]
     assert all(found(hit.body.decode()) == [] for hit in after)
-    # the delivery logs of the member's events were dropped (only the two deliveries made after the
-    # erasure have one), the delivery facts stay
+    # the delivery logs of the member's events were dropped (only the announcement, made after the
+    # erasure, has one), the delivery facts stay
     own = await WebhookDelivery.filter(event__member_id=handles["member_pk"], status="succeeded").count()
     assert own > 10 and await WebhookDelivery.filter(event__member_id=handles["member_pk"],
-                                                     request_excerpt__isnull=False).count() == 2  # both sent after
-
+                                                     request_excerpt=erasure.ERASED_EXCERPT).count() == own - 1
     # the review stays (about the product) under "Anonymous", its photo is gone
     page = await api.ok('{ product(externalId: "p1") { reviews(first: 10) { edges { node { author { displayName } '
                         'body media { url } } } } } }')
@@ -476,3 +475,24 @@ async def test_erasure_fits_rewritten_text_into_its_columns(api, admin_token):
     from domain.reviews.models import Review
     review = await Review.get(id=submitted["review"]["reviewId"])
     assert len(review.title) <= 200 and not re.search(r"\bLi\b", review.title) and review.author_name == "Anonymous"
+
+
+async def test_a_delivery_in_flight_during_erasure_keeps_no_excerpt(api, admin_token, storefront_token, receiver):
+    # given: a delivery of the member's event is claimed (its POST is under way)
+    from domain.webhooks import delivery as webhook_delivery
+
+    hook = receiver.script("/hook", Reply(200))
+    ok(await api.ok(GQL["endpoint"], {"i": {"url": hook, "eventTypes": ["member.*"]}}, admin_token))
+    ok(await api.ok(GQL["upsert"], {"i": {"externalId": OLD_ID, "email": EMAIL, "name": NAME}}, storefront_token))
+    [claimed] = await webhook_delivery.claim(10, "w1")
+    sent = json.dumps({"body": json.dumps({"data": {"email": EMAIL, "name": NAME, "externalId": OLD_ID}})})
+    # when: the member is erased before the worker records the outcome of that POST
+    ok(await api.ok('mutation($m: String) { anonymizeMember(input: {memberExternalId: $m}) { errors { code } } }',
+                    {"m": OLD_ID}, admin_token))
+    status = await webhook_delivery.record_outcome(claimed.id, claimed.endpoint_id, 200, None, f"echo {EMAIL}", sent,
+                                                   None, 5)
+    # then: the outcome is recorded, but not the copy of what was sent
+    row = await WebhookDelivery.get(id=claimed.id)
+    assert (status, row.status, row.attempts) == ("succeeded", "succeeded", 1)
+    assert (row.request_excerpt, row.response_excerpt) == (erasure.ERASED_EXCERPT, None)
+    assert found(await dump_database()) == []

@@ -45,6 +45,9 @@ from domain.tiers.models import TierChange
 from domain.webhooks.models import WebhookDelivery
 
 REMOVED = "[removed]"
+# What a delivery of an erased member's event keeps instead of its request excerpt. The
+# webhook worker keeps it too when the erasure happened while the delivery was in flight.
+ERASED_EXCERPT = '{"erased":"the member\'s data was erased; this excerpt is not kept"}'
 # Sources whose id is the member's, or a key the caller chose (which may embed it).
 KEYED_BY_MEMBER = frozenset({"signup", "birthday", "referral", "checkout", None})
 ANONYMOUS = "Anonymous"
@@ -80,7 +83,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     "subscriptions": {"cancel_comment": "text"},
     "subscription_changes": {"actor": "ref", "details": "json"},
     "events": {"payload": "json"},
-    "webhook_deliveries": {"request_excerpt": "null", "response_excerpt": "null", "last_error": "ref"},
+    "webhook_deliveries": {"request_excerpt": "replaced by ERASED_EXCERPT", "response_excerpt": "null",
+                           "last_error": "ref"},
 }
 
 # Text columns of member tables that hold no identifier, and why.
@@ -293,5 +297,5 @@ async def erase(member: Member, new_id: str) -> list[str]:
     changed = await _rewrite(events, {"payload": json})
     own = {e.id for e in events if e.member_id == member.id}
     await _rewrite(await WebhookDelivery.filter(event_id__in=own | changed),
-                   {"request_excerpt": drop, "response_excerpt": drop, "last_error": ref})
+                   {"request_excerpt": lambda _: ERASED_EXCERPT, "response_excerpt": drop, "last_error": ref})
     return files
