@@ -59,6 +59,9 @@ GQL = {
     "submit": "mutation($i: SubmitReviewInput!, $media: [Upload!]) { submitReview(input: $i, media: $media) "
               "{ review { reviewId status media { url thumbnailUrl } } errors { code } } }",
     "edit": "mutation($i: EditReviewInput!) { editReview(input: $i) { errors { code } } }",
+    "adjust": "mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { errors { code } } }",
+    "follow_up": "mutation($i: FollowUpAnswerInput!) { answerFollowUp(input: $i) { errors { code } } }",
+    "delete": "mutation($i: ReviewRefInput!) { deleteReview(input: $i) { errors { code } } }",
     "vote": "mutation($i: VoteInput!) { voteReview(input: $i) { errors { code } } }",
     "report": "mutation($i: ReportReviewInput!) { reportReview(input: $i) { errors { code } } }",
     "reply": "mutation($i: ReplyInput!) { replyToReview(input: $i) { errors { code } } }",
@@ -142,7 +145,9 @@ async def populate(api, admin_token: str, storefront_token: str, receiver: Recei
                                          "placedAt": T0.isoformat(), "lines": [line | {"quantity": 1}]}}, storefront_token))
     ok(await api.ok(GQL["refund"], {"i": {"externalId": "ref-1", "orderExternalId": "ord-1",
                                           "lines": [{"sku": "shoe-1", "quantity": 1}]}}, storefront_token))
-    ok(await api.ok(GQL["spend"], {"i": {"amount": 10, "idempotencyKey": "spend-1"}}, me))
+    ok(await api.ok(GQL["spend"], {"i": {"amount": 10, "idempotencyKey": "spend-1", "reason": "Checkout by Priyanka"}}, me))
+    ok(await api.ok(GQL["adjust"], {"i": {"memberExternalId": OLD_ID, "amount": 5, "reason": "Goodwill for Priyanka",
+                                          "idempotencyKey": f"goodwill:{OLD_ID}"}}, admin_token))
     # Reviews: the member's own with a photo, edited, replied to; another member's review voted and reported.
     mine = ok((await api.upload(GQL["submit"], {"i": {"productExternalId": "p1", "rating": 5, "title": "Priyanka loves it",
                                                      "body": f"{NAME} here: great grip on long runs, "
@@ -159,6 +164,11 @@ async def populate(api, admin_token: str, storefront_token: str, receiver: Recei
     ok(await api.ok(GQL["vote"], {"i": {"reviewId": theirs["review"]["reviewId"], "helpful": True}}, me))
     ok(await api.ok(GQL["report"], {"i": {"reviewId": theirs["review"]["reviewId"], "reason": "OTHER",
                                           "comment": "Reported by Priyanka Venkataraman"}}, me))
+    # A thin review gets a follow-up question; the member answers it, then deletes the review.
+    thin = ok(await api.ok(GQL["submit"], {"i": {"productExternalId": "p2", "rating": 4, "body": "Nice socks."}}, me))
+    ok(await api.ok(GQL["follow_up"], {"i": {"reviewId": thin["review"]["reviewId"],
+                                             "answer": "Priyanka says: buy two pairs."}}, me))
+    ok(await api.ok(GQL["delete"], {"i": {"reviewId": thin["review"]["reviewId"]}}, me))
     # Questions and answers.
     asked = ok(await api.ok(GQL["ask"], {"i": {"productExternalId": "p1", "body": "Do they run small? - Priyanka"}}, me))
     question_id = asked["question"]["questionId"]

@@ -48,11 +48,14 @@ REMOVED = "[removed]"
 # What a delivery of an erased member's event keeps instead of its request excerpt. The
 # webhook worker keeps it too when the erasure happened while the delivery was in flight.
 ERASED_EXCERPT = '{"erased":"the member\'s data was erased; this excerpt is not kept"}'
-# Sources whose id is the member's, or a key the caller chose (which may embed it).
-KEYED_BY_MEMBER = frozenset({"signup", "birthday", "referral", "checkout", None})
+# Sources whose id is the member's, or a key the caller chose (which may embed it); the
+# reasons of caller-chosen sources (checkout, adjustments) are text a person wrote.
+KEYED_BY_MEMBER = frozenset({"signup", "birthday", "referral", "checkout", "adjustment", None})
+CALLER_TEXT = frozenset({"checkout", "adjustment", None})
 ANONYMOUS = "Anonymous"
-# Keys of event payloads that carry text a person wrote (reviews, replies, comments).
-FREE_TEXT_KEYS = frozenset({"title", "body", "reply", "comment", "note", "answer"})
+# Keys of event payloads that carry text a person wrote (reviews, replies, comments, the
+# reasons of checkouts and adjustments).
+FREE_TEXT_KEYS = frozenset({"title", "body", "reply", "comment", "note", "answer", "reason"})
 
 # What erasure does to each column: "ref" = the old externalId becomes the new one and any
 # copied e-mail/name is removed; "text" = free text: identifiers and name words are
@@ -65,7 +68,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     "consents": {"source": "ref"},
     "consent_changes": {"source": "ref"},
     # Points rows: "ref" where the source is keyed by the member (signup, birthday, referral)
-    # or by the caller (checkout and adjustment keys); otherwise only copied e-mail/name go.
+    # or by the caller (checkout and adjustment keys, whose reasons are "text"); otherwise
+    # (orders, reviews, rewards ...) only copied e-mail/name go.
     "ledger_entries": {"reason": "ref", "source_id": "ref", "idempotency_key": "ref", "details": "json"},
     "awards": {"reason": "ref", "source_id": "ref", "idempotency_key": "ref", "details": "json"},
     "tier_changes": {"reason": "personal"},
@@ -248,11 +252,13 @@ async def erase(member: Member, new_id: str) -> list[str]:
     # Points: the member's own rows, and the referrer's rows that name the member as source.
     # The old id becomes the new one in keys, so a replay under the new id finds them.
     keyed = {"reason": ref, "source_id": ref, "idempotency_key": ref, "details": json}
+    caller = keyed | {"reason": text}
     other = {"reason": ids.personal, "idempotency_key": _caller_key(ref), "details": json}
     referrer_ids = {member.referred_by_id} if member.referred_by_id else set()
     for model in (Award, LedgerEntry):
         rows = await model.filter(member_id=member.id)
-        await _rewrite([r for r in rows if r.source_type in KEYED_BY_MEMBER], keyed)
+        await _rewrite([r for r in rows if r.source_type in KEYED_BY_MEMBER - CALLER_TEXT], keyed)
+        await _rewrite([r for r in rows if r.source_type in CALLER_TEXT], caller)
         await _rewrite([r for r in rows if r.source_type not in KEYED_BY_MEMBER], other)
         await _rewrite(await model.filter(source_type="referral", source_id=ids.old_id), keyed)
 
