@@ -361,7 +361,8 @@ def test_member_tables_are_derived_from_the_models():
 
 
 def test_every_member_table_has_an_export_section():
-    missing = sorted(set(member_tables()) - set(export.SECTIONS))
+    assert all(reason.strip() for reason in export.NOT_EXPORTED.values())
+    missing = sorted(set(member_tables()) - set(export.SECTIONS) - set(export.NOT_EXPORTED))
     assert missing == [], f"tables about a member without an export section: {missing}"
 
 
