@@ -4,7 +4,7 @@ from strawberry.types import Info
 
 from domain.db import newest_first
 from domain.members import service
-from domain.members.data_usage import FEATURES
+from domain.members.data_usage import features
 from domain.members.export import export_member
 from domain.members.models import Member as MemberModel
 from resolvers.common import attempt, fields_given, target_external_id
@@ -77,7 +77,7 @@ async def _data_usage(external_id: str) -> DataUsage | None:
                 consent_purpose=ConsentPurpose(f["purpose"]) if f["purpose"] else None,
                 active=f["purpose"] is None or f["purpose"] in granted,
             )
-            for f in FEATURES
+            for f in features()
         ],
         consents=[
             Consent(purpose=ConsentPurpose(p), granted=p in granted,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import date
 from typing import Any
@@ -12,11 +11,11 @@ from tortoise.exceptions import IntegrityError
 from domain import clock
 from domain.db import write_transaction
 from domain.errors import DomainError, InvalidInput, MemberNotFound
-from domain.events.models import Event
 from domain.events.service import record_event
 from domain.ledger.service import lock_member
+from domain.members import erasure
 from domain.members.models import Consent, ConsentChange, Member
-from domain.reviews.models import Answer, Question, Review
+from domain.reviews.media import storage
 from domain.rules import service as rules
 from domain.tiers import service as tiers
 
@@ -89,25 +88,6 @@ async def _upsert(external_id: str, given: dict[str, Any], referrer: Member | No
         return existing, False
 
 
-def _scrub(value: Any, personal: dict[str, str | None]) -> Any:
-    if isinstance(value, dict):
-        return {k: _scrub(v, personal) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, personal) for v in value]
-    if isinstance(value, str) and value in personal:
-        return personal[value]
-    return value
-
-
-async def _scrub_events(member_id: int, personal: dict[str, str | None]) -> None:
-    """Erasure reaches the event history too: personal values are replaced in payloads."""
-    for event in await Event.filter(member_id=member_id):
-        cleaned = _scrub(event.payload, personal)
-        if cleaned != event.payload:
-            event.payload = cleaned
-            await event.save(update_fields=["payload"])
-
-
 def member_payload(member: Member) -> dict[str, Any]:
     return {
         "externalId": member.external_id,
@@ -159,23 +139,17 @@ async def update_consents(
 
 
 async def anonymize(external_id: str, actor: str) -> Member:
-    """Erase personal data; orders and the ledger stay, so totals and balances are intact."""
+    """Erase the member's identifiers everywhere (domain/members/erasure.py); orders, the
+    ledger and all totals stay, so balances and reports are intact."""
     async with write_transaction():
         member = await lock_member((await get_member(external_id)).id)
         if member.anonymized_at:
             return member
         now = clock.now()
-        token = hashlib.sha256(f"{member.id}:{member.external_id}".encode()).hexdigest()[:16]
-        personal = {member.external_id: f"anonymized-{token}"}
-        for value in (member.email, member.name, member.birthday and member.birthday.isoformat()):
-            if value:
-                personal[value] = None
-        await _scrub_events(member.id, personal)
-        # Reviews stay (they are about the product) but no longer name their author.
-        await Review.filter(member_id=member.id).update(author_name="Anonymous")
-        await Question.filter(member_id=member.id).update(author_name="Anonymous")
-        await Answer.filter(member_id=member.id).update(author_name="Anonymous")
-        member.external_id = f"anonymized-{token}"
+        new_id = erasure.new_external_id()
+        old_actor = f"member:{member.external_id}"
+        files = await erasure.erase(member, new_id)
+        member.external_id = new_id
         member.email = member.name = member.birthday = member.signup_channel = None
         member.anonymized_at = member.updated_at = now
         await member.save()
@@ -183,7 +157,11 @@ async def anonymize(external_id: str, actor: str) -> Member:
             row.granted, row.source, row.updated_at = False, "anonymization", now
             await row.save(update_fields=["granted", "source", "updated_at"])
             await ConsentChange.create(member_id=member.id, purpose=row.purpose, granted=False, source="anonymization", created_at=now)
+        # A member erasing themselves is named by the new id, like everywhere else.
+        actor = f"member:{new_id}" if actor == old_actor else actor
         await record_event(
             "member.anonymized", {"externalId": member.external_id, "actor": actor, "at": now.isoformat()}, member.id
         )
-        return member
+    for name in files:  # after commit: a rolled-back erasure keeps its files
+        storage().delete(name)
+    return member

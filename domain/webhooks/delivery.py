@@ -21,6 +21,7 @@ from domain.db import is_sqlite, write_transaction
 from domain.events import service as events
 from domain.events.models import Event
 from domain.events.service import record_event
+from domain.members.erasure import ERASED_EXCERPT
 from domain.settings import get_settings
 from domain.webhooks import pinned, signing
 from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -110,11 +111,15 @@ async def deliver(client: httpx.AsyncClient, delivery: WebhookDelivery) -> str:
 
 
 async def record_outcome(delivery_id: int, endpoint_id: int, status: int | None, error: str | None,
-                         response_excerpt: str | None, request_excerpt: str, retry_after: float | None, elapsed: int) -> str:
+                         response_excerpt: str | None, request_excerpt: str | None, retry_after: float | None, elapsed: int) -> str:
     now = clock.now()
     async with write_transaction():
-        delivery = await WebhookDelivery.get(id=delivery_id)
+        # Locked on PostgreSQL so an erasure running now is either before (we see its
+        # marker) or after (it replaces what we write); SQLite serializes writers anyway.
+        delivery = await (WebhookDelivery if is_sqlite() else WebhookDelivery.select_for_update()).get(id=delivery_id)
         endpoint = await WebhookEndpoint.get(id=endpoint_id)
+        if delivery.request_excerpt == ERASED_EXCERPT:  # the member was erased while this was in flight
+            request_excerpt, response_excerpt = ERASED_EXCERPT, None
         delivery.attempts += 1
         delivery.last_status_code, delivery.last_error = status, error
         delivery.response_excerpt, delivery.request_excerpt, delivery.duration_ms = response_excerpt, request_excerpt, elapsed
