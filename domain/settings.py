@@ -70,6 +70,12 @@ class Settings:
     dunning_retries: int = field(default_factory=lambda: _int("PATRON_DUNNING_RETRIES", 3))
     dunning_interval_days: int = field(default_factory=lambda: _int("PATRON_DUNNING_INTERVAL_DAYS", 7))
     dunning_outcome: str = field(default_factory=lambda: os.environ.get("PATRON_DUNNING_OUTCOME", "cancel"))
+    # How many times one subscription may take the retention offer of one cancel reason.
+    retention_offer_limit: int = field(default_factory=lambda: _int("PATRON_RETENTION_OFFER_LIMIT", 1))
+    # markRewardCodeUsed for an order Patron has not recorded yet: 0 = refused; N = accepted as
+    # awaiting the order, confirmed when the code's member records it within N minutes, else undone.
+    reward_code_order_grace_minutes: int = field(
+        default_factory=lambda: _int("PATRON_REWARD_CODE_ORDER_GRACE_MINUTES", 0))
     # Requests per minute per API key / member token / anonymous IP (0 = no limit).
     rate_limit_key_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_KEY", 1200))
     rate_limit_member_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_MEMBER", 240))
