@@ -44,6 +44,13 @@ class OrderResult:
 
 
 def _validate_order(external_id: str, currency: str, channel: str, lines: list[LineInput]) -> None:
+    # NUL is refused alike on every database (PostgreSQL cannot store it, SQLite would).
+    texts = [("externalId", external_id), ("channel", channel)] + [
+        (f"lines.{i}.{name}", value) for i, ln in enumerate(lines[:MAX_LINES])
+        for name, value in (("sku", ln.sku), ("productExternalId", ln.product_external_id), ("category", ln.category))]
+    for name, value in texts:
+        if value is not None and "\x00" in value:
+            raise InvalidInput("Text must not contain NUL characters", name)
     if not external_id.strip() or len(external_id) > 255:
         raise InvalidInput("externalId must be 1 to 255 characters", "externalId")
     if len(currency) != 3 or not currency.isalpha() or not currency.isupper():

@@ -250,7 +250,7 @@ def _validate_rule(values: dict[str, Any]) -> None:
         if len(items) > MAX_LIST:
             raise InvalidInput(f"{field} has at most {MAX_LIST} items", field)
         for i, item in enumerate(items):
-            if not item or len(item) > 255:
+            if not item or len(item) > 255 or "\x00" in item:
                 raise InvalidInput("Each item is 1 to 255 characters", f"{field}.{i}")
     for name, field in (("starts_at", "startsAt"), ("ends_at", "endsAt")):
         if values.get(name) is not None:

@@ -103,7 +103,7 @@ def _text_list(values: Any, field: str, most: int, longest: int) -> None:
     if not isinstance(values, list) or len(values) > most:
         raise InvalidInput(f"{field} is a list of at most {most} items", field)
     for i, item in enumerate(values):
-        if not isinstance(item, str) or not item.strip() or len(item) > longest:
+        if not isinstance(item, str) or not item.strip() or len(item) > longest or "\x00" in item:
             raise InvalidInput(f"Each item is 1 to {longest} characters", f"{field}.{i}")
 
 
@@ -199,7 +199,7 @@ async def subscribe(member_external_id: str, plan_id: int, sku: str | None, acto
         if sub.grant_active:
             from domain.tiers.service import evaluate_upgrade
 
-            await evaluate_upgrade(member, f"paid membership {plan.name}")
+            await evaluate_upgrade(member, f"subscribing to {plan.name}")
         return sub
 
 
@@ -280,8 +280,8 @@ async def _cancel(sub: Subscription, member: Member, before: str, actor: str, re
                   confirm: bool) -> dict[str, Any] | None:
     if reason not in CANCEL_REASONS:
         raise InvalidInput(f"reason must be one of {', '.join(CANCEL_REASONS)}", "reason")
-    if comment and len(comment) > 1000:
-        raise InvalidInput("comment is at most 1000 characters", "comment")
+    if comment and (len(comment) > 1000 or "\x00" in comment):
+        raise InvalidInput("comment is at most 1000 characters of text", "comment")
     offer = (sub.plan.retention_offers or {}).get(reason)
     if offer and await _offer_used_up(sub, reason):
         offer = None  # already taken as often as allowed: nothing left to offer, the cancel goes ahead
@@ -376,8 +376,8 @@ async def renewed_by(sub_id: int, order_external_id: str) -> bool:
 
 
 async def record_failure(sub_id: int, reason: str, actor: str) -> Subscription:
-    if not reason.strip() or len(reason) > 500:
-        raise InvalidInput("reason must be 1 to 500 characters", "reason")
+    if not reason.strip() or len(reason) > 500 or "\x00" in reason:
+        raise InvalidInput("reason must be 1 to 500 characters of text", "reason")
     found = await _owned(sub_id, None)
     settings = get_settings()
     async with write_transaction():

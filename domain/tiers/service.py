@@ -239,7 +239,7 @@ def _validate_tier(values: dict[str, Any]) -> None:
     if currency is not None and (len(currency) != 3 or not currency.isascii() or not currency.isalpha()):
         raise InvalidInput("currency must be an ISO 4217 code such as USD", "currency")
     perks = values.get("perks") or []
-    if len(perks) > 50 or any(not p.strip() or len(p) > 200 for p in perks):
+    if len(perks) > 50 or any(not p.strip() or len(p) > 200 or "\x00" in p for p in perks):
         raise InvalidInput("perks: at most 50, each 1 to 200 characters", "perks")
     if values.get("window") not in WINDOWS:
         raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}", "window")
