@@ -219,6 +219,37 @@ async def test_valid_retention_offers_are_stored_as_typed(api, admin_token):
     assert created == {"plan": {"retentionOffers": offers}, "errors": []}  # a free (price 0) plan is allowed too
 
 
+TYPED_PLAN = """mutation($i: PlanInput!) { createSubscriptionPlan(input: $i) {
+  plan { retentionOffers retentionOfferList { reason type percent cycles days } } errors { field code } } }"""
+
+
+@pytest.mark.parametrize(("offers", "extra", "field"), [
+    ([{"reason": "TOO_EXPENSIVE", "type": "DISCOUNT", "percent": 101}], {}, "retentionOfferList.0.percent"),
+    ([{"reason": "TOO_EXPENSIVE", "type": "DISCOUNT"}], {}, "retentionOfferList.0.percent"),
+    ([{"reason": "NOT_USING", "type": "SKIP_NEXT"}, {"reason": "OTHER", "type": "PAUSE", "days": 3, "percent": 5}], {},
+     "retentionOfferList.1.percent"),
+    ([{"reason": "OTHER", "type": "SKIP_NEXT"}, {"reason": "OTHER", "type": "PAUSE", "days": 3}], {}, "retentionOfferList.1.reason"),
+    ([{"reason": "OTHER", "type": "SKIP_NEXT"}], {"retentionOffers": {}}, "retentionOfferList"),
+])
+async def test_typed_retention_offers_are_checked_with_list_paths(api, admin_token, offers, extra, field):
+    plan_input = {"name": "Club", "kind": "MEMBERSHIP", "intervalUnit": "MONTH", "intervalCount": 1, "price": 500,
+                  "currency": "USD", "retentionOfferList": offers, **extra}
+    data = (await api.ok(TYPED_PLAN, {"i": plan_input}, admin_token))["createSubscriptionPlan"]
+    assert data == {"plan": None, "errors": [{"field": field, "code": "INVALID"}]}
+    assert await SubscriptionPlan.all().count() == 0
+
+
+async def test_typed_retention_offers_are_stored_and_read_back_both_ways(api, admin_token):
+    offers = [{"reason": "TOO_EXPENSIVE", "type": "DISCOUNT", "percent": 20, "cycles": 2, "days": None},
+              {"reason": "NOT_USING", "type": "PAUSE", "percent": None, "cycles": None, "days": 30}]
+    plan_input = {"name": "Club", "kind": "MEMBERSHIP", "intervalUnit": "MONTH", "intervalCount": 1, "price": 500,
+                  "currency": "USD", "retentionOfferList": offers}
+    data = (await api.ok(TYPED_PLAN, {"i": plan_input}, admin_token))["createSubscriptionPlan"]
+    assert data["errors"] == [] and data["plan"]["retentionOfferList"] == offers
+    assert data["plan"]["retentionOffers"] == {"TOO_EXPENSIVE": {"type": "DISCOUNT", "percent": 20, "cycles": 2},
+                                               "NOT_USING": {"type": "PAUSE", "days": 30}}
+
+
 # --- renewal orders ----------------------------------------------------------------------
 
 async def test_an_order_naming_a_cancelled_subscription_is_recorded_without_renewing(api, storefront_token):

@@ -67,14 +67,15 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_offers(offers: Any) -> dict[str, dict[str, Any]]:
+def validate_offers(offers: Any, paths: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """Check retention offers against OFFER_FIELDS; every error names its path, e.g.
-    retentionOffers.TOO_EXPENSIVE.percent. Returns the offers as stored."""
+    retentionOffers.TOO_EXPENSIVE.percent (`paths` maps a reason to another input path, for
+    the typed list). Returns the offers as stored."""
     if not isinstance(offers, dict):
         raise InvalidInput("retentionOffers maps a cancel reason to an offer object", "retentionOffers")
     clean: dict[str, dict[str, Any]] = {}
     for reason, offer in offers.items():
-        path = f"retentionOffers.{reason}"
+        path = (paths or {}).get(reason) or f"retentionOffers.{reason}"
         if reason not in CANCEL_REASONS:
             raise InvalidInput(f"Unknown cancel reason; use one of {', '.join(CANCEL_REASONS)}", path)
         if not isinstance(offer, dict):
