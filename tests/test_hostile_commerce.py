@@ -384,6 +384,27 @@ async def test_with_a_grace_period_another_members_order_or_no_order_gives_the_c
     assert await Event.filter(type="reward.code_used").count() == 0
 
 
+async def test_the_grace_job_settles_a_use_whose_order_arrived_while_it_was_written(api, storefront_token, monkeypatch):
+    # given a code awaiting order race-1, and that order stored without the settle step having seen the code
+    # (the race: the use and the order committed at the same moment)
+    monkeypatch.setenv("PATRON_REWARD_CODE_ORDER_GRACE_MINUTES", "30")
+    reload_settings()
+    clock.set_now(T0)
+    code = await issued_code("m1")
+    await api.ok(USE_CODE, {"c": code, "o": "race-1"}, storefront_token)
+    m1 = await fresh("m1")
+    await Order.create(external_id="race-1", member_id=m1.id, currency="USD", channel="web", placed_at=T0,
+                       total_amount=100, created_at=T0)
+    # when the grace has passed and the job runs
+    clock.set_now(T0 + timedelta(minutes=31))
+    await jobs.rewards.undo_unconfirmed_uses(clock.now())
+    # then the use is confirmed, not undone
+    row = await Redemption.get(code=code)
+    assert (row.status, row.order_external_id) == ("used", "race-1")
+    assert await Event.filter(type="reward.code_used").count() == 1
+    assert await Event.filter(type="reward.code_use_undone").count() == 0
+
+
 # --- tier change reasons -----------------------------------------------------------------
 
 async def test_a_paid_membership_upgrade_names_the_membership_not_a_threshold(api):

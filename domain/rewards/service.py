@@ -204,14 +204,25 @@ async def settle_code_uses(order: Order, member: Member) -> None:
 
 
 async def undo_unconfirmed_uses(now: datetime) -> int:
-    """Codes whose order was not recorded within the grace become usable again."""
+    """Codes whose order was not recorded within the grace become usable again. The order is
+    looked up once more: one recorded while the use was being written (another member's
+    order does not wait on this member's lock) is settled here instead."""
     deadline = now - timedelta(minutes=get_settings().reward_code_order_grace_minutes)
     due = await Redemption.filter(status=AWAITING, used_at__lte=deadline).order_by("id").limit(500)
     for candidate in due:
         async with write_transaction():
             await ledger.lock_member(candidate.member_id)
             row = await Redemption.get(id=candidate.id).prefetch_related("reward", "member")
-            if row.status == AWAITING and row.used_at is not None and row.used_at <= deadline:
+            if row.status != AWAITING or row.used_at is None or row.used_at > deadline:
+                continue
+            order = await Order.get_or_none(external_id=row.order_external_id)
+            if order is not None and order.member_id == row.member_id:
+                row.status = "used"
+                await row.save(update_fields=["status"])
+                await _announce_use(row)
+            elif order is not None:
+                await _undo_use(row, "the order belongs to another member")
+            else:
                 await _undo_use(row, "the order was not recorded within the grace period")
     return len(due)
 
