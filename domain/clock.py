@@ -17,3 +17,16 @@ def now() -> datetime:
 def set_now(value: datetime | None) -> None:
     global _frozen
     _frozen = value
+
+
+def as_utc(value: datetime, field: str) -> datetime:
+    """A caller's time in UTC. A time without an offset is read as UTC (what the database
+    stores it as anyway); one that cannot be expressed in UTC is the caller's mistake."""
+    from domain.errors import InvalidInput
+
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput(f"{field} is outside the supported date range", field) from None

@@ -78,6 +78,8 @@ ERROR_CODES = (
     "PLAN_NOT_FOUND",
     "SUBSCRIPTION_NOT_FOUND",
     "INVALID_TRANSITION",
+    "OFFER_ALREADY_USED",
+    "ORDER_MEMBER_MISMATCH",
 )
 
 
@@ -91,7 +93,8 @@ def is_bad_input(exc: BaseException | None) -> bool:
         return True
     text = str(exc).lower()
     return isinstance(exc, OperationalError) and any(
-        marker in text for marker in ("out of range", "invalid byte sequence", "0x00", "value too long", "overflow"))
+        marker in text for marker in ("out of range", "invalid byte sequence", "0x00", "value too long", "overflow",
+                                  "unsupported unicode escape sequence"))  # NUL inside a JSON value (PostgreSQL)
 
 
 def input_problem(exc: BaseException | None) -> str:

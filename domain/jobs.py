@@ -91,6 +91,7 @@ JOBS = [
     ("tier_review", review_tiers, 3600),
     ("review_reply_overdue", review_jobs.announce_overdue_replies, 0),
     ("expire_reward_codes", rewards.expire_codes, 0),
+    ("undo_unconfirmed_code_uses", rewards.undo_unconfirmed_uses, 60),
     ("convert_referrals", activities.convert_referrals, 600),
     ("subscription_renewal_notices", subscription_jobs.send_renewal_notices, 0),
     ("subscription_dunning", subscription_jobs.retry_past_due, 0),

@@ -83,9 +83,15 @@ class Settings:
     dunning_outcome: str = field(default_factory=lambda: os.environ.get("PATRON_DUNNING_OUTCOME", "cancel"))
     # Recommendations: at most this many items sharing any one category in a list (0 = no cap).
     recs_max_per_category: int = field(default_factory=lambda: _int("PATRON_RECS_MAX_PER_CATEGORY", 3))
-    # Requests per minute per API key / member token / anonymous IP (0 = no limit).
+    # How many times one subscription may take the retention offer of one cancel reason.
+    retention_offer_limit: int = field(default_factory=lambda: _int("PATRON_RETENTION_OFFER_LIMIT", 1))
+    # markRewardCodeUsed for an order Patron has not recorded yet: 0 = refused; N = accepted as
+    # awaiting the order, confirmed when the code's member records it within N minutes, else undone.
+    reward_code_order_grace_minutes: int = field(
+        default_factory=lambda: _int("PATRON_REWARD_CODE_ORDER_GRACE_MINUTES", 0))
     # Recommender: build in a child process (1) so serving processes never stall; 0 = in-process.
     recs_train_subprocess: bool = field(default_factory=lambda: os.environ.get("PATRON_RECS_TRAIN_SUBPROCESS", "1") == "1")
+    # Requests per minute per API key / member token / anonymous IP (0 = no limit).
     rate_limit_key_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_KEY", 1200))
     rate_limit_member_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_MEMBER", 240))
     rate_limit_anonymous_per_minute: int = field(default_factory=lambda: _int("PATRON_RATE_LIMIT_ANONYMOUS", 600))

@@ -6,6 +6,8 @@ from domain.orders import service
 from resolvers.common import attempt
 from schema.orders import (
     Order,
+    OrderNotice,
+    OrderNoticeCode,
     RecordOrderInput,
     RecordOrderPayload,
     RecordRefundInput,
@@ -28,7 +30,9 @@ async def record_order(info: Info, input: RecordOrderInput) -> RecordOrderPayloa
         return RecordOrderPayload(order=None, points_awarded=0, replayed=False, errors=errors)
     return RecordOrderPayload(
         order=Order.from_model(result.order), points_awarded=result.points_awarded,
-        replayed=result.replayed, errors=[],
+        replayed=result.replayed, subscription_renewed=result.subscription_renewed,
+        notices=[OrderNotice(field=n.field, message=n.message, code=OrderNoticeCode(n.code)) for n in result.notices],
+        errors=[],
     )
 
 

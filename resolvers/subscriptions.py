@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from strawberry.types import Info
 
 from domain.db import newest_first
@@ -45,13 +47,38 @@ async def subscription_plans(info: Info) -> list[SubscriptionPlan]:
     return [SubscriptionPlan.from_model(p) for p in await PlanModel.filter(active=True).order_by("id")]
 
 
+def _plan_values(input: PlanInput) -> dict[str, Any]:
+    """The typed offer list becomes the stored map (reason -> offer); errors name list paths."""
+    values = fields_given(input)
+    typed = values.pop("retention_offer_list", None)
+    if typed is None:
+        return values
+    if "retention_offers" in values:
+        raise InvalidInput("Give retentionOffers or retentionOfferList, not both", "retentionOfferList")
+    offers: dict[str, dict[str, Any]] = {}
+    paths: dict[str, str] = {}
+    for i, item in enumerate(typed):
+        reason = item.reason.value
+        if reason in offers:
+            raise InvalidInput("One offer per cancel reason", f"retentionOfferList.{i}.reason")
+        offers[reason] = {"type": item.type.value} | {
+            name: getattr(item, name) for name in ("percent", "cycles", "days") if getattr(item, name) is not None}
+        paths[reason] = f"retentionOfferList.{i}"
+    values["retention_offers"] = service.validate_offers(offers, paths)
+    return values
+
+
+async def _save_plan(plan_id: int | None, input: PlanInput):  # noqa: ANN202
+    return await service.save_plan(plan_id, _plan_values(input))
+
+
 async def create_plan(info: Info, input: PlanInput) -> PlanPayload:
-    plan, errors = await attempt(service.save_plan(None, fields_given(input)))
+    plan, errors = await attempt(_save_plan(None, input))
     return PlanPayload(plan=SubscriptionPlan.from_model(plan) if plan else None, errors=errors)
 
 
 async def update_plan(info: Info, id: int, input: PlanInput) -> PlanPayload:
-    plan, errors = await attempt(service.save_plan(id, fields_given(input)))
+    plan, errors = await attempt(_save_plan(id, input))
     return PlanPayload(plan=SubscriptionPlan.from_model(plan) if plan else None, errors=errors)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import Enum
 
 import strawberry
 
@@ -65,11 +66,29 @@ class RecordOrderInput:
     subscription_id: int | None = strawberry.field(default=None, description="This order renews that subscription.")
 
 
+@strawberry.enum(description="Why something the order asked for was not done (the order itself was recorded).")
+class OrderNoticeCode(Enum):
+    SUBSCRIPTION_NOT_FOUND = "SUBSCRIPTION_NOT_FOUND"
+    SUBSCRIPTION_NOT_RENEWABLE = "SUBSCRIPTION_NOT_RENEWABLE"
+
+
+@strawberry.type(description="A warning about a recorded order: not an error, the order was kept.")
+class OrderNotice:
+    field: str | None
+    message: str
+    code: OrderNoticeCode
+
+
 @strawberry.type
 class RecordOrderPayload:
     order: Order | None
     points_awarded: int = strawberry.field(description="Points this order earned (pending during the return window).")
     replayed: bool = strawberry.field(description="True when this externalId was already recorded: nothing changed.")
+    subscription_renewed: bool | None = strawberry.field(
+        default=None, description="With subscriptionId: whether this order renewed it (see notices when not); "
+                                  "null when the order named no subscription.")
+    notices: list[OrderNotice] = strawberry.field(
+        default_factory=list, description="Warnings: the order was recorded, but e.g. its subscription did not renew.")
     errors: list[UserError]
 
 

@@ -26,6 +26,7 @@ class RewardType(Enum):
 class CodeStatus(Enum):
     ISSUED = "issued"
     USED = "used"
+    AWAITING_ORDER = "awaiting_order"  # used on an order not recorded yet (grace period)
     CANCELLED = "cancelled"
     EXPIRED = "expired"
 

@@ -48,6 +48,27 @@ class CancelReason(Enum):
     OTHER = "OTHER"
 
 
+@strawberry.enum
+class RetentionOfferType(Enum):
+    SKIP_NEXT = "SKIP_NEXT"
+    DISCOUNT = "DISCOUNT"
+    PAUSE = "PAUSE"
+
+
+@strawberry.type(description="What a member is offered instead of cancelling for `reason`.")
+class RetentionOffer:
+    reason: CancelReason
+    type: RetentionOfferType
+    percent: int | None = strawberry.field(description="DISCOUNT: percent off the next renewals.")
+    cycles: int | None = strawberry.field(description="DISCOUNT: how many renewals it lasts (default 1).")
+    days: int | None = strawberry.field(description="PAUSE: days paused.")
+
+
+def offer_list(offers: dict) -> list[RetentionOffer]:
+    return [RetentionOffer(reason=CancelReason(reason), type=RetentionOfferType(offer["type"]), percent=offer.get("percent"),
+                           cycles=offer.get("cycles"), days=offer.get("days")) for reason, offer in (offers or {}).items()]
+
+
 @strawberry.type
 class SubscriptionPlan:
     id: strawberry.ID
@@ -64,6 +85,7 @@ class SubscriptionPlan:
     grants_tier_id: int | None
     perks: list[str]
     retention_offers: JSON
+    retention_offer_list: list[RetentionOffer] = strawberry.field(description="The same offers, typed.")
     active: bool
 
     @classmethod
@@ -72,7 +94,8 @@ class SubscriptionPlan:
                    skus=list(p.skus), interval_unit=IntervalUnit(p.interval_unit), interval_count=p.interval_count,
                    price=Money(amount=p.price, currency=p.currency), discount_percent=p.discount_percent, cycles=p.cycles,
                    trial_days=p.trial_days, grants_tier_id=p.grants_tier_id, perks=list(p.perks),
-                   retention_offers=p.retention_offers, active=p.active)
+                   retention_offers=p.retention_offers, retention_offer_list=offer_list(p.retention_offers),
+                   active=p.active)
 
 
 @strawberry.type
@@ -126,6 +149,16 @@ class MemberSubscription:
         return [SubscriptionChange.from_model(c) for c in rows]
 
 
+@strawberry.input(description="One retention offer. percent (1-100) and cycles (1-24) are for DISCOUNT, "
+                               "days (1-365) for PAUSE; SKIP_NEXT takes none.")
+class RetentionOfferInput:
+    reason: CancelReason
+    type: RetentionOfferType
+    percent: int | None = None
+    cycles: int | None = None
+    days: int | None = None
+
+
 @strawberry.input
 class PlanInput:
     name: str | None = None
@@ -142,7 +175,10 @@ class PlanInput:
     perks: list[str] | None = None
     retention_offers: JSON | None = strawberry.field(
         default=None, description='Per cancel reason, e.g. {"TOO_MUCH_PRODUCT": {"type": "SKIP_NEXT"}, '
-                                  '"TOO_EXPENSIVE": {"type": "DISCOUNT", "percent": 20, "cycles": 2}}')
+                                  '"TOO_EXPENSIVE": {"type": "DISCOUNT", "percent": 20, "cycles": 2}}. '
+                                  'Kept for compatibility: prefer the typed retentionOfferList.')
+    retention_offer_list: list[RetentionOfferInput] | None = strawberry.field(
+        default=None, description="The retention offers, typed (replaces all of them). Give this or retentionOffers.")
     active: bool | None = None
 
 

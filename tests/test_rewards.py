@@ -77,6 +77,8 @@ async def test_code_validate_use_and_replay(api, admin_token, storefront_token):
     check = await api.ok('query($c: String!) { rewardCode(code: $c) { status memberExternalId reward { type } } }', {"c": code.lower()}, storefront_token)
     assert check["rewardCode"] == {"status": "ISSUED", "memberExternalId": "m1", "reward": {"type": "FREE_SHIPPING"}}
     use = 'mutation($c: String!, $o: String!) { markRewardCodeUsed(input: {code: $c, orderExternalId: $o}) { redemption { status orderExternalId } errors { code } } }'
+    await helpers.order("order-9")  # the code is used on an order Patron has recorded for its member
+    await helpers.order("order-10")
     used = await api.ok(use, {"c": code, "o": "order-9"}, storefront_token)
     assert used["markRewardCodeUsed"]["redemption"] == {"status": "USED", "orderExternalId": "order-9"}
     assert (await api.ok(use, {"c": code, "o": "order-9"}, storefront_token))["markRewardCodeUsed"]["errors"] == []

@@ -28,7 +28,8 @@ def action(name: str) -> str:
 
 
 CANCEL = "mutation($i: CancelSubscriptionInput!) { cancelSubscription(input: $i) { %s } }" % FIELDS
-RECORD = """mutation($i: RecordOrderInput!) { recordOrder(input: $i) { pointsAwarded errors { field code } } }"""
+RECORD = """mutation($i: RecordOrderInput!) { recordOrder(input: $i) { pointsAwarded subscriptionRenewed
+  notices { field code } errors { field code } } }"""
 
 
 @pytest.fixture
@@ -112,7 +113,7 @@ async def test_retention_offers_are_shown_before_cancelling(api, plan):
     skip_offer = (await api.ok(CANCEL, {"i": {"subscriptionId": sid, "reason": "TOO_MUCH_PRODUCT", "acceptRetentionOffer": True}}, token))["cancelSubscription"]
     assert skip_offer["subscription"]["nextDeliveryAt"] == iso(T0 + timedelta(weeks=4))
     confirmed = (await api.ok(CANCEL, {"i": {"subscriptionId": sid, "reason": "TOO_EXPENSIVE", "confirm": True}}, token))["cancelSubscription"]
-    assert confirmed["cancelled"] is True and confirmed["retentionOffer"]["type"] == "DISCOUNT"
+    assert confirmed["cancelled"] is True and confirmed["retentionOffer"] is None  # taken already: nothing left to offer
 
 
 async def test_renewal_notice_order_renews_and_earns(api, plan, storefront_token):
@@ -138,7 +139,10 @@ async def test_renewal_notice_order_renews_and_earns(api, plan, storefront_token
     assert replay["recordOrder"]["errors"] == [] and (await Subscription.get(id=sid)).cycles_completed == 1
     await helpers.member("m2")
     foreign = order | {"externalId": "renew-x", "memberExternalId": "m2"}
-    assert (await api.ok(RECORD, {"i": foreign}, storefront_token))["recordOrder"]["errors"][0]["code"] == "SUBSCRIPTION_NOT_FOUND"
+    kept = (await api.ok(RECORD, {"i": foreign}, storefront_token))["recordOrder"]
+    assert (kept["errors"], kept["subscriptionRenewed"]) == ([], False)
+    assert kept["notices"] == [{"field": "subscriptionId", "code": "SUBSCRIPTION_NOT_FOUND"}]
+    assert (await Subscription.get(id=sid)).cycles_completed == 1
 
 
 async def test_fixed_cycles_expire_and_paused_never_renews(api, storefront_token):
@@ -160,7 +164,9 @@ async def test_fixed_cycles_expire_and_paused_never_renews(api, storefront_token
     assert await Event.filter(type="subscription.renewal_due").count() == 0
     order = {"externalId": "paused-1", "memberExternalId": "m2", "currency": "USD", "placedAt": iso(T0),
              "subscriptionId": sub2["subscriptionId"], "lines": [{"sku": "box", "quantity": 1, "unitPrice": 3000}]}
-    assert (await api.ok(RECORD, {"i": order}, storefront_token))["recordOrder"]["errors"][0]["code"] == "INVALID_TRANSITION"
+    kept = (await api.ok(RECORD, {"i": order}, storefront_token))["recordOrder"]
+    assert kept["notices"] == [{"field": "subscriptionId", "code": "SUBSCRIPTION_NOT_RENEWABLE"}]
+    assert (await Subscription.get(id=sub2["subscriptionId"])).status == "paused"
     clock.set_now(T0 + timedelta(days=90))
     await jobs.subscription_jobs.end_pauses(clock.now())
     resumed = await Subscription.get(id=sub2["subscriptionId"])

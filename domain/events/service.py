@@ -38,6 +38,7 @@ EVENT_TYPES = (
     "question.answered",
     "reward.redeemed",
     "reward.code_used",
+    "reward.code_use_undone",
     "reward.cancelled",
     "reward.code_expired",
     "subscription.created",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tortoise.expressions import F
 from tortoise.functions import Sum
 
 from domain import clock
@@ -28,7 +29,8 @@ async def expiring_soon(member_id: int, days: int) -> int:
 
 
 async def held_awards(member_id: int) -> list[Award]:
-    return await Award.filter(member_id=member_id, status="held").order_by("release_at", "id")
+    """Held awards with something still pending: a fully refunded award has nothing to show."""
+    return await Award.filter(member_id=member_id, status="held", reversed__lt=F("amount")).order_by("release_at", "id")
 
 
 async def entries_sum(member_id: int) -> int:

@@ -142,6 +142,13 @@ async def debit(
     return entry
 
 
+def _check_text(idempotency_key: str, reason: str) -> None:
+    if not idempotency_key.strip() or len(idempotency_key) > 255:
+        raise InvalidInput("idempotencyKey must be 1 to 255 characters", "idempotencyKey")
+    if not reason.strip() or len(reason) > 500:
+        raise InvalidInput("A reason of 1 to 500 characters is required", "reason")
+
+
 def _check_replay(existing: LedgerEntry, amount: int) -> LedgerEntry:
     if abs(existing.amount) != amount:
         raise Conflict(
@@ -154,6 +161,7 @@ async def spend(member: Member, amount: int, idempotency_key: str, reason: str) 
     """Points used as payment. Never takes the balance below zero. Replays return the first."""
     if amount <= 0:
         raise InvalidInput("Amount must be positive", "amount")
+    _check_text(idempotency_key, reason)
     existing = await find_by_key(member, idempotency_key)
     if existing:
         return _check_replay(existing, amount)
@@ -174,8 +182,7 @@ async def adjust(
         raise InvalidInput("Amount must not be zero", "amount")
     if abs(amount) > MAX_ADJUSTMENT or member.points_balance + amount > MAX_BALANCE:
         raise InvalidInput(f"Adjustments are at most {MAX_ADJUSTMENT} and balances at most {MAX_BALANCE}", "amount")
-    if not reason.strip():
-        raise InvalidInput("A reason is required", "reason")
+    _check_text(idempotency_key, reason)
     existing = await find_by_key(member, idempotency_key)
     if existing:
         return _check_replay(existing, abs(amount))

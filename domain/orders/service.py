@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from domain.ledger.models import Award
 from domain.members.models import Member
 from domain.orders.models import Order, OrderLine, Refund
 from domain.rules import service as rules
+from domain.subscriptions.service import RenewalNotice, renewed_by
 from domain.tiers import service as tiers
 
 MAX_LINES = 100
@@ -38,9 +39,18 @@ class OrderResult:
     order: Order
     points_awarded: int
     replayed: bool
+    subscription_renewed: bool | None = None  # None: the order named no subscription
+    notices: list[RenewalNotice] = field(default_factory=list)  # why a named subscription did not renew
 
 
 def _validate_order(external_id: str, currency: str, channel: str, lines: list[LineInput]) -> None:
+    # NUL is refused alike on every database (PostgreSQL cannot store it, SQLite would).
+    texts = [("externalId", external_id), ("channel", channel)] + [
+        (f"lines.{i}.{name}", value) for i, ln in enumerate(lines[:MAX_LINES])
+        for name, value in (("sku", ln.sku), ("productExternalId", ln.product_external_id), ("category", ln.category))]
+    for name, value in texts:
+        if value is not None and "\x00" in value:
+            raise InvalidInput("Text must not contain NUL characters", name)
     if not external_id.strip() or len(external_id) > 255:
         raise InvalidInput("externalId must be 1 to 255 characters", "externalId")
     if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
@@ -54,6 +64,9 @@ def _validate_order(external_id: str, currency: str, channel: str, lines: list[L
     for i, line in enumerate(lines):
         if not line.sku.strip() or len(line.sku) > 255:
             raise InvalidInput("sku must be 1 to 255 characters", f"lines.{i}.sku")
+        for name, value in (("productExternalId", line.product_external_id), ("category", line.category)):
+            if value is not None and len(value) > 255:
+                raise InvalidInput(f"{name} is at most 255 characters", f"lines.{i}.{name}")
         if line.quantity <= 0 or line.quantity > 1_000_000:
             raise InvalidInput("quantity must be between 1 and 1000000", f"lines.{i}.quantity")
         if line.unit_price < 0 or line.unit_price > 10**12:
@@ -77,6 +90,7 @@ async def record_order(
     subscription_id: int | None = None,
 ) -> OrderResult:
     _validate_order(external_id, currency, channel, lines)
+    placed_at = clock.as_utc(placed_at, "placedAt")
     try:
         return await _record_order(external_id, member_external_id, currency, channel, placed_at, lines, subscription_id)
     except IntegrityError:
@@ -84,14 +98,15 @@ async def record_order(
         existing = await Order.get_or_none(external_id=external_id)
         if existing is None:
             raise
-        return await _replay(existing, member_external_id)
+        return await _replay(existing, member_external_id, subscription_id)
 
 
-async def _replay(order: Order, member_external_id: str) -> OrderResult:
+async def _replay(order: Order, member_external_id: str, subscription_id: int | None) -> OrderResult:
     await order.fetch_related("member")
     if order.member.external_id != member_external_id:
         raise Conflict("This order externalId belongs to another member", "externalId")
-    return OrderResult(order, await _points_for(order), True)
+    renewed = None if subscription_id is None else await renewed_by(subscription_id, order.external_id)
+    return OrderResult(order, await _points_for(order), True, renewed)
 
 
 async def _record_order(
@@ -109,7 +124,7 @@ async def _record_order(
             raise MemberNotFound(member_external_id)
         existing = await Order.get_or_none(external_id=external_id)
         if existing is not None:
-            return await _replay(existing, member_external_id)
+            return await _replay(existing, member_external_id, subscription_id)
         if member.anonymized_at:
             raise DomainError("Member is anonymized", "memberExternalId", code="MEMBER_ANONYMIZED")
         total = sum(line.quantity * line.unit_price for line in lines)
@@ -133,12 +148,18 @@ async def _record_order(
         tier = next((t for t in await tiers.all_tiers() if t.id == member.tier_id), None)
         facts = [rules.OrderLineFacts(ln.sku, ln.category, ln.quantity * ln.unit_price) for ln in lines]
         points = await rules.award_order(member, external_id, currency, facts, tier)
+        result = OrderResult(order, points, False)
         if subscription_id is not None:
             from domain.subscriptions.service import renew_with_order
 
-            await renew_with_order(subscription_id, member, external_id)
+            notice = await renew_with_order(subscription_id, member, external_id)
+            result.subscription_renewed = notice is None
+            result.notices = [notice] if notice else []
+        from domain.rewards.service import settle_code_uses
+
+        await settle_code_uses(order, member)
         await tiers.evaluate_upgrade(member, f"order {external_id}")
-        return OrderResult(order, points, False)
+        return result
 
 
 @dataclass

@@ -9,7 +9,7 @@ last points therefore serialize on those two rows.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain import clock
@@ -17,11 +17,15 @@ from domain.db import write_transaction
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.events.service import record_event
 from domain.ledger import service as ledger
+from domain.members.models import Member
 from domain.members.service import get_member
+from domain.orders.models import Order
 from domain.rewards.models import Redemption, Reward
+from domain.settings import get_settings
 from domain.tiers.models import Tier
 
 TYPES = ("FIXED_AMOUNT", "PERCENTAGE", "FREE_SHIPPING", "FREE_PRODUCT", "EXPERIENTIAL")
+AWAITING = "awaiting_order"  # used on an order Patron has not recorded yet (see mark_used)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by people
 FIELDS = ("name", "type", "points_cost", "amount", "currency", "percent", "max_discount", "sku", "description",
           "min_tier_rank", "per_member_limit", "stock", "starts_at", "ends_at", "code_valid_days", "active")
@@ -50,6 +54,15 @@ def _validate(values: dict[str, Any]) -> None:
     for name in ("stock", "per_member_limit", "code_valid_days", "max_discount"):
         if values.get(name) is not None and values[name] < 0:
             raise InvalidInput(f"{name} must not be negative", name)
+    for name, field, longest in (("name", "name", 200), ("sku", "sku", 255), ("description", "description", 1000)):
+        if values.get(name) is not None and len(values[name]) > longest:
+            raise InvalidInput(f"{field} is at most {longest} characters", field)
+    currency = values.get("currency")
+    if currency is not None and (len(currency) != 3 or not currency.isascii() or not currency.isalpha()):
+        raise InvalidInput("currency must be an ISO 4217 code such as USD", "currency")
+    for name, field in (("starts_at", "startsAt"), ("ends_at", "endsAt")):
+        if values.get(name) is not None:
+            values[name] = clock.as_utc(values[name], field)
     if values.get("starts_at") and values.get("ends_at") and values["ends_at"] <= values["starts_at"]:
         raise InvalidInput("endsAt must be after startsAt", "endsAt")
 
@@ -65,8 +78,9 @@ async def save_reward(reward_id: int | None, values: dict[str, Any]) -> Reward:
         reward = await Reward.select_for_update().get_or_none(id=reward_id)
         if reward is None:
             raise NotFound("No such reward", "id", code="REWARD_NOT_FOUND")
-        _validate({name: getattr(reward, name) for name in FIELDS} | values)
-        await reward.update_from_dict(values).save()
+        merged = {name: getattr(reward, name) for name in FIELDS} | values
+        _validate(merged)
+        await reward.update_from_dict({name: merged[name] for name in values}).save()
         return reward
 
 
@@ -129,19 +143,88 @@ async def find_code(code: str) -> Redemption:
 
 
 async def mark_used(code: str, order_external_id: str) -> Redemption:
+    """The storefront applied the code to an order. The order must be the code's member's:
+    recorded already, or (PATRON_REWARD_CODE_ORDER_GRACE_MINUTES > 0, for platforms that send
+    the code use before the order) recorded within that grace. Until then the code is
+    `awaiting_order`: not usable again, confirmed by `settle_code_uses` when the member's
+    order arrives, put back to `issued` when another member's order or no order arrives."""
+    if not order_external_id.strip() or len(order_external_id) > 255:
+        raise InvalidInput("orderExternalId must be 1 to 255 characters", "orderExternalId")
+    if len(code) > 40:
+        raise NotFound("No such code", "code", code="CODE_NOT_FOUND")
     found = await find_code(code)
+    grace = get_settings().reward_code_order_grace_minutes
     async with write_transaction():
         await ledger.lock_member(found.member_id)
         redemption = await Redemption.get(id=found.id).prefetch_related("reward", "member")
-        if redemption.status == "used" and redemption.order_external_id == order_external_id:
+        if redemption.status in ("used", AWAITING) and redemption.order_external_id == order_external_id:
             return redemption  # a replay
         if found.status != "issued" or redemption.status != "issued":
-            raise DomainError(f"The code is {found.status}", "code", code="CODE_NOT_USABLE")
-        redemption.status, redemption.used_at, redemption.order_external_id = "used", clock.now(), order_external_id
+            raise DomainError(f"The code is {found.status.replace('_', ' ')}", "code", code="CODE_NOT_USABLE")
+        order = await Order.get_or_none(external_id=order_external_id)
+        if order is None and grace <= 0:
+            raise NotFound(f"No order {order_external_id!r}: record the order before using the code on it",
+                           "orderExternalId", code="ORDER_NOT_FOUND")
+        if order is not None and order.member_id != redemption.member_id:
+            raise DomainError("The order belongs to another member than the code", "orderExternalId",
+                              code="ORDER_MEMBER_MISMATCH")
+        redemption.status = "used" if order is not None else AWAITING
+        redemption.used_at, redemption.order_external_id = clock.now(), order_external_id
         await redemption.save(update_fields=["status", "used_at", "order_external_id"])
-        await record_event("reward.code_used", _payload(redemption, redemption.reward, redemption.member.external_id)
-                           | {"orderExternalId": order_external_id}, redemption.member_id)
+        if order is not None:
+            await _announce_use(redemption)
         return redemption
+
+
+async def _announce_use(redemption: Redemption) -> None:
+    await record_event("reward.code_used", _payload(redemption, redemption.reward, redemption.member.external_id)
+                       | {"orderExternalId": redemption.order_external_id}, redemption.member_id)
+
+
+async def _undo_use(redemption: Redemption, why: str) -> None:
+    order_external_id = redemption.order_external_id
+    redemption.status, redemption.used_at, redemption.order_external_id = "issued", None, None
+    await redemption.save(update_fields=["status", "used_at", "order_external_id"])
+    await record_event("reward.code_use_undone", _payload(redemption, redemption.reward, redemption.member.external_id)
+                       | {"orderExternalId": order_external_id, "why": why}, redemption.member_id)
+
+
+async def settle_code_uses(order: Order, member: Member) -> None:
+    """Inside recordOrder's transaction (the order's member locked): codes awaiting this order
+    are confirmed when it is their member's, otherwise put back to issued."""
+    waiting = await Redemption.select_for_update().filter(status=AWAITING, order_external_id=order.external_id)
+    for row in waiting:
+        await row.fetch_related("reward", "member")
+        if row.member_id == member.id:
+            row.status = "used"
+            await row.save(update_fields=["status"])
+            await _announce_use(row)
+        else:
+            await _undo_use(row, "the order belongs to another member")
+
+
+async def undo_unconfirmed_uses(now: datetime) -> int:
+    """Codes whose order was not recorded within the grace become usable again. The order is
+    looked up once more: one recorded while the use was being written (another member's
+    order does not wait on this member's lock) is settled here instead."""
+    deadline = now - timedelta(minutes=get_settings().reward_code_order_grace_minutes)
+    due = await Redemption.filter(status=AWAITING, used_at__lte=deadline).order_by("id").limit(500)
+    for candidate in due:
+        async with write_transaction():
+            await ledger.lock_member(candidate.member_id)
+            row = await Redemption.get(id=candidate.id).prefetch_related("reward", "member")
+            if row.status != AWAITING or row.used_at is None or row.used_at > deadline:
+                continue
+            order = await Order.get_or_none(external_id=row.order_external_id)
+            if order is not None and order.member_id == row.member_id:
+                row.status = "used"
+                await row.save(update_fields=["status"])
+                await _announce_use(row)
+            elif order is not None:
+                await _undo_use(row, "the order belongs to another member")
+            else:
+                await _undo_use(row, "the order was not recorded within the grace period")
+    return len(due)
 
 
 async def cancel(code: str, actor: str, member_external_id: str | None = None) -> Redemption:

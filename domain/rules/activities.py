@@ -75,13 +75,17 @@ async def decide(activity_id: int, approve: bool, actor: str) -> tuple[Activity,
 
 
 async def convert_referrals(now: datetime) -> int:
-    """Referred members whose first order is past the return window (and not fully refunded)."""
+    """Referred members whose first order is past the return window (and not fully refunded).
+
+    The window runs from when Patron recorded the order (`created_at`), not from `placed_at`:
+    an order imported or sent late with a past `placedAt` can still be returned for the
+    whole window, so the referral must not pay out before then."""
     window = timedelta(days=get_settings().return_window_days)
     candidates = await Member.filter(referred_by_id__isnull=False, referral_converted_at__isnull=True).values_list("id", flat=True)
     converted = 0
     for member_id in candidates:
         first = await Order.filter(member_id=member_id).order_by("placed_at", "id").first()
-        if first is None or first.placed_at > now - window or first.refunded_amount >= first.total_amount:
+        if first is None or first.created_at > now - window or first.refunded_amount >= first.total_amount:
             continue
         async with write_transaction():
             referred = await Member.get(id=member_id)

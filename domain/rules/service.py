@@ -209,6 +209,15 @@ RULE_FIELDS = (
 )
 
 
+MAX_PENDING_DAYS = 3650
+MAX_LIST = 100
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
 def _validate_rule(values: dict[str, Any]) -> None:
     if values.get("type") not in RULE_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(RULE_TYPES)}", "type")
@@ -227,6 +236,25 @@ def _validate_rule(values: dict[str, Any]) -> None:
         raise InvalidInput("A CUSTOM rule needs customType (the activity name)", "customType")
     if values.get("referral_side") is not None and values["referral_side"] not in REFERRAL_SIDES:
         raise InvalidInput(f"referralSide must be one of {', '.join(REFERRAL_SIDES)}", "referralSide")
+    if (values.get("pending_days") or 0) > MAX_PENDING_DAYS:
+        raise InvalidInput(f"pendingDays is at most {MAX_PENDING_DAYS}", "pendingDays")
+    for name, field, longest in (("name", "name", 200), ("custom_type", "customType", 64)):
+        if values.get(name) is not None and len(values[name]) > longest:
+            raise InvalidInput(f"{field} is at most {longest} characters", field)
+    currency = values.get("currency")
+    if currency is not None and (len(currency) != 3 or not currency.isascii() or not currency.isalpha()):
+        raise InvalidInput("currency must be an ISO 4217 code such as USD", "currency")
+    for name in ("include_categories", "exclude_categories", "include_skus", "exclude_skus"):
+        items = values.get(name) or []
+        field = _camel(name)
+        if len(items) > MAX_LIST:
+            raise InvalidInput(f"{field} has at most {MAX_LIST} items", field)
+        for i, item in enumerate(items):
+            if not item or len(item) > 255 or "\x00" in item:
+                raise InvalidInput("Each item is 1 to 255 characters", f"{field}.{i}")
+    for name, field in (("starts_at", "startsAt"), ("ends_at", "endsAt")):
+        if values.get(name) is not None:
+            values[name] = clock.as_utc(values[name], field)
     starts, ends = values.get("starts_at"), values.get("ends_at")
     if starts and ends and ends <= starts:
         raise InvalidInput("endsAt must be after startsAt", "endsAt")
@@ -245,7 +273,7 @@ async def save_rule(rule_id: int | None, values: dict[str, Any]) -> EarningRule:
         raise NotFound("No such rule", "id", code="RULE_NOT_FOUND")
     merged = {name: getattr(rule, name) for name in RULE_FIELDS} | values
     _validate_rule(merged)
-    await rule.update_from_dict(values).save()
+    await rule.update_from_dict({name: merged[name] for name in values}).save()
     await changes.bump()
     await changes.bump_program()
     return rule

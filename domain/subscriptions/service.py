@@ -9,6 +9,7 @@ INVALID_TRANSITION error and writes nothing.
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,30 +53,87 @@ def add_interval(when: datetime, unit: str, count: int) -> datetime:
     return when.replace(year=year, month=month, day=min(when.day, calendar.monthrange(year, month)[1]))
 
 
+# The typed shape of a retention offer: each type's fields as (minimum, maximum, required).
+OFFER_FIELDS: dict[str, dict[str, tuple[int, int, bool]]] = {
+    "SKIP_NEXT": {},
+    "DISCOUNT": {"percent": (1, 100, True), "cycles": (1, 24, False)},
+    "PAUSE": {"days": (1, 365, True)},
+}
+MAX_SKUS = 100
+MAX_PERKS = 50
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_offers(offers: Any, paths: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Check retention offers against OFFER_FIELDS; every error names its path, e.g.
+    retentionOffers.TOO_EXPENSIVE.percent (`paths` maps a reason to another input path, for
+    the typed list). Returns the offers as stored."""
+    if not isinstance(offers, dict):
+        raise InvalidInput("retentionOffers maps a cancel reason to an offer object", "retentionOffers")
+    clean: dict[str, dict[str, Any]] = {}
+    for reason, offer in offers.items():
+        path = (paths or {}).get(reason) or f"retentionOffers.{reason}"
+        if reason not in CANCEL_REASONS:
+            raise InvalidInput(f"Unknown cancel reason; use one of {', '.join(CANCEL_REASONS)}", path)
+        if not isinstance(offer, dict):
+            raise InvalidInput("An offer is an object such as {\"type\": \"SKIP_NEXT\"}", path)
+        kind = offer.get("type")
+        if not isinstance(kind, str) or kind not in OFFER_TYPES:
+            raise InvalidInput(f"type must be one of {', '.join(OFFER_TYPES)}", f"{path}.type")
+        spec = OFFER_FIELDS[kind]
+        for name in offer:
+            if name != "type" and name not in spec:
+                raise InvalidInput(f"A {kind} offer has no field {name!r}", f"{path}.{str(name)[:50]}")
+        clean[reason] = {"type": kind}
+        for name, (low, high, required) in spec.items():
+            if name not in offer:
+                if required:
+                    raise InvalidInput(f"A {kind} offer needs {name} ({low} to {high})", f"{path}.{name}")
+                continue
+            value = offer[name]
+            if not _whole(value) or not low <= value <= high:
+                raise InvalidInput(f"{name} must be a whole number from {low} to {high}", f"{path}.{name}")
+            clean[reason][name] = value
+    return clean
+
+
+def _text_list(values: Any, field: str, most: int, longest: int) -> None:
+    if not isinstance(values, list) or len(values) > most:
+        raise InvalidInput(f"{field} is a list of at most {most} items", field)
+    for i, item in enumerate(values):
+        if not isinstance(item, str) or not item.strip() or len(item) > longest or "\x00" in item:
+            raise InvalidInput(f"Each item is 1 to {longest} characters", f"{field}.{i}")
+
+
 def _validate_plan(values: dict[str, Any]) -> None:
-    if not (values.get("name") or "").strip():
-        raise InvalidInput("A name is required", "name")
+    name = values.get("name") or ""
+    if not name.strip() or len(name) > 200:
+        raise InvalidInput("A name of 1 to 200 characters is required", "name")
     if values.get("kind") not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", "kind")
     if values.get("interval_unit") not in UNITS:
         raise InvalidInput(f"intervalUnit must be one of {', '.join(UNITS)}", "intervalUnit")
     if not 1 <= (values.get("interval_count") or 0) <= 365:
         raise InvalidInput("intervalCount must be 1 to 365", "intervalCount")
-    if (values.get("price") or -1) < 0 or len(values.get("currency") or "") != 3:
-        raise InvalidInput("price (minor units) and a currency are required", "price")
+    if values.get("price") is None or values["price"] < 0:
+        raise InvalidInput("price (minor units, 0 or more) is required", "price")
+    currency = values.get("currency") or ""
+    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+        raise InvalidInput("currency must be an ISO 4217 code such as USD", "currency")
     if not 0 <= (values.get("discount_percent") or 0) <= 100:
         raise InvalidInput("discountPercent must be 0 to 100", "discountPercent")
+    if not 0 <= (values.get("trial_days") or 0) <= 365:
+        raise InvalidInput("trialDays must be 0 to 365", "trialDays")
+    _text_list(values.get("skus") or [], "skus", MAX_SKUS, 255)
+    _text_list(values.get("perks") or [], "perks", MAX_PERKS, 200)
     if values.get("kind") == "PRODUCT" and not values.get("skus"):
         raise InvalidInput("A product plan needs at least one sku", "skus")
-    if values.get("cycles") is not None and values["cycles"] < 1:
-        raise InvalidInput("cycles must be at least 1", "cycles")
-    for reason, offer in (values.get("retention_offers") or {}).items():
-        if reason not in CANCEL_REASONS or not isinstance(offer, dict) or offer.get("type") not in OFFER_TYPES:
-            raise InvalidInput(f"Retention offers map a cancel reason to {{type: {'|'.join(OFFER_TYPES)}}}", "retentionOffers")
-        if offer["type"] == "DISCOUNT" and not 1 <= int(offer.get("percent", 0)) <= 100:
-            raise InvalidInput("A DISCOUNT offer needs percent 1-100", "retentionOffers")
-        if offer["type"] == "PAUSE" and not 1 <= int(offer.get("days", 0)) <= 365:
-            raise InvalidInput("A PAUSE offer needs days 1-365", "retentionOffers")
+    if values.get("cycles") is not None and not 1 <= values["cycles"] <= 1000:
+        raise InvalidInput("cycles must be 1 to 1000", "cycles")
+    values["retention_offers"] = validate_offers(values.get("retention_offers") or {})
 
 
 PLAN_FIELDS = ("name", "kind", "skus", "interval_unit", "interval_count", "price", "currency", "discount_percent",
@@ -95,7 +153,10 @@ async def save_plan(plan_id: int | None, values: dict[str, Any]) -> Subscription
         plan = await SubscriptionPlan.get_or_none(id=plan_id)
         if plan is None:
             raise NotFound("No such plan", "id", code="PLAN_NOT_FOUND")
-        _validate_plan({name: getattr(plan, name) for name in PLAN_FIELDS} | values)
+        merged = {name: getattr(plan, name) for name in PLAN_FIELDS} | values
+        _validate_plan(merged)
+        if "retention_offers" in values:
+            values["retention_offers"] = merged["retention_offers"]
         await plan.update_from_dict(values).save()
         return plan
 
@@ -139,7 +200,7 @@ async def subscribe(member_external_id: str, plan_id: int, sku: str | None, acto
         if sub.grant_active:
             from domain.tiers.service import evaluate_upgrade
 
-            await evaluate_upgrade(member, f"paid membership {plan.name}")
+            await evaluate_upgrade(member, f"subscribing to {plan.name}")
         return sub
 
 
@@ -167,7 +228,7 @@ async def act(sub_id: int, member_external_id: str | None, action: str, actor: s
 
 
 async def _pause(sub: Subscription, member: Member, before: str, actor: str, until: datetime) -> None:
-    now = clock.now()
+    now, until = clock.now(), clock.as_utc(until, "until")
     if until <= now or until > now + timedelta(days=366):
         raise InvalidInput("until must be in the next 12 months", "until")
     sub.status, sub.paused_until = "paused", until
@@ -209,7 +270,7 @@ async def _change_interval(sub: Subscription, member: Member, before: str, actor
 
 
 async def _reschedule(sub: Subscription, member: Member, before: str, actor: str, date: datetime) -> None:
-    now = clock.now()
+    now, date = clock.now(), clock.as_utc(date, "date")
     if date <= now or date > now + timedelta(days=366):
         raise InvalidInput("The date must be in the next 12 months", "date")
     old, sub.next_delivery_at, sub.skipped_from = sub.next_delivery_at, date, None
@@ -220,9 +281,11 @@ async def _cancel(sub: Subscription, member: Member, before: str, actor: str, re
                   confirm: bool) -> dict[str, Any] | None:
     if reason not in CANCEL_REASONS:
         raise InvalidInput(f"reason must be one of {', '.join(CANCEL_REASONS)}", "reason")
-    if comment and len(comment) > 1000:
-        raise InvalidInput("comment is at most 1000 characters", "comment")
+    if comment and (len(comment) > 1000 or "\x00" in comment):
+        raise InvalidInput("comment is at most 1000 characters of text", "comment")
     offer = (sub.plan.retention_offers or {}).get(reason)
+    if offer and await _offer_used_up(sub, reason):
+        offer = None  # already taken as often as allowed: nothing left to offer, the cancel goes ahead
     if offer and not confirm:
         return offer  # shown to the member first; nothing changes until they confirm or accept
     sub.status, sub.cancel_reason, sub.cancel_comment, sub.cancelled_at = "cancelled", reason, comment, clock.now()
@@ -231,10 +294,23 @@ async def _cancel(sub: Subscription, member: Member, before: str, actor: str, re
     return offer
 
 
+async def _offer_used_up(sub: Subscription, reason: str) -> bool:
+    """Whether this subscription took this reason's offer PATRON_RETENTION_OFFER_LIMIT times
+    (0 = no limit). Counted from the history, read under the member lock `act` holds."""
+    limit = get_settings().retention_offer_limit
+    if limit <= 0:
+        return False
+    taken = await SubscriptionChange.filter(subscription_id=sub.id, action="accept_offer").values_list("details", flat=True)
+    return sum(1 for details in taken if (details or {}).get("reason") == reason) >= limit
+
+
 async def _accept_offer(sub: Subscription, member: Member, before: str, actor: str, reason: str) -> dict[str, Any]:
     offer = (sub.plan.retention_offers or {}).get(reason)
     if not offer:
         raise DomainError("There is no offer for this reason", "reason", code="INVALID_TRANSITION")
+    if await _offer_used_up(sub, reason):
+        raise DomainError("This subscription has already taken the offer for this reason", "acceptRetentionOffer",
+                          code="OFFER_ALREADY_USED")
     if offer["type"] == "SKIP_NEXT" and sub.status == "active":
         await _skip(sub, member, before, actor)
     elif offer["type"] == "DISCOUNT":
@@ -250,15 +326,27 @@ ACTIONS = {"pause": _pause, "resume": _resume, "skip": _skip, "unskip": _unskip,
            "accept_offer": _accept_offer}
 
 
-async def renew_with_order(sub_id: int, member: Member, order_external_id: str) -> Subscription:
-    """Inside recordOrder's transaction: the order pays the next cycle."""
+@dataclass
+class RenewalNotice:
+    """Why an order that names a subscription did not renew it (the order itself is kept)."""
+    code: str  # SUBSCRIPTION_NOT_FOUND | SUBSCRIPTION_NOT_RENEWABLE
+    message: str
+    field: str = "subscriptionId"
+
+
+async def renew_with_order(sub_id: int, member: Member, order_external_id: str) -> RenewalNotice | None:
+    """Inside recordOrder's transaction: the order pays the next cycle. A subscription that
+    cannot renew (unknown, another member's, cancelled, paused, expired) is left as it is and
+    the reason returned: the order is real and is recorded either way."""
     from domain.rules import service as rules
 
     sub = await Subscription.get_or_none(id=sub_id, member_id=member.id).prefetch_related("plan")
     if sub is None:
-        raise NotFound("No such subscription for this member", "subscriptionId", code="SUBSCRIPTION_NOT_FOUND")
+        return RenewalNotice("SUBSCRIPTION_NOT_FOUND", "No such subscription for this member: the order was "
+                             "recorded without renewing anything")
     if sub.status not in ALLOWED["renew"]:
-        raise DomainError(f"A {sub.status} subscription does not renew", "subscriptionId", code="INVALID_TRANSITION")
+        return RenewalNotice("SUBSCRIPTION_NOT_RENEWABLE", f"A {sub.status.replace('_', ' ')} subscription does "
+                             "not renew: the order was recorded as a normal order")
     before = sub.status
     sub.cycles_completed += 1
     sub.next_delivery_at = add_interval(sub.next_delivery_at, sub.interval_unit, sub.interval_count)
@@ -280,12 +368,17 @@ async def renew_with_order(sub_id: int, member: Member, order_external_id: str) 
     tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
     await rules.award_fixed(member, "SUBSCRIPTION_RENEWED", ("subscription_renewal", f"{sub.id}:{sub.cycles_completed}"),
                             "Subscription renewed", tier)
-    return sub
+    return None
+
+
+async def renewed_by(sub_id: int, order_external_id: str) -> bool:
+    """Whether this order renewed that subscription (for replays of recordOrder)."""
+    return await SubscriptionChange.exists(subscription_id=sub_id, action="renew", actor=f"order:{order_external_id}")
 
 
 async def record_failure(sub_id: int, reason: str, actor: str) -> Subscription:
-    if not reason.strip() or len(reason) > 500:
-        raise InvalidInput("reason must be 1 to 500 characters", "reason")
+    if not reason.strip() or len(reason) > 500 or "\x00" in reason:
+        raise InvalidInput("reason must be 1 to 500 characters of text", "reason")
     found = await _owned(sub_id, None)
     settings = get_settings()
     async with write_transaction():

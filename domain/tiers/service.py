@@ -95,34 +95,48 @@ async def all_tiers() -> list[Tier]:
     return await changes.memo("tiers", _load_tiers)
 
 
-async def granted_tier(member: Member, tiers: list[Tier]) -> Tier | None:
-    """The highest tier a paid membership in force grants this member."""
+async def granted_tier(member: Member, tiers: list[Tier]) -> tuple[Tier, str] | None:
+    """The highest tier a paid membership in force grants this member, with the plan's name."""
     from domain.subscriptions.models import Subscription
 
-    ids = set(await Subscription.filter(member_id=member.id, grant_active=True).values_list("plan__grants_tier_id", flat=True))
-    granted = [t for t in tiers if t.id in ids]
-    return max(granted, key=lambda t: t.rank) if granted else None
+    rows = await Subscription.filter(member_id=member.id, grant_active=True).order_by("id").values_list(
+        "plan__grants_tier_id", "plan__name")
+    by_tier = {t.id: t for t in tiers}
+    granted = [(by_tier[tier_id], name) for tier_id, name in rows if tier_id in by_tier]
+    return max(granted, key=lambda g: g[0].rank) if granted else None
 
 
-async def qualifying_tier(member: Member, tiers: list[Tier], stats: StatsCache, with_grants: bool = True) -> Tier | None:
+async def qualification(
+    member: Member, tiers: list[Tier], stats: StatsCache, with_grants: bool = True
+) -> tuple[Tier | None, str | None]:
+    """The tier the member is entitled to and why, naming what actually qualified: a paid
+    membership, or the thresholds met (never one that was not)."""
     earned = None
     for tier in sorted(tiers, key=lambda t: -t.rank):
         if qualifies(tier, await stats.get(tier)):
             earned = tier
             break
     granted = await granted_tier(member, tiers) if with_grants else None
-    if granted and (earned is None or granted.rank > earned.rank):
-        return granted
-    return earned
+    if granted and (earned is None or granted[0].rank > earned.rank):
+        return granted[0], f"paid membership {granted[1]}"
+    if earned is None:
+        return None, None
+    return earned, _reason(earned, await stats.get(earned), met_only=True)
 
 
-def _reason(tier: Tier, stats: Stats) -> str:
+async def qualifying_tier(member: Member, tiers: list[Tier], stats: StatsCache, with_grants: bool = True) -> Tier | None:
+    return (await qualification(member, tiers, stats, with_grants))[0]
+
+
+def _reason(tier: Tier, stats: Stats, met_only: bool = False) -> str:
+    """The thresholds with the member's figures; `met_only` keeps those that are met (why a
+    member qualified), otherwise all of them (why a member no longer does)."""
     parts = []
-    if tier.min_spend is not None:
+    if tier.min_spend is not None and (not met_only or stats.spend >= tier.min_spend):
         parts.append(f"spend {stats.spend} of {tier.min_spend} {tier.currency}")
-    if tier.min_points is not None:
+    if tier.min_points is not None and (not met_only or stats.points >= tier.min_points):
         parts.append(f"points earned {stats.points} of {tier.min_points}")
-    if tier.min_orders is not None:
+    if tier.min_orders is not None and (not met_only or stats.orders >= tier.min_orders):
         parts.append(f"orders {stats.orders} of {tier.min_orders}")
     return ", ".join(parts) or "entry tier"
 
@@ -153,10 +167,10 @@ async def evaluate_upgrade(member: Member, cause: str) -> Tier | None:
         return None
     current = next((t for t in tiers if t.id == member.tier_id), None)
     stats = StatsCache(member.id, clock.now())
-    best = await qualifying_tier(member, tiers, stats)
+    best, why = await qualification(member, tiers, stats)
     if best and (current is None or best.rank > current.rank):
         verb = "Joined" if current is None else "Upgrade"
-        await _change(member, best, current, f"{verb} after {cause}: {_reason(best, await stats.get(best))}")
+        await _change(member, best, current, f"{verb} after {cause}: {why}")
         return best
     if member.downgrade_pending_since and best and current and best.rank >= current.rank:
         member.downgrade_pending_since = None
@@ -169,11 +183,11 @@ async def review_member(member: Member, tiers: list[Tier], grace_days: int) -> N
     now = clock.now()
     current = next((t for t in tiers if t.id == member.tier_id), None)
     stats = StatsCache(member.id, now)
-    best = await qualifying_tier(member, tiers, stats)
+    best, why = await qualification(member, tiers, stats)
     best_rank = best.rank if best else -(10**9)
     if current is None or best_rank >= current.rank:
         if best and (current is None or best.rank > current.rank):
-            await _change(member, best, current, f"Upgrade at review: {_reason(best, await stats.get(best))}")
+            await _change(member, best, current, f"Upgrade at review: {why}")
         elif member.downgrade_pending_since:
             member.downgrade_pending_since = None
             await member.save(update_fields=["downgrade_pending_since"])
@@ -214,9 +228,19 @@ TIER_FIELDS = (
 )
 
 
+MAX_MULTIPLIER = Decimal(100)
+
+
 def _validate_tier(values: dict[str, Any]) -> None:
-    if not (values.get("name") or "").strip():
-        raise InvalidInput("A name is required", "name")
+    name = values.get("name") or ""
+    if not name.strip() or len(name) > 100:
+        raise InvalidInput("A name of 1 to 100 characters is required", "name")
+    currency = values.get("currency")
+    if currency is not None and (len(currency) != 3 or not currency.isascii() or not currency.isalpha()):
+        raise InvalidInput("currency must be an ISO 4217 code such as USD", "currency")
+    perks = values.get("perks") or []
+    if len(perks) > 50 or any(not p.strip() or len(p) > 200 or "\x00" in p for p in perks):
+        raise InvalidInput("perks: at most 50, each 1 to 200 characters", "perks")
     if values.get("window") not in WINDOWS:
         raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}", "window")
     for name in ("min_spend", "min_points", "min_orders"):
@@ -224,8 +248,15 @@ def _validate_tier(values: dict[str, Any]) -> None:
             raise InvalidInput(f"{name} must not be negative", name)
     if values.get("min_spend") is not None and not values.get("currency"):
         raise InvalidInput("A currency is required with minSpend", "currency")
-    if Decimal(str(values.get("earn_multiplier", 1))) <= 0:
-        raise InvalidInput("earnMultiplier must be positive", "earnMultiplier")
+    try:
+        multiplier = Decimal(str(values.get("earn_multiplier", 1)))
+        in_range = multiplier.is_finite() and 0 < multiplier <= MAX_MULTIPLIER
+    except ArithmeticError:  # NaN compares as an error
+        in_range = False
+    if not in_range:
+        raise InvalidInput(f"earnMultiplier must be above 0 and at most {MAX_MULTIPLIER}", "earnMultiplier")
+    if multiplier != multiplier.quantize(Decimal("0.001"), rounding="ROUND_FLOOR"):
+        raise InvalidInput("earnMultiplier has at most 3 decimal places", "earnMultiplier")
 
 
 async def save_tier(tier_id: int | None, values: dict[str, Any]) -> Tier:
