@@ -15,7 +15,7 @@ async def sqlite_indexes(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('patron', '0001_initial')]
+    dependencies = [('patron', '0003_review_imports')]
 
     initial = False
 

@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('patron', '0001_initial')]
+    dependencies = [('patron', '0006_media_file_indexes')]
 
     initial = False
 
