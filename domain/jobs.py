@@ -24,6 +24,7 @@ from domain.settings import get_settings
 from domain.subscriptions import jobs as subscription_jobs
 from domain.tiers import service as tiers
 from domain.tiers.models import Tier
+from domain.webhooks import retention as webhook_retention
 
 log = logging.getLogger("patron.jobs")
 
@@ -81,6 +82,7 @@ JOBS = [
     ("subscription_pauses", subscription_jobs.end_pauses, 0),
     ("membership_ends", subscription_jobs.end_memberships, 0),
     ("train_recommender", _train, 3600),
+    ("webhook_log_retention", webhook_retention.blank_old_excerpts, 3600),
 ]
 
 

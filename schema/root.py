@@ -145,6 +145,9 @@ class Mutation:
     create_api_key: CreateApiKeyPayload = strawberry.mutation(
         resolver=resolvers.auth.create_api_key, permission_classes=[IsAdmin])
     revoke_api_key: ApiKeyPayload = strawberry.mutation(resolver=resolvers.auth.revoke_api_key, permission_classes=[IsAdmin])
+    set_api_key_scopes: ApiKeyPayload = strawberry.mutation(
+        resolver=resolvers.auth.set_api_key_scopes, permission_classes=[IsAdmin],
+        description="Replace a key's access scopes; its webhook endpoints follow at once.")
     upsert_products: ProductsPayload = strawberry.mutation(
         resolver=resolvers.catalog.upsert_products, permission_classes=[AdminOrStorefront])
     submit_review: ReviewPayload = strawberry.mutation(

@@ -89,6 +89,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "updateEarningRule":    (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "createApiKey":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "revokeApiKey":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "setApiKeyScopes":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     # --- catalog and reviews: Query
     "product":              (OK,     OK,     OK,     OK,     OK,     OK),
     "reviewModerationQueue": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
@@ -425,6 +426,10 @@ CALLS: dict[str, Call] = {
         lambda w, t: {}),
     "revokeApiKey": Call(
         "mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { revokedAt } errors { code } } }",
+        lambda w, t: {"id": w.spare_key_id}),
+    "setApiKeyScopes": Call(
+        """mutation($id: ID!) { setApiKeyScopes(input: {id: $id, scopes: ["members:pii"]}) {
+             apiKey { scopes } errors { code } } }""",
         lambda w, t: {"id": w.spare_key_id}),
     # --- catalog and reviews
     "product": Call(
