@@ -12,6 +12,7 @@ import jwt
 from domain import clock
 from domain.auth import scopes as access
 from domain.auth.models import ApiKey
+from domain.db import write_transaction
 from domain.errors import InvalidInput, NotFound
 from domain.settings import get_settings
 
@@ -83,7 +84,8 @@ async def set_api_key_scopes(key_id: int, scopes: list[str]) -> ApiKey:
     if key is None:
         raise NotFound("No such API key", "id", code="API_KEY_NOT_FOUND")
     key.scopes = access.normalize(key.role, scopes)
-    await key.save(update_fields=["scopes"])
+    async with write_transaction():  # commits bump the change counter: cached answers for the key go stale
+        await key.save(update_fields=["scopes"])
     _forget_key_changes()
     return key
 

@@ -17,6 +17,7 @@ import httpx
 import orjson
 
 from domain import clock
+from domain.auth import scopes as access
 from domain.db import is_sqlite, write_transaction
 from domain.events import service as events
 from domain.events.models import Event
@@ -25,7 +26,6 @@ from domain.members.personal_data import redact_event_payload
 from domain.settings import get_settings
 from domain.webhooks import signing
 from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
-from domain.auth import scopes as access
 from domain.webhooks.service import invalidate_cache, may_receive, owner_scopes, signing_secrets
 from domain.webhooks.ssrf import Blocked, check_url
 
