@@ -3,14 +3,29 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from domain.auth import scopes as access
 from domain.auth import service
+from domain.events.service import EVENT_TYPES
 from domain.auth.models import ApiKey as ApiKeyModel
 from resolvers.common import attempt, decode_id
-from schema.auth import ApiKey, ApiKeyPayload, CreateApiKeyInput, CreateApiKeyPayload, SetApiKeyScopesInput
+from schema.auth import (
+    ApiKey,
+    ApiKeyPayload,
+    ApiKeyScope,
+    CreateApiKeyInput,
+    CreateApiKeyPayload,
+    SetApiKeyScopesInput,
+)
 
 
 async def api_keys(info: Info) -> list[ApiKey]:
     return [ApiKey.from_model(k) for k in await ApiKeyModel.all().order_by("id")]
+
+
+def api_key_scopes(info: Info) -> list[ApiKeyScope]:
+    return [ApiKeyScope(name=name, grants=grants,
+                        event_types=[t for t in EVENT_TYPES if access.scope_for_event(t) == name])
+            for name, grants in access.SCOPES.items()]
 
 
 async def create_api_key(info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:

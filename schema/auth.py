@@ -40,6 +40,13 @@ class ApiKey:
         )
 
 
+@strawberry.type(description="One access scope an admin can give an API key.")
+class ApiKeyScope:
+    name: str
+    grants: str
+    event_types: list[str] = strawberry.field(description="The event types it lets webhooks receive (events:* scopes).")
+
+
 @strawberry.input
 class CreateApiKeyInput:
     name: str

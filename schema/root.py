@@ -17,7 +17,7 @@ import resolvers.rules
 import resolvers.subscriptions
 import resolvers.tiers
 import resolvers.webhooks
-from schema.auth import ApiKey, ApiKeyPayload, CreateApiKeyPayload
+from schema.auth import ApiKey, ApiKeyPayload, ApiKeyScope, CreateApiKeyPayload
 from schema.catalog import Product, ProductsPayload
 from schema.common import JSON
 from schema.events import Event
@@ -84,6 +84,9 @@ class Query:
     earning_rules: list[EarningRule] = strawberry.field(resolver=resolvers.rules.earning_rules)
     events: Connection[Event] = strawberry.field(resolver=resolvers.events.events, permission_classes=[IsAdmin])
     api_keys: list[ApiKey] = strawberry.field(resolver=resolvers.auth.api_keys, permission_classes=[IsAdmin])
+    api_key_scopes: list[ApiKeyScope] = strawberry.field(
+        resolver=resolvers.auth.api_key_scopes, permission_classes=[IsAdmin],
+        description="The scopes an API key can be given (createApiKey, setApiKeyScopes).")
     product: Product | None = strawberry.field(
         resolver=resolvers.catalog.product, description="A product with its public reviews, summary and Q&A.")
     review_moderation_queue: Connection[Review] = strawberry.field(

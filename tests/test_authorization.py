@@ -74,6 +74,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "earningRules":         (OK,     OK,     OK,     OK,     OK,     OK),
     "events":               (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "apiKeys":              (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "apiKeyScopes":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     # --- Mutation
     "upsertMember":         (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "updateConsents":       (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
@@ -376,6 +377,7 @@ CALLS: dict[str, Call] = {
     "earningRules": Call("query { earningRules { name } }", lambda w, t: {}),
     "events": Call("query { events(first: 10) { edges { node { type payload } } } }", lambda w, t: {}),
     "apiKeys": Call("query { apiKeys { name role prefix } }", lambda w, t: {}),
+    "apiKeyScopes": Call("query { apiKeyScopes { name grants eventTypes } }", lambda w, t: {}),
     "upsertMember": Call(
         """mutation { upsertMember(input: {externalId: "member-new", email: "new@example.com"}) {
              created member { externalId } errors { code } } }""",

@@ -242,6 +242,15 @@ async def test_keys_expose_their_scopes_with_role_defaults(api, admin_token):
     assert chosen == ["events:members", "events:webhooks", "members:pii"]
 
 
+async def test_admin_lists_the_scope_catalogue(api, admin_token):
+    listed = (await api.ok("{ apiKeyScopes { name eventTypes } }", token=admin_token))["apiKeyScopes"]
+    assert [s["name"] for s in listed] == list(access.SCOPES)
+    by_name = {s["name"]: s["eventTypes"] for s in listed}
+    assert by_name["events:orders"] == ["order.recorded", "order.refunded"]
+    assert by_name["members:pii"] == []
+    assert sorted(t for types in by_name.values() for t in types) == sorted(EVENT_TYPES)
+
+
 async def test_two_argument_create_api_key_still_works():
     key, secret = await auth.create_api_key("legacy", "partner")
     assert secret.startswith("ptn_pa_") and key.scopes == sorted(set(access.DEFAULT_SCOPES["partner"]) | access.IMPLICIT)
