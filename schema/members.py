@@ -69,8 +69,9 @@ class Member:
         )
 
     # Personal fields (domain/members/personal_data.py): null without the members:pii scope
-    # for storefront and partner keys, like Shopify's protected customer data; admins and the
-    # member themself always see them. `personalDataWithheld` tells the two nulls apart.
+    # for storefront and partner keys (null rather than an error, which would null the whole
+    # payload of a mutation that succeeded); admins and the member themself always see them.
+    # `personalDataWithheld` tells a withheld null from an empty field.
     @strawberry.field(description="Null unless the caller may read personal data (members:pii).")
     def email(self, info: Info) -> str | None:
         return self.model.email if _sees_personal_data(info) else None
