@@ -33,6 +33,7 @@ from domain.settings import get_settings
 from domain.subscriptions import jobs as subscription_jobs
 from domain.tiers import service as tiers
 from domain.tiers.models import Tier
+from domain.webhooks import retention as webhook_retention
 
 log = logging.getLogger("patron.jobs")
 JOB_RUN_RETENTION_DAYS = 30
@@ -98,6 +99,7 @@ JOBS = [
     ("subscription_pauses", subscription_jobs.end_pauses, 0),
     ("membership_ends", subscription_jobs.end_memberships, 0),
     (training.TRAINING_JOB, _train, 3600),
+    ("webhook_log_retention", webhook_retention.blank_old_excerpts, 3600),
     ("prune_job_runs", prune_job_runs, 86400),
 ]
 

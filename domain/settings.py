@@ -74,6 +74,8 @@ class Settings:
     webhook_poll_ms: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_POLL_MS", 250))
     webhook_batch: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_BATCH", 100))
     webhook_rotation_overlap_hours: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_ROTATION_OVERLAP_HOURS", 24))
+    # Request/response excerpts of deliveries older than this are blanked (a periodic job).
+    webhook_log_retention_days: int = field(default_factory=lambda: _int("PATRON_WEBHOOK_LOG_RETENTION_DAYS", 30))
     # Hosts or CIDRs webhooks may reach although private/loopback (e.g. "127.0.0.1,10.0.0.0/8").
     webhook_allowed_hosts: str = field(default_factory=lambda: os.environ.get("PATRON_WEBHOOK_ALLOWED_HOSTS", ""))
     # Subscriptions: renewal_due this long before the date; dunning retries and outcome.

@@ -6,7 +6,7 @@ from tortoise.indexes import Index
 # Reviews: an external id per imported review (idempotent imports), when Patron received
 # each review (the reply SLA counts from there), and an index for the date-ordered NEWEST sort.
 class Migration(migrations.Migration):
-    dependencies = [('patron', '0001_initial')]
+    dependencies = [('patron', '0002_api_key_scopes')]
 
     initial = False
 

@@ -43,13 +43,14 @@ class Consent:
     updated_at: str | None
 
 
+def _sees_personal_data(info: Info) -> bool:
+    return info.context.viewer.sees_personal_data
+
+
 @strawberry.type
 class Member:
     id: strawberry.ID
     external_id: str
-    email: str | None
-    name: str | None
-    birthday: dt.date | None
     signup_channel: str | None
     created_at: str
     anonymized: bool
@@ -59,13 +60,34 @@ class Member:
     @classmethod
     def from_model(cls, m: MemberModel) -> Member:
         return cls(
-            id=global_id("Member", m.id), external_id=m.external_id, email=m.email, name=m.name,
-            birthday=m.birthday, signup_channel=m.signup_channel, created_at=m.created_at.isoformat(),
+            id=global_id("Member", m.id), external_id=m.external_id,
+            signup_channel=m.signup_channel, created_at=m.created_at.isoformat(),
             anonymized=m.anonymized_at is not None,
             points=Points(balance=m.points_balance, pending=m.points_pending,
                           lifetime_earned=m.lifetime_earned, member_id=m.id),
             model=m,
         )
+
+    # Personal fields (domain/members/personal_data.py): null without the members:pii scope
+    # for storefront and partner keys (null rather than an error, which would null the whole
+    # payload of a mutation that succeeded); admins and the member themself always see them.
+    # `personalDataWithheld` tells a withheld null from an empty field.
+    @strawberry.field(description="Null unless the caller may read personal data (members:pii).")
+    def email(self, info: Info) -> str | None:
+        return self.model.email if _sees_personal_data(info) else None
+
+    @strawberry.field(description="Null unless the caller may read personal data (members:pii).")
+    def name(self, info: Info) -> str | None:
+        return self.model.name if _sees_personal_data(info) else None
+
+    @strawberry.field(description="Null unless the caller may read personal data (members:pii).")
+    def birthday(self, info: Info) -> dt.date | None:
+        return self.model.birthday if _sees_personal_data(info) else None
+
+    @strawberry.field(description="True when personal fields (email, name, birthday, reviews) are withheld "
+                                  "because the API key lacks the members:pii scope.")
+    def personal_data_withheld(self, info: Info) -> bool:
+        return not _sees_personal_data(info)
 
     @strawberry.field(description="Every purpose, granted or not (default: not granted).")
     async def consents(self, info: Info) -> list[Consent]:
@@ -115,8 +137,11 @@ class Member:
         rows = await order_queries.orders_page(self.model.id, size, decode_cursor(after))
         return connection(rows, size, Order.from_model, lambda o: o.id)
 
-    @strawberry.field(description="This member's reviews in every state, with moderation reasons.")
-    async def reviews(self) -> list[Review]:
+    @strawberry.field(description="This member's reviews in every state, with moderation reasons. "
+                                  "Text the member wrote: empty without members:pii.")
+    async def reviews(self, info: Info) -> list[Review]:
+        if not _sees_personal_data(info):
+            return []
         rows = await ReviewModel.filter(member_id=self.model.id).exclude(status="deleted").order_by("-id")
         return [Review.from_model(r, public=False) for r in rows]
 

@@ -18,7 +18,7 @@ import resolvers.scheduler
 import resolvers.subscriptions
 import resolvers.tiers
 import resolvers.webhooks
-from schema.auth import ApiKey, ApiKeyPayload, CreateApiKeyPayload
+from schema.auth import ApiKey, ApiKeyPayload, ApiKeyScope, CreateApiKeyPayload
 from schema.catalog import Product, ProductsPayload
 from schema.common import JSON
 from schema.events import Event
@@ -90,6 +90,9 @@ class Query:
     job_runs: Connection[JobRun] = strawberry.field(resolver=resolvers.scheduler.job_runs, permission_classes=[IsAdmin],
                                                     description="Runs of the periodic jobs, newest first.")
     api_keys: list[ApiKey] = strawberry.field(resolver=resolvers.auth.api_keys, permission_classes=[IsAdmin])
+    api_key_scopes: list[ApiKeyScope] = strawberry.field(
+        resolver=resolvers.auth.api_key_scopes, permission_classes=[IsAdmin],
+        description="The scopes an API key can be given (createApiKey, setApiKeyScopes).")
     product: Product | None = strawberry.field(
         resolver=resolvers.catalog.product, description="A product with its public reviews, summary and Q&A.")
     review_moderation_queue: Connection[Review] = strawberry.field(
@@ -154,6 +157,9 @@ class Mutation:
     create_api_key: CreateApiKeyPayload = strawberry.mutation(
         resolver=resolvers.auth.create_api_key, permission_classes=[IsAdmin])
     revoke_api_key: ApiKeyPayload = strawberry.mutation(resolver=resolvers.auth.revoke_api_key, permission_classes=[IsAdmin])
+    set_api_key_scopes: ApiKeyPayload = strawberry.mutation(
+        resolver=resolvers.auth.set_api_key_scopes, permission_classes=[IsAdmin],
+        description="Replace a key's access scopes; its webhook endpoints follow at once.")
     upsert_products: ProductsPayload = strawberry.mutation(
         resolver=resolvers.catalog.upsert_products, permission_classes=[AdminOrStorefront])
     submit_review: ReviewPayload = strawberry.mutation(

@@ -8,6 +8,7 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
+from domain.members.personal_data import redact_details
 from domain.subscriptions.models import Subscription as SubscriptionModel
 from domain.subscriptions.models import SubscriptionChange as ChangeModel
 from domain.subscriptions.models import SubscriptionPlan as PlanModel
@@ -146,7 +147,11 @@ class MemberSubscription:
     @strawberry.field
     async def history(self, info: Info) -> list[SubscriptionChange]:
         rows = await ChangeModel.filter(subscription_id=self.model.id).order_by("id")
-        return [SubscriptionChange.from_model(c) for c in rows]
+        changes = [SubscriptionChange.from_model(c) for c in rows]
+        if not info.context.viewer.sees_personal_data:  # the member's cancellation comment is personal
+            for change in changes:
+                change.details = redact_details(change.details)
+        return changes
 
 
 @strawberry.input(description="One retention offer. percent (1-100) and cycles (1-24) are for DISCOUNT, "

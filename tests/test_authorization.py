@@ -76,6 +76,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "apiKeys":              (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "jobs":                 (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "jobRuns":              (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "apiKeyScopes":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     # --- Mutation
     "upsertMember":         (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "updateConsents":       (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
@@ -91,6 +92,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "updateEarningRule":    (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "createApiKey":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "revokeApiKey":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "setApiKeyScopes":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     # --- catalog and reviews: Query
     "product":              (OK,     OK,     OK,     OK,     OK,     OK),
     "reviewModerationQueue": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
@@ -379,6 +381,7 @@ CALLS: dict[str, Call] = {
     "apiKeys": Call("query { apiKeys { name role prefix } }", lambda w, t: {}),
     "jobs": Call("query { jobs { name schedule lastRunAt running } }", lambda w, t: {}),
     "jobRuns": Call("query { jobRuns(first: 5) { edges { node { name status } } } }", lambda w, t: {}),
+    "apiKeyScopes": Call("query { apiKeyScopes { name grants eventTypes } }", lambda w, t: {}),
     "upsertMember": Call(
         """mutation { upsertMember(input: {externalId: "member-new", email: "new@example.com"}) {
              created member { externalId } errors { code } } }""",
@@ -429,6 +432,10 @@ CALLS: dict[str, Call] = {
         lambda w, t: {}),
     "revokeApiKey": Call(
         "mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { revokedAt } errors { code } } }",
+        lambda w, t: {"id": w.spare_key_id}),
+    "setApiKeyScopes": Call(
+        """mutation($id: ID!) { setApiKeyScopes(input: {id: $id, scopes: ["members:pii"]}) {
+             apiKey { scopes } errors { code } } }""",
         lambda w, t: {"id": w.spare_key_id}),
     # --- catalog and reviews
     "product": Call(

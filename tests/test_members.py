@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.auth import service as auth
 from domain.events.models import Event
 from domain.ledger.models import LedgerEntry
 from domain.members.models import ConsentChange, Member
@@ -16,7 +17,9 @@ CONSENTS = """mutation($m: String, $c: [ConsentInput!]!) { updateConsents(input:
   member { consents { purpose granted source updatedAt } } errors { code } } }"""
 
 
-async def test_upsert_is_idempotent_and_updates_only_given_fields(api, storefront_token):
+async def test_upsert_is_idempotent_and_updates_only_given_fields(api):
+    # A storefront key allowed to read personal data back (members:pii).
+    storefront_token = (await auth.create_api_key("pii storefront", "storefront", scopes=["members:pii"]))[1]
     first = (await api.ok(UPSERT, {"i": {"externalId": "m1", "email": "a@example.com", "name": "Ann Lee",
                                          "birthday": "1990-05-01", "signupChannel": "app"}}, storefront_token))["upsertMember"]
     assert first == {"member": {"externalId": "m1", "email": "a@example.com", "name": "Ann Lee", "birthday": "1990-05-01",

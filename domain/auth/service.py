@@ -11,7 +11,9 @@ import jwt
 from tortoise.exceptions import IntegrityError
 
 from domain import clock
+from domain.auth import scopes as access
 from domain.auth.models import ApiKey
+from domain.db import write_transaction
 from domain.errors import InvalidInput, NotFound
 from domain.settings import get_settings
 
@@ -23,6 +25,15 @@ class Viewer:
     role: str  # anonymous | admin | storefront | partner | member
     member_external_id: str | None = None
     api_key_id: int | None = None
+    scopes: frozenset[str] = frozenset()  # an API key's access scopes (domain/auth/scopes.py)
+
+    def holds(self, scope: str) -> bool:
+        return self.role == "admin" or scope in self.scopes
+
+    @property
+    def sees_personal_data(self) -> bool:
+        """Admins and members (on their own data) do; a storefront or partner key needs members:pii."""
+        return self.role in ("admin", "member") or self.holds(access.PII)
 
     @property
     def actor(self) -> str:
@@ -48,16 +59,36 @@ def new_secret(role: str) -> str:
     return f"ptn_{role[:2]}_{secrets.token_urlsafe(32)}"
 
 
-async def create_api_key(name: str, role: str, secret: str | None = None) -> tuple[ApiKey, str]:
+async def create_api_key(name: str, role: str, secret: str | None = None, *,
+                         scopes: list[str] | None = None) -> tuple[ApiKey, str]:
+    """scopes None = the role's defaults (domain/auth/scopes.py DEFAULT_SCOPES)."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", "role")
     if not name.strip() or len(name) > 200:
         raise InvalidInput("name must be 1 to 200 characters", "name")
+    chosen = access.normalize(role, scopes)
     secret = secret or new_secret(role)
     key = await ApiKey.create(
-        name=name, role=role, prefix=secret[:10], key_hash=hash_key(secret), created_at=clock.now()
+        name=name, role=role, prefix=secret[:10], key_hash=hash_key(secret), scopes=chosen, created_at=clock.now()
     )
     return key, secret
+
+
+def key_scopes(key: ApiKey) -> frozenset[str]:
+    return access.effective(key.role, key.scopes)
+
+
+async def set_api_key_scopes(key_id: int, scopes: list[str]) -> ApiKey:
+    """Replace a key's scopes. Takes effect at once here (and for its webhook endpoints);
+    other processes see it within `api_key_cache_seconds`."""
+    key = await ApiKey.get_or_none(id=key_id)
+    if key is None:
+        raise NotFound("No such API key", "id", code="API_KEY_NOT_FOUND")
+    key.scopes = access.normalize(key.role, scopes)
+    async with write_transaction():  # commits bump the change counter: cached answers for the key go stale
+        await key.save(update_fields=["scopes"])
+    _forget_key_changes()
+    return key
 
 
 async def revoke_api_key(key_id: int) -> ApiKey:
@@ -67,8 +98,15 @@ async def revoke_api_key(key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = clock.now()
         await key.save(update_fields=["revoked_at"])
-    _cache.clear()
+    _forget_key_changes()
     return key
+
+
+def _forget_key_changes() -> None:
+    from domain.webhooks.service import invalidate_cache  # endpoints cache their owner's scopes
+
+    _cache.clear()
+    invalidate_cache()
 
 
 async def ensure_admin_key(bootstrap: str | None) -> str | None:
@@ -102,7 +140,7 @@ async def _viewer_for_key(secret: str) -> Viewer:
         viewer = hit[1]
     else:
         key = await ApiKey.get_or_none(key_hash=digest, revoked_at__isnull=True)
-        viewer = Viewer(key.role, api_key_id=key.id) if key else None
+        viewer = Viewer(key.role, api_key_id=key.id, scopes=key_scopes(key)) if key else None
         if len(_cache) > 10_000:
             _cache.clear()
         _cache[digest] = (time.monotonic() + get_settings().api_key_cache_seconds, viewer)

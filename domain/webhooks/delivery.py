@@ -17,15 +17,17 @@ import httpx
 import orjson
 
 from domain import clock
+from domain.auth import scopes as access
 from domain.db import is_sqlite, write_transaction
 from domain.events import service as events
 from domain.events.models import Event
 from domain.events.service import record_event
 from domain.members.erasure import ERASED_EXCERPT
+from domain.members.personal_data import redact_event_payload
 from domain.settings import get_settings
 from domain.webhooks import pinned, signing
 from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
-from domain.webhooks.service import invalidate_cache, signing_secrets
+from domain.webhooks.service import invalidate_cache, may_receive, owner_scopes, signing_secrets
 from domain.webhooks.ssrf import Blocked, check_url
 
 log = logging.getLogger("patron.webhooks")
@@ -37,9 +39,12 @@ EXCERPT = 2000
 PAYLOAD_VERSION = 1
 
 
-def payload(event: Event) -> bytes:
+def payload(event: Event, personal_data: bool) -> bytes:
+    """The body sent, and the only source of the stored request excerpt: without
+    `personal_data` (the owner lacks members:pii) personal fields are removed first."""
+    data = event.payload if personal_data else redact_event_payload(event.type, event.payload)
     return orjson.dumps({"id": f"evt_{event.id}", "type": event.type, "version": PAYLOAD_VERSION,
-                         "createdAt": event.created_at.isoformat(), "data": event.payload})
+                         "createdAt": event.created_at.isoformat(), "data": data})
 
 
 def next_delay(attempts: int, retry_after: float | None) -> timedelta | None:
@@ -78,8 +83,8 @@ async def claim(limit: int, worker: str) -> list[WebhookDelivery]:
 
 
 async def _attempt(client: httpx.AsyncClient, delivery: WebhookDelivery, endpoint: WebhookEndpoint,
-                   event: Event) -> tuple[int | None, str | None, str | None, str, float | None, int]:
-    body = payload(event)
+                   event: Event, personal_data: bool) -> tuple[int | None, str | None, str | None, str, float | None, int]:
+    body = payload(event, personal_data)
     ts = int(time.time())
     headers = signing.headers(signing_secrets(endpoint), f"evt_{event.id}", ts, body)
     request_excerpt = orjson.dumps({"url": endpoint.url, "headers": {k: v for k, v in headers.items()
@@ -106,7 +111,18 @@ async def deliver(client: httpx.AsyncClient, delivery: WebhookDelivery) -> str:
     if not endpoint.enabled:
         await WebhookDelivery.filter(id=delivery.id).update(status="failed", last_error="endpoint disabled", lease_until=None)
         return "failed"
-    status, error, response_excerpt, request_excerpt, retry_after, elapsed = await _attempt(client, delivery, endpoint, event)
+    # The owner's scopes now, not when the row was queued: a key revoked or narrowed since
+    # then gets nothing more (this also covers redeliveries and other processes' caches).
+    scopes = await owner_scopes(endpoint.owner_key_id)
+    if not may_receive(scopes, event.type):
+        reason = "the owner key is revoked" if scopes == frozenset() else \
+            f"the owner key lacks the scope {access.EVENT_FAMILY_SCOPES.get(event.type.split('.')[0], 'for it')}"
+        await WebhookDelivery.filter(id=delivery.id).update(status="failed", last_error=f"not sent: {reason}",
+                                                            lease_until=None)
+        return "failed"
+    personal_data = scopes is None or access.PII in scopes
+    status, error, response_excerpt, request_excerpt, retry_after, elapsed = await _attempt(
+        client, delivery, endpoint, event, personal_data)
     return await record_outcome(delivery.id, endpoint.id, status, error, response_excerpt, request_excerpt, retry_after, elapsed)
 
 

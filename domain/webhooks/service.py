@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from domain import clock
+from domain.auth import scopes as access
+from domain.auth.models import ApiKey
 from domain.crypto import decrypt, encrypt
 from domain.db import write_transaction
 from domain.errors import DomainError, InvalidInput, NotFound
@@ -25,14 +27,33 @@ def matches(patterns: list[str], event_type: str) -> bool:
     return any(p == "*" or fnmatch.fnmatchcase(event_type, p) for p in patterns)
 
 
-def _validate_patterns(patterns: list[str]) -> list[str]:
+def _validate_patterns(patterns: list[str], scopes: frozenset[str] | None) -> list[str]:
+    """Every pattern must match an event type the owner's scopes allow (scopes None = admin).
+
+    A wildcard is kept as given and means "every matching type my scopes allow": the
+    fan-out applies the owner's scopes at every event, so `*` never widens past them, and
+    follows the scopes when an admin changes them later. A pattern that matches only types
+    outside the scopes is refused with SCOPE_MISSING, naming the scope it would need.
+    """
     if not patterns or len(patterns) > MAX_PATTERNS:
         raise InvalidInput(f"Give 1 to {MAX_PATTERNS} event types (wildcards like points.* allowed)", "eventTypes")
-    known = set(EVENT_TYPES)
     for p in patterns:
-        if p != "*" and not any(fnmatch.fnmatchcase(t, p) for t in known):
-            raise InvalidInput(f"{p!r} matches no event type", "eventTypes")
+        matched = [t for t in EVENT_TYPES if matches([p], t)]
+        if not matched:
+            raise InvalidInput(f"{p[:100]!r} matches no event type", "eventTypes")
+        if scopes is not None and not any(access.allows_event(scopes, t) for t in matched):
+            needed = sorted({access.scope_for_event(t) for t in matched})
+            raise access.ScopeMissing(f"{p[:100]!r} needs the scope {' or '.join(needed)}, which this key does not hold",
+                                      "eventTypes")
     return sorted(set(patterns))
+
+
+async def owner_scopes(owner_key_id: int | None) -> frozenset[str] | None:
+    """None for an admin-owned endpoint (every scope); an empty set once the owner key is revoked."""
+    if owner_key_id is None:
+        return None
+    key = await ApiKey.get_or_none(id=owner_key_id, revoked_at__isnull=True)
+    return access.effective(key.role, key.scopes) if key else frozenset()
 
 
 def _owned(endpoint: WebhookEndpoint | None, owner_key_id: int | None) -> WebhookEndpoint:
@@ -44,7 +65,7 @@ def _owned(endpoint: WebhookEndpoint | None, owner_key_id: int | None) -> Webhoo
 
 async def create_endpoint(url: str, patterns: list[str], description: str | None, owner_key_id: int | None) -> tuple[WebhookEndpoint, str]:
     await check_url(url)
-    patterns = _validate_patterns(patterns)
+    patterns = _validate_patterns(patterns, await owner_scopes(owner_key_id))
     secret = signing.new_secret()
     now = clock.now()
     async with write_transaction():
@@ -62,7 +83,7 @@ async def update_endpoint(endpoint_id: int, owner_key_id: int | None, values: di
         await check_url(values["url"])
         endpoint.url = values["url"]
     if "event_types" in values:
-        endpoint.event_types = _validate_patterns(values["event_types"])
+        endpoint.event_types = _validate_patterns(values["event_types"], await owner_scopes(endpoint.owner_key_id))
     if "description" in values:
         endpoint.description = values["description"]
     if "enabled" in values:
@@ -111,11 +132,13 @@ def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
 
 # --- fan-out (inside the transaction that writes the event) -------------------------------
 
-# Enabled endpoints, re-read at most every few seconds: the fan-out runs for every event,
-# and a query per event would cost more than the event itself. Changes made in this
-# process clear it at once; other processes see them within CACHE_SECONDS.
+# Enabled endpoints with their owner's scopes, re-read at most every few seconds: the
+# fan-out runs for every event, and a query per event would cost more than the event
+# itself. Changes made in this process (endpoints, key scopes, revocations) clear it at
+# once; other processes see them within CACHE_SECONDS, and the delivery re-checks the
+# owner's scopes before sending anyway (domain/webhooks/delivery.py).
 CACHE_SECONDS = 5.0
-_cache: tuple[float, list[WebhookEndpoint]] | None = None
+_cache: tuple[float, list[tuple[WebhookEndpoint, frozenset[str] | None]]] | None = None
 
 
 def invalidate_cache() -> None:
@@ -123,15 +146,38 @@ def invalidate_cache() -> None:
     _cache = None
 
 
-async def _enabled_endpoints() -> list[WebhookEndpoint]:
+async def _enabled_endpoints() -> list[tuple[WebhookEndpoint, frozenset[str] | None]]:
     global _cache
     if _cache is None or _cache[0] < time.monotonic():
-        _cache = (time.monotonic() + CACHE_SECONDS, await WebhookEndpoint.filter(enabled=True))
+        endpoints = await WebhookEndpoint.filter(enabled=True)
+        owners = {e.owner_key_id for e in endpoints if e.owner_key_id is not None}
+        keys = {k.id: access.effective(k.role, k.scopes)
+                for k in await ApiKey.filter(id__in=owners, revoked_at__isnull=True)} if owners else {}
+        # An endpoint whose owner key is revoked or gone receives nothing.
+        _cache = (time.monotonic() + CACHE_SECONDS,
+                  [(e, None if e.owner_key_id is None else keys[e.owner_key_id]) for e in endpoints
+                   if e.owner_key_id is None or e.owner_key_id in keys])
     return _cache[1]
 
 
+def may_receive(scopes: frozenset[str] | None, event_type: str) -> bool:
+    """Whether an endpoint whose owner holds `scopes` (None = admin) may receive this type."""
+    return scopes is None or access.allows_event(scopes, event_type)
+
+
+async def _about_own_endpoint(endpoint: WebhookEndpoint, event: Event) -> bool:
+    """webhook.* events name an endpoint (and its URL): a partner hears only of its own."""
+    if endpoint.owner_key_id is None or not event.type.startswith("webhook."):
+        return True
+    subject_id = (event.payload or {}).get("endpointId")
+    subject = await WebhookEndpoint.get_or_none(id=subject_id) if isinstance(subject_id, int) else None
+    return subject is not None and subject.owner_key_id == endpoint.owner_key_id
+
+
 async def fan_out(event: Event) -> int:
-    targets = [e for e in await _enabled_endpoints() if matches(e.event_types, event.type)]
+    targets = [e for e, scopes in await _enabled_endpoints()
+               if matches(e.event_types, event.type) and may_receive(scopes, event.type)
+               and await _about_own_endpoint(e, event)]
     if targets:
         now = clock.now()
         await WebhookDelivery.bulk_create([
