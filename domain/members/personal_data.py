@@ -46,6 +46,7 @@ EVENT_PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "question.answered": (),
     "reward.redeemed": (),
     "reward.code_used": (),
+    "reward.code_use_undone": (),
     "reward.cancelled": (),
     "reward.code_expired": (),
     "subscription.created": (),
