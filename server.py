@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
+from cross_web import HTTPException
 import redis.asyncio
 from prometheus_client import Counter, make_asgi_app
 from starlette.applications import Starlette
@@ -52,7 +53,8 @@ REQUESTS = Counter("patron_graphql_requests_total", "GraphQL HTTP requests", ["s
 class PatronGraphQL(GraphQL):
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         viewer = request.scope.get("state", {}).get("viewer", ANONYMOUS)
-        return Context(viewer=viewer, request=request, response=response)
+        return Context(viewer=viewer, request=request, response=response,
+                       authorization=request.headers.get("authorization"))
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
@@ -61,11 +63,21 @@ class PatronGraphQL(GraphQL):
         """WebSocket clients authenticate in connection_init: {"Authorization": "Bearer …"}."""
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization") if isinstance(params, dict) else None
+        if header is not None and not isinstance(header, str):
+            raise ConnectionRejectionError({"message": "Authorization must be a string", "code": "UNAUTHENTICATED"})
         try:
             context.viewer = await authenticate(header)
         except AuthError as exc:
             raise ConnectionRejectionError({"message": str(exc), "code": "UNAUTHENTICATED"}) from None
+        context.authorization = header  # checked again before every event (schema/realtime.py)
         return None
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        """GraphiQL holds no secret, so it is served unless introspection is off; with
+        PATRON_INTROSPECTION=authenticated its schema fetch needs an Authorization header."""
+        if get_settings().introspection == "off":
+            raise HTTPException(404, "Not Found")
+        return await super().render_graphql_ide(request)
 
 
 def _error(status: int, message: str, code: str) -> JSONResponse:

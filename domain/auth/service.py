@@ -104,14 +104,52 @@ async def _viewer_for_key(secret: str) -> Viewer:
     return viewer
 
 
+# Leeway for clocks of the storefront and Patron that disagree a little.
+CLOCK_SKEW_SECONDS = 60
+
+
+def token_time() -> float:
+    """Wall-clock seconds for token lifetimes. A credential expires in real time, not on the
+    business clock tests move (domain.clock); tests replace this function to expire tokens."""
+    return time.time()
+
+
+def _check_token_times(claims: dict) -> None:
+    """exp and iat are required numbers; the lifetime (exp - iat) is capped, so a token with
+    exp = 10**18 is refused; iat may not lie in the future beyond the leeway."""
+    now = token_time()
+    exp, iat = claims.get("exp"), claims.get("iat")
+    for name, value in (("exp", exp), ("iat", iat)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise AuthError(f"Invalid member token: {name} must be a number (seconds since the epoch)")
+    if exp <= now - CLOCK_SKEW_SECONDS:
+        raise AuthError("Invalid member token: Signature has expired")
+    if iat > now + CLOCK_SKEW_SECONDS:
+        raise AuthError("Invalid member token: iat is in the future")
+    max_ttl = get_settings().member_jwt_max_ttl
+    if exp - iat > max_ttl:
+        raise AuthError(f"Invalid member token: lifetime exp - iat exceeds {max_ttl} seconds (PATRON_MEMBER_JWT_MAX_TTL)")
+    nbf = claims.get("nbf")
+    if nbf is not None and (not isinstance(nbf, (int, float)) or nbf > now + CLOCK_SKEW_SECONDS):
+        raise AuthError("Invalid member token: not yet valid (nbf)")
+
+
 def _viewer_for_jwt(token: str) -> Viewer:
-    secret = get_settings().member_jwt_secret
+    settings = get_settings()
+    secret = settings.member_jwt_secret
     if not secret:
         raise AuthError("Member tokens are not enabled (PATRON_MEMBER_JWT_SECRET is not set)")
+    required = ["exp", "iat", "sub"] + (["iss"] if settings.member_jwt_issuer else []) + (
+        ["aud"] if settings.member_jwt_audience else [])
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        # Times are checked below against token_time(); PyJWT checks signature, iss and aud.
+        claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=settings.member_jwt_issuer,
+                            audience=settings.member_jwt_audience,
+                            options={"require": required, "verify_exp": False, "verify_iat": False,
+                                     "verify_nbf": False, "verify_aud": settings.member_jwt_audience is not None})
     except jwt.PyJWTError as exc:
         raise AuthError(f"Invalid member token: {exc}") from None
+    _check_token_times(claims)
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise AuthError("Invalid member token: sub must be the member externalId")
@@ -132,7 +170,26 @@ async def authenticate(authorization: str | None) -> Viewer:
 
 def issue_member_token(external_id: str, ttl_seconds: int = 3600) -> str:
     """What a storefront does to sign a member in (used by tests, the seed and docs)."""
-    secret = get_settings().member_jwt_secret
-    if not secret:
+    settings = get_settings()
+    if not settings.member_jwt_secret:
         raise AuthError("PATRON_MEMBER_JWT_SECRET is not set")
-    return jwt.encode({"sub": external_id, "exp": int(time.time()) + ttl_seconds}, secret, algorithm="HS256")
+    now = int(token_time())
+    claims: dict[str, object] = {"sub": external_id, "iat": now, "exp": now + ttl_seconds}
+    if settings.member_jwt_issuer:
+        claims["iss"] = settings.member_jwt_issuer
+    if settings.member_jwt_audience:
+        claims["aud"] = settings.member_jwt_audience
+    return jwt.encode(claims, settings.member_jwt_secret, algorithm="HS256")
+
+
+async def credential_problem(authorization: str | None, viewer: Viewer) -> str | None:
+    """Why a credential accepted earlier no longer holds (revoked key, expired member token),
+    or None while it still names the same caller. Long-lived connections (subscriptions) ask
+    this before every event; API keys come from the same short cache as HTTP requests."""
+    if viewer.role == "anonymous":
+        return None
+    try:
+        current = await authenticate(authorization)
+    except AuthError as exc:
+        return str(exc)
+    return None if current == viewer else "The credential no longer names this caller"
