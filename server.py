@@ -48,6 +48,7 @@ from schema.response_cache import PUBLIC_ROLES, ResponseCache
 log = logging.getLogger("patron")
 MAX_BODY_BYTES = 1_000_000
 REQUESTS = Counter("patron_graphql_requests_total", "GraphQL HTTP requests", ["status"])
+HTTP_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class PatronGraphQL(GraphQL):
@@ -58,6 +59,19 @@ class PatronGraphQL(GraphQL):
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry answers a request it cannot run (body not JSON, no operation of that name,
+        mutation over GET) with plain text; clients get a GraphQL error with a code instead."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            code = HTTP_ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
+            response = _error(exc.status_code, exc.reason, code)
+        await response(scope, receive, send)
 
     async def on_ws_connect(self, context: Context):  # type: ignore[override]  # noqa: ANN201
         """WebSocket clients authenticate in connection_init: {"Authorization": "Bearer …"}."""

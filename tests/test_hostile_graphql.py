@@ -348,3 +348,22 @@ async def test_an_expired_member_token_closes_its_subscription(served, api, admi
     monkeypatch.setattr(auth, "token_time", lambda: later)
     await api.ok(adjust, {"k": "b"}, admin_token)
     assert await _closed_code(sub) == 4403
+
+
+# --- requests strawberry cannot run get a JSON error with a code, not plain text ----------------------
+
+
+@pytest.mark.parametrize("body", [
+    json.dumps({"query": "query A { tiers { name } }", "operationName": "B"}),
+    "{not json",
+])
+async def test_unrunnable_requests_get_a_coded_json_error(client, body):
+    response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_mutation_over_get_gets_a_coded_json_error(client):
+    response = await client.get("/graphql", params={"query": 'mutation { upsertMember(input: {externalId: "x"}) '
+                                                              "{ errors { code } } }"})
+    assert response.status_code == 400 and response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
