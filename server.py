@@ -78,7 +78,8 @@ class PatronGraphQL(GraphQL):
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization") if isinstance(params, dict) else None
         if header is not None and not isinstance(header, str):
-            raise ConnectionRejectionError({"message": "Authorization must be a string", "code": "UNAUTHENTICATED"})
+            raise ConnectionRejectionError({"message": "Authorization must be a string",
+                                            "code": "UNAUTHENTICATED"})
         try:
             context.viewer = await authenticate(header)
         except AuthError as exc:

@@ -79,9 +79,11 @@ def _check_crowding(keys: Counter[str], walk: Walk) -> None:
     s = get_settings()
     key, repeats = keys.most_common(1)[0]
     if repeats > s.max_field_repeats:
-        walk.crowded = f"'{key}' is selected {repeats} times in one selection set. Allowed: {s.max_field_repeats}"
+        walk.crowded = (f"'{key}' is selected {repeats} times in one selection set. "
+                        f"Allowed: {s.max_field_repeats}")
     elif sum(keys.values()) > s.max_selection_fields:
-        walk.crowded = f"{sum(keys.values())} fields in one selection set. Allowed: {s.max_selection_fields}"
+        walk.crowded = (f"{sum(keys.values())} fields in one selection set. "
+                        f"Allowed: {s.max_selection_fields}")
 
 
 def measure(selection_set: SelectionSetNode, walk: Walk, introspective: bool = False) -> Measure:
@@ -102,7 +104,8 @@ def measure(selection_set: SelectionSetNode, walk: Walk, introspective: bool = F
             inner = measure(sel.selection_set, walk, inside)
             _check_crowding(inner.keys, walk)
             # Introspection (__schema, __type) is bounded by the schema: it adds no depth.
-            total.depth = max(total.depth, 1 if sel.name.value.startswith("__") else 1 + inner.depth)
+            own_depth = 1 if sel.name.value.startswith("__") else 1 + inner.depth
+            total.depth = max(total.depth, own_depth)
             total.aliases += inner.aliases
             total.cost += unit + _page_factor(sel) * inner.cost
             continue
@@ -114,12 +117,14 @@ def measure(selection_set: SelectionSetNode, walk: Walk, introspective: bool = F
                 continue
             if (name, introspective) not in walk.memo:
                 walk.visiting.add(name)
-                walk.memo[(name, introspective)] = measure(walk.fragments[name].selection_set, walk, introspective)
+                fragment = walk.fragments[name].selection_set
+                walk.memo[(name, introspective)] = measure(fragment, walk, introspective)
                 walk.visiting.discard(name)
             inner = walk.memo[(name, introspective)]
         else:
             continue
-        total.depth, total.aliases, total.cost = max(total.depth, inner.depth), total.aliases + inner.aliases, total.cost + inner.cost
+        total.depth = max(total.depth, inner.depth)
+        total.aliases, total.cost = total.aliases + inner.aliases, total.cost + inner.cost
         total.keys.update(inner.keys)
     return total
 

@@ -107,7 +107,8 @@ class Subscription:
                 yield item
 
     @strawberry.subscription(description="Reviews of one product as they are published (public).")
-    async def review_published(self, info: Info, product_external_id: str) -> AsyncGenerator[PublishedReview, None]:
+    async def review_published(self, info: Info,
+                               product_external_id: str) -> AsyncGenerator[PublishedReview, None]:
         async with aclosing(while_authorized(info, _published_reviews(product_external_id))) as stream:
             async for item in stream:
                 yield item

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ async def _viewer_for_key(secret: str) -> Viewer:
     return viewer
 
 
-# Leeway for clocks of the storefront and Patron that disagree a little.
+# Leeway for an `iat` or `nbf` a little ahead: the storefront's clock may run fast.
 CLOCK_SKEW_SECONDS = 60
 
 
@@ -120,15 +121,16 @@ def _check_token_times(claims: dict) -> None:
     now = token_time()
     exp, iat = claims.get("exp"), claims.get("iat")
     for name, value in (("exp", exp), ("iat", iat)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise AuthError(f"Invalid member token: {name} must be a number (seconds since the epoch)")
-    if exp <= now - CLOCK_SKEW_SECONDS:
+    if exp <= now:
         raise AuthError("Invalid member token: Signature has expired")
     if iat > now + CLOCK_SKEW_SECONDS:
         raise AuthError("Invalid member token: iat is in the future")
     max_ttl = get_settings().member_jwt_max_ttl
     if exp - iat > max_ttl:
-        raise AuthError(f"Invalid member token: lifetime exp - iat exceeds {max_ttl} seconds (PATRON_MEMBER_JWT_MAX_TTL)")
+        raise AuthError(f"Invalid member token: lifetime exp - iat exceeds {max_ttl} seconds "
+                        "(PATRON_MEMBER_JWT_MAX_TTL)")
     nbf = claims.get("nbf")
     if nbf is not None and (not isinstance(nbf, (int, float)) or nbf > now + CLOCK_SKEW_SECONDS):
         raise AuthError("Invalid member token: not yet valid (nbf)")
@@ -143,10 +145,10 @@ def _viewer_for_jwt(token: str) -> Viewer:
         ["aud"] if settings.member_jwt_audience else [])
     try:
         # Times are checked below against token_time(); PyJWT checks signature, iss and aud.
+        options = {"require": required, "verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                   "verify_aud": settings.member_jwt_audience is not None}
         claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=settings.member_jwt_issuer,
-                            audience=settings.member_jwt_audience,
-                            options={"require": required, "verify_exp": False, "verify_iat": False,
-                                     "verify_nbf": False, "verify_aud": settings.member_jwt_audience is not None})
+                            audience=settings.member_jwt_audience, options=options)
     except jwt.PyJWTError as exc:
         raise AuthError(f"Invalid member token: {exc}") from None
     _check_token_times(claims)
