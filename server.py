@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -58,7 +59,12 @@ class PatronGraphQL(GraphQL):
                        authorization=request.headers.get("authorization"))
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            # Text that is not valid Unicode (a lone surrogate echoed from the request) cannot
+            # be UTF-8: the standard encoder escapes it instead of failing the response.
+            return json.dumps(data, ensure_ascii=True, default=str).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """strawberry answers a request it cannot run (body not JSON, no operation of that name,
@@ -70,7 +76,8 @@ class PatronGraphQL(GraphQL):
             response = await self.run(Request(scope, receive))
         except HTTPException as exc:
             code = HTTP_ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
-            response = _error(exc.status_code, exc.reason, code)
+            reason = exc.reason.encode("utf-8", "backslashreplace").decode()  # may echo the request
+            response = _error(exc.status_code, reason, code)
         await response(scope, receive, send)
 
     async def on_ws_connect(self, context: Context):  # type: ignore[override]  # noqa: ANN201

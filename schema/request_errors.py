@@ -91,7 +91,8 @@ def _unfit_value(value: Any, path: str) -> str | None:
             for key, inner in item.items():
                 if isinstance(key, str):
                     stack.append((key, f"{where} (a key)"))
-                stack.append((inner, f"{where}.{key}"))
+                shown = str(key).encode("utf-8", "backslashreplace").decode()
+                stack.append((inner, f"{where}.{shown}"))
         elif isinstance(item, list):
             stack.extend((inner, f"{where}.{i}") for i, inner in enumerate(item))
     return None
@@ -101,6 +102,8 @@ def variable_errors(variables: dict[str, Any] | None) -> list[GraphQLError]:
     if not isinstance(variables, dict):
         return []
     for name, value in variables.items():
+        if not isinstance(name, str) or _unfit_value(name, "") is not None:
+            return [GraphQLError("Variable names must be valid Unicode", extensions={"code": "BAD_USER_INPUT"})]
         problem = _unfit_value(value, f"${name}")
         if problem:
             return [GraphQLError(f"Variable {problem}", extensions={"code": "BAD_USER_INPUT"})]

@@ -173,6 +173,15 @@ async def test_malformed_documents_get_coded_errors(api, admin_token, document, 
     assert response.json()["errors"][0]["extensions"]["code"] == code
 
 
+@pytest.mark.parametrize("extra", ['"\\ud800": 1', '"a": {"\\ud800": "x"}', '"a": {"k\\udc00": "\\ud800"}'])
+async def test_lone_surrogates_in_variable_names_and_keys_are_bad_input(client, extra):
+    query = "query($p: String!) { product(externalId: $p) { externalId } }"
+    body = '{"query": "%s", "variables": {"p": "p1", %s}}' % (query, extra)
+    response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert_coded_refusal(response.status_code, response.json())
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
 async def test_a_real_server_bug_is_still_masked_with_its_own_code(api, monkeypatch):
     from domain.tiers import service as tier_service
 
@@ -357,6 +366,7 @@ async def test_an_expired_member_token_closes_its_subscription(served, api, admi
 
 @pytest.mark.parametrize("body", [
     json.dumps({"query": "query A { tiers { name } }", "operationName": "B"}),
+    '{"query": "query A { tiers { name } }", "operationName": "\\ud800"}',  # echoed in the message
     "{not json",
 ])
 async def test_unrunnable_requests_get_a_coded_json_error(client, body):
