@@ -33,8 +33,9 @@ def with_code(error: GraphQLError, code: str, message: str | None = None) -> Gra
     """A copy of `error` carrying `code` (kept if the error already has one)."""
     if (error.extensions or {}).get("code") and message is None:
         return error
-    return GraphQLError(message or error.message, error.nodes, error.source, error.positions, error.path,
-                        error.original_error, extensions={**(error.extensions or {}), "code": code})
+    extensions = {**(error.extensions or {}), "code": code}
+    return GraphQLError(message or error.message, error.nodes, error.source, error.positions,
+                        error.path, error.original_error, extensions)
 
 
 def caller_error_code(error: GraphQLError) -> str | None:
@@ -49,7 +50,8 @@ def caller_error_code(error: GraphQLError) -> str | None:
         return code
     if is_bad_input(original):
         return "BAD_USER_INPUT"
-    if error.path is None and (original is None or isinstance(original, (GraphQLError, *_REQUEST_REFUSALS))):
+    request_level = original is None or isinstance(original, (GraphQLError, *_REQUEST_REFUSALS))
+    if error.path is None and request_level:
         # Raised before any resolver ran: coercing variables or choosing the operation.
         return "BAD_USER_INPUT"
     return None
@@ -59,7 +61,7 @@ class PatronMaskErrors(MaskErrors):
     """Gives every outgoing error a code; masks only server faults (see the module docstring)."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda error: True)  # every error goes through shape()
+        super().__init__(should_mask_error=lambda error: True)  # all pass anonymise_error
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         code = caller_error_code(error)
@@ -103,7 +105,8 @@ def variable_errors(variables: dict[str, Any] | None) -> list[GraphQLError]:
         return []
     for name, value in variables.items():
         if not isinstance(name, str) or _unfit_value(name, "") is not None:
-            return [GraphQLError("Variable names must be valid Unicode", extensions={"code": "BAD_USER_INPUT"})]
+            return [GraphQLError("Variable names must be valid Unicode",
+                                 extensions={"code": "BAD_USER_INPUT"})]
         problem = _unfit_value(value, f"${name}")
         if problem:
             return [GraphQLError(f"Variable {problem}", extensions={"code": "BAD_USER_INPUT"})]
