@@ -85,8 +85,16 @@ async def ensure_admin_key(bootstrap: str | None) -> str | None:
 
 # Successful lookups are cached briefly: a key check on every request would otherwise be
 # a query per request. Revocation clears this process's cache at once; other processes
-# see it within `api_key_cache_seconds`.
-_cache: dict[str, tuple[float, Viewer | None]] = {}
+# see it within `api_key_cache_seconds`. Valid member tokens are cached the same way (with
+# their exp, still checked on every hit): a subscription re-checks its credential before
+# every event, and decoding a JWT costs about 100 µs.
+_cache: dict[str, tuple[float, Viewer | None, float | None]] = {}
+
+
+def _remember(key: str, viewer: Viewer | None, exp: float | None = None) -> None:
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[key] = (time.monotonic() + get_settings().api_key_cache_seconds, viewer, exp)
 
 
 async def _viewer_for_key(secret: str) -> Viewer:
@@ -97,9 +105,7 @@ async def _viewer_for_key(secret: str) -> Viewer:
     else:
         key = await ApiKey.get_or_none(key_hash=digest, revoked_at__isnull=True)
         viewer = Viewer(key.role, api_key_id=key.id) if key else None
-        if len(_cache) > 10_000:
-            _cache.clear()
-        _cache[digest] = (time.monotonic() + get_settings().api_key_cache_seconds, viewer)
+        _remember(digest, viewer)
     if viewer is None:
         raise AuthError("Unknown or revoked API key")
     return viewer
@@ -137,6 +143,18 @@ def _check_token_times(claims: dict) -> None:
 
 
 def _viewer_for_jwt(token: str) -> Viewer:
+    key = "jwt:" + hash_key(token)
+    hit = _cache.get(key)
+    if hit and hit[0] > time.monotonic() and hit[1] is not None and hit[2] is not None:
+        if hit[2] <= token_time():
+            raise AuthError("Invalid member token: Signature has expired")
+        return hit[1]
+    viewer, exp = _decode_member_token(token)
+    _remember(key, viewer, exp)
+    return viewer
+
+
+def _decode_member_token(token: str) -> tuple[Viewer, float]:
     settings = get_settings()
     secret = settings.member_jwt_secret
     if not secret:
@@ -155,7 +173,7 @@ def _viewer_for_jwt(token: str) -> Viewer:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise AuthError("Invalid member token: sub must be the member externalId")
-    return Viewer("member", member_external_id=sub)
+    return Viewer("member", member_external_id=sub), claims["exp"]
 
 
 async def authenticate(authorization: str | None) -> Viewer:
