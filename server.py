@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
+from cross_web import HTTPException
 from prometheus_client import Counter, make_asgi_app
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -51,25 +53,60 @@ from web.view import StrictHttpView
 
 log = logging.getLogger("patron")
 REQUESTS = Counter("patron_graphql_requests_total", "GraphQL HTTP requests", ["status"])
+HTTP_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class PatronGraphQL(StrictHttpView, graphiql.LocalGraphiQL, GraphQL):
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         viewer = request.scope.get("state", {}).get("viewer", ANONYMOUS)
-        return Context(viewer=viewer, request=request, response=response)
+        return Context(viewer=viewer, request=request, response=response,
+                       authorization=request.headers.get("authorization"))
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            # Text that is not valid Unicode (a lone surrogate echoed from the request) cannot
+            # be UTF-8: the standard encoder escapes it instead of failing the response.
+            return json.dumps(data, ensure_ascii=True, default=str).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry answers a request it cannot run (body not JSON, no operation of that name,
+        mutation over GET) with plain text; clients get a GraphQL error with a code instead."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            code = HTTP_ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
+            reason = exc.reason.encode("utf-8", "backslashreplace").decode()  # may echo the request
+            response = _error(exc.status_code, reason, code)
+        await response(scope, receive, send)
 
     async def on_ws_connect(self, context: Context):  # type: ignore[override]  # noqa: ANN201
         """WebSocket clients authenticate in connection_init: {"Authorization": "Bearer …"}."""
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization") if isinstance(params, dict) else None
+        if header is not None and not isinstance(header, str):
+            raise ConnectionRejectionError({"message": "Authorization must be a string",
+                                            "code": "UNAUTHENTICATED"})
+        if header is not None and len(header) > MAX_AUTHORIZATION_CHARS:  # as on HTTP: never parsed
+            raise ConnectionRejectionError({"message": "Authorization is too large",
+                                            "code": "REQUEST_HEADER_TOO_LARGE"})
         try:
             context.viewer = await authenticate(header)
         except AuthError as exc:
             raise ConnectionRejectionError({"message": str(exc), "code": "UNAUTHENTICATED"}) from None
+        context.authorization = header  # checked again before every event (schema/realtime.py)
         return None
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        """GraphiQL holds no secret, so it is served unless introspection is off; with
+        PATRON_INTROSPECTION=authenticated its schema fetch needs an Authorization header."""
+        if get_settings().introspection == "off":
+            raise HTTPException(404, "Not Found")
+        return await super().render_graphql_ide(request)
 
 
 _error = error_response  # the old name, kept for code elsewhere in this file

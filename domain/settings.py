@@ -20,6 +20,19 @@ class Settings:
     member_jwt_secret: str | None = field(
         default_factory=lambda: os.environ.get("PATRON_MEMBER_JWT_SECRET") or None
     )
+    # Member JWTs: the longest lifetime accepted (exp - iat, seconds), and the issuer and
+    # audience a token must name when these are set.
+    member_jwt_max_ttl: int = field(default_factory=lambda: _int("PATRON_MEMBER_JWT_MAX_TTL", 86400))
+    member_jwt_issuer: str | None = field(default_factory=lambda: os.environ.get("PATRON_MEMBER_JWT_ISSUER") or None)
+    member_jwt_audience: str | None = field(
+        default_factory=lambda: os.environ.get("PATRON_MEMBER_JWT_AUDIENCE") or None
+    )
+    # "production" changes safe defaults (introspection needs a credential).
+    env: str = field(default_factory=lambda: os.environ.get("PATRON_ENV", "development"))
+    # Who may introspect the schema: public | authenticated | off (default: authenticated in
+    # production, else public). GraphiQL is served unless this is off.
+    introspection: str = field(default_factory=lambda: os.environ.get("PATRON_INTROSPECTION") or (
+        "authenticated" if os.environ.get("PATRON_ENV") == "production" else "public"))
     bootstrap_admin_key: str | None = field(
         default_factory=lambda: os.environ.get("PATRON_BOOTSTRAP_ADMIN_KEY") or None
     )
@@ -40,6 +53,10 @@ class Settings:
     max_query_tokens: int = field(default_factory=lambda: _int("PATRON_MAX_QUERY_TOKENS", 2000))
     max_query_aliases: int = field(default_factory=lambda: _int("PATRON_MAX_QUERY_ALIASES", 30))
     max_query_cost: int = field(default_factory=lambda: _int("PATRON_MAX_QUERY_COST", 5000))
+    # One selection set may repeat a response key this many times, and hold this many fields
+    # (fragments expanded); refused before validation, whose field-merge check is quadratic.
+    max_field_repeats: int = field(default_factory=lambda: _int("PATRON_MAX_FIELD_REPEATS", 10))
+    max_selection_fields: int = field(default_factory=lambda: _int("PATRON_MAX_SELECTION_FIELDS", 200))
     api_key_cache_seconds: int = field(default_factory=lambda: _int("PATRON_API_KEY_CACHE_SECONDS", 10))
     # Reviews: publish automatically when no moderation rule fires (else: manual queue).
     review_auto_publish: bool = field(default_factory=lambda: os.environ.get("PATRON_REVIEW_AUTO_PUBLISH", "1") == "1")

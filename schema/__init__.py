@@ -6,16 +6,17 @@ from typing import Any
 
 import strawberry
 
-from schema.errors import PublicError
 from schema.limits import extensions
 from schema.realtime import Subscription
+from schema.request_errors import caller_error_code
 from schema.root import Mutation, Query
 
 
 class PatronSchema(strawberry.Schema):
     def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
-        # Expected refusals (FORBIDDEN, BAD_USER_INPUT ...) are answers, not server faults.
-        unexpected = [e for e in errors if not isinstance(getattr(e, "original_error", None), PublicError)]
+        # Expected refusals (FORBIDDEN, BAD_USER_INPUT, invalid documents ...) are answers, not
+        # server faults: only the errors the mask will hide are logged.
+        unexpected = [e for e in errors if caller_error_code(e) is None]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 

@@ -70,3 +70,6 @@ class Context:
     response: Any = None
     loaders: Loaders = field(default_factory=Loaders)
     connection_params: dict | None = None  # graphql-transport-ws connection_init payload
+    # The Authorization value the viewer was derived from (HTTP header or connection_init),
+    # kept so long-lived subscriptions can check it again before every event.
+    authorization: str | None = None

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import TypeVar
 
 import strawberry
 from strawberry.types import Info
 
+from domain.auth.service import credential_problem
 from domain.members.models import Member
 from domain.realtime.bus import bus
 from domain.webhooks.service import matches
 from schema.common import JSON
 from schema.errors import bad_input, forbidden, unauthenticated
+
+log = logging.getLogger("patron.realtime")
+T = TypeVar("T")
+CREDENTIAL_GONE = 4403  # the close code of a refused connection_init, reused when a credential lapses
+
+
+async def while_authorized(info: Info, events: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    """Deliver `events` only while the subscriber's credential still holds: it is checked again
+    before every event (a revoked API key or an expired member token ends the stream, the event
+    is not sent). A WebSocket is closed with 4403; an HTTP stream just ends."""
+    context = info.context
+    async with aclosing(events):
+        async for event in events:
+            problem = await credential_problem(context.authorization, context.viewer)
+            if problem is None:
+                yield event
+                continue
+            log.info("closing a subscription of %s: %s", context.viewer.actor, problem)
+            socket = context.request
+            if getattr(socket, "scope", {}).get("type") == "websocket":
+                await socket.close(code=CREDENTIAL_GONE, reason=problem[:120])
+                # Wait for the transport to notice the close and cancel this operation;
+                # returning now would make it send "complete" on a closed socket.
+                await asyncio.Event().wait()
+            return
 
 
 @strawberry.type
@@ -65,34 +95,23 @@ class Subscription:
     @strawberry.subscription(description="The signed-in member's points after every change (member token).")
     async def points_balance_changed(self, info: Info) -> AsyncGenerator[PointsBalance, None]:
         member = await _own_member(info)
-        async with bus.subscribe() as queue:
-            while True:
-                msg = await queue.get()
-                if msg["memberId"] == member.id and msg["type"].startswith("points."):
-                    fresh = await Member.get(id=member.id)
-                    yield PointsBalance(balance=fresh.points_balance, pending=fresh.points_pending,
-                                        lifetime_earned=fresh.lifetime_earned, event_type=msg["type"],
-                                        at=dt.datetime.fromisoformat(msg["createdAt"]))
+        async with aclosing(while_authorized(info, _points_balances(member))) as stream:
+            async for item in stream:
+                yield item
 
     @strawberry.subscription(description="The signed-in member's tier changes (member token).")
     async def tier_changed(self, info: Info) -> AsyncGenerator[TierChangeNotice, None]:
         member = await _own_member(info)
-        async with bus.subscribe() as queue:
-            while True:
-                msg = await queue.get()
-                if msg["memberId"] == member.id and msg["type"] == "member.tier_changed":
-                    data = msg["data"]
-                    yield TierChangeNotice(from_tier=data["from"], to_tier=data["to"], reason=data["reason"])
+        async with aclosing(while_authorized(info, _tier_changes(member))) as stream:
+            async for item in stream:
+                yield item
 
     @strawberry.subscription(description="Reviews of one product as they are published (public).")
-    async def review_published(self, product_external_id: str) -> AsyncGenerator[PublishedReview, None]:
-        async with bus.subscribe() as queue:
-            while True:
-                msg = await queue.get()
-                data = msg["data"]
-                if msg["type"] == "review.published" and data.get("productExternalId") == product_external_id:
-                    yield PublishedReview(review_id=data["reviewId"], product_external_id=product_external_id,
-                                          rating=data["rating"], title=data.get("title"), author=data["author"])
+    async def review_published(self, info: Info,
+                               product_external_id: str) -> AsyncGenerator[PublishedReview, None]:
+        async with aclosing(while_authorized(info, _published_reviews(product_external_id))) as stream:
+            async for item in stream:
+                yield item
 
     @strawberry.subscription(description="Every event of the given types (admin; wildcards allowed).")
     async def events(self, info: Info, types: list[str]) -> AsyncGenerator[EventMessage, None]:
@@ -101,11 +120,44 @@ class Subscription:
             raise unauthenticated() if viewer.role == "anonymous" else forbidden()
         if not types or len(types) > 50:
             raise bad_input("Give 1 to 50 event types")
-        async with bus.subscribe() as queue:
-            while True:
-                msg = await queue.get()
-                if matches(types, msg["type"]):
-                    yield EventMessage(id=msg["id"], type=msg["type"], created_at=msg["createdAt"], data=msg["data"])
+        async with aclosing(while_authorized(info, _events(types))) as stream:
+            async for item in stream:
+                yield item
 
 
+async def _points_balances(member: Member) -> AsyncGenerator[PointsBalance, None]:
+    async with bus.subscribe() as queue:
+        while True:
+            msg = await queue.get()
+            if msg["memberId"] == member.id and msg["type"].startswith("points."):
+                fresh = await Member.get(id=member.id)
+                yield PointsBalance(balance=fresh.points_balance, pending=fresh.points_pending,
+                                    lifetime_earned=fresh.lifetime_earned, event_type=msg["type"],
+                                    at=dt.datetime.fromisoformat(msg["createdAt"]))
 
+
+async def _tier_changes(member: Member) -> AsyncGenerator[TierChangeNotice, None]:
+    async with bus.subscribe() as queue:
+        while True:
+            msg = await queue.get()
+            if msg["memberId"] == member.id and msg["type"] == "member.tier_changed":
+                data = msg["data"]
+                yield TierChangeNotice(from_tier=data["from"], to_tier=data["to"], reason=data["reason"])
+
+
+async def _published_reviews(product_external_id: str) -> AsyncGenerator[PublishedReview, None]:
+    async with bus.subscribe() as queue:
+        while True:
+            msg = await queue.get()
+            data = msg["data"]
+            if msg["type"] == "review.published" and data.get("productExternalId") == product_external_id:
+                yield PublishedReview(review_id=data["reviewId"], product_external_id=product_external_id,
+                                      rating=data["rating"], title=data.get("title"), author=data["author"])
+
+
+async def _events(types: list[str]) -> AsyncGenerator[EventMessage, None]:
+    async with bus.subscribe() as queue:
+        while True:
+            msg = await queue.get()
+            if matches(types, msg["type"]):
+                yield EventMessage(id=msg["id"], type=msg["type"], created_at=msg["createdAt"], data=msg["data"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -129,8 +130,16 @@ async def ensure_admin_key(bootstrap: str | None) -> str | None:
 
 # Successful lookups are cached briefly: a key check on every request would otherwise be
 # a query per request. Revocation clears this process's cache at once; other processes
-# see it within `api_key_cache_seconds`.
-_cache: dict[str, tuple[float, Viewer | None]] = {}
+# see it within `api_key_cache_seconds`. Valid member tokens are cached the same way (with
+# their exp, still checked on every hit): a subscription re-checks its credential before
+# every event, and decoding a JWT costs about 100 µs.
+_cache: dict[str, tuple[float, Viewer | None, float | None]] = {}
+
+
+def _remember(key: str, viewer: Viewer | None, exp: float | None = None) -> None:
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[key] = (time.monotonic() + get_settings().api_key_cache_seconds, viewer, exp)
 
 
 async def _viewer_for_key(secret: str) -> Viewer:
@@ -141,26 +150,75 @@ async def _viewer_for_key(secret: str) -> Viewer:
     else:
         key = await ApiKey.get_or_none(key_hash=digest, revoked_at__isnull=True)
         viewer = Viewer(key.role, api_key_id=key.id, scopes=key_scopes(key)) if key else None
-        if len(_cache) > 10_000:
-            _cache.clear()
-        _cache[digest] = (time.monotonic() + get_settings().api_key_cache_seconds, viewer)
+        _remember(digest, viewer)
     if viewer is None:
         raise AuthError("Unknown or revoked API key")
     return viewer
 
 
+# Leeway for an `iat` or `nbf` a little ahead: the storefront's clock may run fast.
+CLOCK_SKEW_SECONDS = 60
+
+
+def token_time() -> float:
+    """Wall-clock seconds for token lifetimes. A credential expires in real time, not on the
+    business clock tests move (domain.clock); tests replace this function to expire tokens."""
+    return time.time()
+
+
+def _check_token_times(claims: dict) -> None:
+    """exp and iat are required numbers; the lifetime (exp - iat) is capped, so a token with
+    exp = 10**18 is refused; iat may not lie in the future beyond the leeway."""
+    now = token_time()
+    exp, iat = claims.get("exp"), claims.get("iat")
+    for name, value in (("exp", exp), ("iat", iat)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise AuthError(f"Invalid member token: {name} must be a number (seconds since the epoch)")
+    if exp <= now:
+        raise AuthError("Invalid member token: Signature has expired")
+    if iat > now + CLOCK_SKEW_SECONDS:
+        raise AuthError("Invalid member token: iat is in the future")
+    max_ttl = get_settings().member_jwt_max_ttl
+    if exp - iat > max_ttl:
+        raise AuthError(f"Invalid member token: lifetime exp - iat exceeds {max_ttl} seconds "
+                        "(PATRON_MEMBER_JWT_MAX_TTL)")
+    nbf = claims.get("nbf")
+    if nbf is not None and (not isinstance(nbf, (int, float)) or nbf > now + CLOCK_SKEW_SECONDS):
+        raise AuthError("Invalid member token: not yet valid (nbf)")
+
+
 def _viewer_for_jwt(token: str) -> Viewer:
-    secret = get_settings().member_jwt_secret
+    key = "jwt:" + hash_key(token)
+    hit = _cache.get(key)
+    if hit and hit[0] > time.monotonic() and hit[1] is not None and hit[2] is not None:
+        if hit[2] <= token_time():
+            raise AuthError("Invalid member token: Signature has expired")
+        return hit[1]
+    viewer, exp = _decode_member_token(token)
+    _remember(key, viewer, exp)
+    return viewer
+
+
+def _decode_member_token(token: str) -> tuple[Viewer, float]:
+    settings = get_settings()
+    secret = settings.member_jwt_secret
     if not secret:
         raise AuthError("Member tokens are not enabled (PATRON_MEMBER_JWT_SECRET is not set)")
+    required = ["exp", "iat", "sub"] + (["iss"] if settings.member_jwt_issuer else []) + (
+        ["aud"] if settings.member_jwt_audience else [])
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        # Times are checked below against token_time(); PyJWT checks signature, iss and aud.
+        options = {"require": required, "verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                   "verify_aud": settings.member_jwt_audience is not None}
+        claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=settings.member_jwt_issuer,
+                            audience=settings.member_jwt_audience, options=options)
     except jwt.PyJWTError as exc:
         raise AuthError(f"Invalid member token: {exc}") from None
+    _check_token_times(claims)
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise AuthError("Invalid member token: sub must be the member externalId")
-    return Viewer("member", member_external_id=sub)
+    return Viewer("member", member_external_id=sub), claims["exp"]
 
 
 async def authenticate(authorization: str | None) -> Viewer:
@@ -177,7 +235,26 @@ async def authenticate(authorization: str | None) -> Viewer:
 
 def issue_member_token(external_id: str, ttl_seconds: int = 3600) -> str:
     """What a storefront does to sign a member in (used by tests, the seed and docs)."""
-    secret = get_settings().member_jwt_secret
-    if not secret:
+    settings = get_settings()
+    if not settings.member_jwt_secret:
         raise AuthError("PATRON_MEMBER_JWT_SECRET is not set")
-    return jwt.encode({"sub": external_id, "exp": int(time.time()) + ttl_seconds}, secret, algorithm="HS256")
+    now = int(token_time())
+    claims: dict[str, object] = {"sub": external_id, "iat": now, "exp": now + ttl_seconds}
+    if settings.member_jwt_issuer:
+        claims["iss"] = settings.member_jwt_issuer
+    if settings.member_jwt_audience:
+        claims["aud"] = settings.member_jwt_audience
+    return jwt.encode(claims, settings.member_jwt_secret, algorithm="HS256")
+
+
+async def credential_problem(authorization: str | None, viewer: Viewer) -> str | None:
+    """Why a credential accepted earlier no longer holds (revoked key, expired member token),
+    or None while it still names the same caller. Long-lived connections (subscriptions) ask
+    this before every event; API keys come from the same short cache as HTTP requests."""
+    if viewer.role == "anonymous" or authorization is None:
+        return None  # no credential, or a viewer made in-process (tests, jobs): nothing to re-check
+    try:
+        current = await authenticate(authorization)
+    except AuthError as exc:
+        return str(exc)
+    return None if current == viewer else "The credential no longer names this caller"
