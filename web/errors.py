@@ -12,5 +12,7 @@ CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "MET
 def error_response(status: int, message: str, code: str | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
     code = code or CODES.get(status, "BAD_REQUEST")
+    # A message may echo the request, and a lone surrogate there cannot be UTF-8.
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     return JSONResponse({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
                         status, headers=headers)
