@@ -83,3 +83,36 @@ async def test_legacy_graphql_ws_protocol_sends_only_text_frames(served, api, ad
         assert await _recv_text(ws) == {"id": "1", "type": "complete"}
     finally:
         await ws.close()
+
+
+# --- one uploaded file mapped to several variables (GraphQL multipart request spec) ----------------
+
+SUBMIT = """mutation($i: SubmitReviewInput!, $media: [Upload!]) { submitReview(input: $i, media: $media) {
+  review { media { kind contentType width height } } errors { field message code } } }"""
+
+
+async def test_one_file_mapped_to_two_variables_is_read_whole_for_each(client):
+    # Given a member and a product, and the multipart body extract-files / apollo-upload-client
+    # send when the same File appears twice: one form field, its map listing both paths
+    from domain.catalog.service import upsert_products
+    from tests.media_samples import jpeg, png
+
+    await upsert_products([{"external_id": "p1"}])
+    await helpers.member("m1")
+    operations = json.dumps({"query": SUBMIT, "variables": {
+        "i": {"productExternalId": "p1", "rating": 5, "body": "Photos of the sole and the colour."},
+        "media": [None, None, None]}})
+    files_map = json.dumps({"1": ["variables.media.0", "variables.media.2"], "2": ["variables.media.1"]})
+    # When it is posted
+    response = await client.post("/graphql", data={"operations": operations, "map": files_map},
+                                 files={"1": ("a.jpg", jpeg(64, 48), "image/jpeg"), "2": ("b.png", png(), "image/png")},
+                                 headers={"authorization": f"Bearer {member_token('m1')}"})
+    # Then each path got the whole file: three photos, in the variables' order
+    assert response.status_code == 200, response.text
+    result = response.json()["data"]["submitReview"]
+    assert result["errors"] == []
+    assert result["review"]["media"] == [
+        {"kind": "PHOTO", "contentType": "image/jpeg", "width": 64, "height": 48},
+        {"kind": "PHOTO", "contentType": "image/png", "width": 32, "height": 32},
+        {"kind": "PHOTO", "contentType": "image/jpeg", "width": 64, "height": 48},
+    ]
