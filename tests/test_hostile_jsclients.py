@@ -12,8 +12,10 @@ import json
 
 import websockets
 
+from domain.catalog.service import upsert_products
 from tests import helpers
 from tests.conftest import member_token
+from tests.media_samples import jpeg, png
 from tests.test_realtime import served  # noqa: F401  (a real uvicorn on this process's app)
 
 BALANCE = "subscription { pointsBalanceChanged { balance eventType } }"
@@ -94,9 +96,6 @@ SUBMIT = """mutation($i: SubmitReviewInput!, $media: [Upload!]) { submitReview(i
 async def test_one_file_mapped_to_two_variables_is_read_whole_for_each(client):
     # Given a member and a product, and the multipart body extract-files / apollo-upload-client
     # send when the same File appears twice: one form field, its map listing both paths
-    from domain.catalog.service import upsert_products
-    from tests.media_samples import jpeg, png
-
     await upsert_products([{"external_id": "p1"}])
     await helpers.member("m1")
     operations = json.dumps({"query": SUBMIT, "variables": {
