@@ -1,12 +1,12 @@
 # Patron: `make run` serves the API on SQLite; `make test` runs the suite on SQLite and,
-# when they answer, on PostgreSQL + Redis.
+# when they answer, on PostgreSQL + Redis. With Node it first installs tests/js (npm ci).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test test-sqlite test-postgres seed migrate schema worker bench clean
+.PHONY: run test test-sqlite test-postgres js-deps seed migrate schema worker bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,28 @@ seed: install
 schema: install
 	$(BIN)/python server.py export-schema
 
-test: install test-sqlite test-postgres
+test: install js-deps test-sqlite test-postgres
 
-test-sqlite: install
+# The JavaScript client tests' libraries (tests/test_js_clients.py), from the committed
+# lockfile; `npm ci` runs again only when package.json or package-lock.json changed.
+# Without Node those tests are skipped, except in CI (CI=true), where this fails.
+JS_DIR := tests/js
+JS_STAMP := $(JS_DIR)/node_modules/.installed
+
+$(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	cd $(JS_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+js-deps:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(JS_STAMP); \
+	elif [ "$${CI:-}" = "true" ]; then \
+		echo "node and npm are required in CI (tests/js)"; exit 1; \
+	else \
+		echo "node/npm not found: the JavaScript client tests will be skipped"; \
+	fi
+
+test-sqlite: install js-deps
 	DATABASE_URL=sqlite://:memory: REDIS_URL= $(BIN)/python -m pytest
 
 # Runs when PostgreSQL and Redis answer; in CI (PATRON_REQUIRE_SERVICES=1) they must.
@@ -53,4 +72,4 @@ bench: install
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data $(JS_DIR)/node_modules

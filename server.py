@@ -50,6 +50,7 @@ from web import graphiql, proxies
 from web.body import BodyTooLarge, body_limit, is_multipart, limited, read_body, replay
 from web.errors import error_response
 from web.view import StrictHttpView
+from web.websocket import TextFrameWebSocketAdapter
 
 log = logging.getLogger("patron")
 REQUESTS = Counter("patron_graphql_requests_total", "GraphQL HTTP requests", ["status"])
@@ -57,6 +58,8 @@ HTTP_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOW
 
 
 class PatronGraphQL(StrictHttpView, graphiql.LocalGraphiQL, GraphQL):
+    websocket_adapter_class = TextFrameWebSocketAdapter  # type: ignore[assignment]  # JSON as text frames
+
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         viewer = request.scope.get("state", {}).get("viewer", ANONYMOUS)
         return Context(viewer=viewer, request=request, response=response,

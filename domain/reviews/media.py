@@ -105,6 +105,10 @@ def _declared_mismatch(container: str, filename: str | None, client_type: str | 
 def read_limited(stream: BinaryIO, filename: str | None = None, client_type: str | None = None) -> tuple[bytes, str, str]:
     """Read an upload, refusing it as soon as it passes its type's size limit."""
     settings = get_settings()
+    if stream.seekable():
+        # One uploaded file may fill several variables (the multipart spec maps a form field to
+        # a list of paths; extract-files sends a repeated File once): each use reads it whole.
+        stream.seek(0)
     head = stream.read(64)
     found = sniff(head)
     if found is None:
