@@ -59,6 +59,7 @@ from web.view import StrictHttpView
 log = logging.getLogger("patron")
 REQUESTS = Counter("patron_graphql_requests_total", "GraphQL HTTP requests", ["status"])
 HTTP_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+CACHE_HIT_LABEL = "(cached)"  # the latency label of answers from the public response cache
 
 
 class PatronGraphQL(StrictHttpView, graphiql.LocalGraphiQL, GraphQL):
@@ -141,6 +142,7 @@ class GraphQLEndpoint:
     async def _cached(self, scope: Scope, receive: Receive, send: Send, key: bytes) -> None:
         version, hit = await self.cache.get(key)
         if hit is not None:
+            scope.setdefault("state", {})["graphql_operation"] = CACHE_HIT_LABEL  # nothing was parsed
             response = Response(hit, media_type="application/json", headers={"x-patron-cache": "hit"})
             await response(scope, receive, send)
             return
@@ -181,7 +183,8 @@ class GraphQLEndpoint:
             await self._http(scope, receive, counted_send)
         finally:
             REQUESTS.labels(str(status)).inc()
-            operation = operation_label(scope.get("state", {}).get("graphql_operation"))
+            name = scope.get("state", {}).get("graphql_operation")
+            operation = name if name == CACHE_HIT_LABEL else operation_label(name)
             REQUEST_SECONDS.labels(operation, str(status)).observe(time.perf_counter() - started)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:

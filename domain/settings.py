@@ -36,8 +36,9 @@ class Settings(BaseSettings):
         frozen=True, populate_by_name=True, case_sensitive=True, env_ignore_empty=True, extra="ignore",
     )
 
-    database_url: str = _env("DATABASE_URL", "sqlite://data/patron.sqlite3")
-    redis_url: str | None = _env("REDIS_URL", None)
+    database_url: str = _env("DATABASE_URL", "sqlite://data/patron.sqlite3",
+                             pattern=r"^(sqlite|postgres|postgresql|asyncpg)://")
+    redis_url: str | None = _env("REDIS_URL", None, pattern=r"^(redis|rediss|unix)://")
     # Listen address of `server.py serve` (the --host/--port defaults).
     host: str = _env("HOST", "127.0.0.1")
     port: int = _env("PORT", 8000, ge=1, le=65535)

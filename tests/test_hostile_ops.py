@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -98,6 +99,8 @@ def test_a_misspelt_setting_stops_the_process_with_one_line(command, tmp_path):
     ("PATRON_MAX_QUERY_DEPTH", "ten", "Input should be a valid integer, unable to parse string as an integer"),
     ("PATRON_REVIEW_AUTO_PUBLISH", "maybe", "Input should be a valid boolean, unable to interpret input"),
     ("PATRON_INPROCESS_JOBS", "2", "Input should be a valid boolean, unable to interpret input"),
+    ("DATABASE_URL", "postgress://db/patron", "String should match pattern '^(sqlite|postgres|postgresql|asyncpg)://'"),
+    ("REDIS_URL", "127.0.0.1:6379", "String should match pattern '^(redis|rediss|unix)://'"),
 ])
 def test_each_bad_value_is_refused_naming_the_variable(monkeypatch, name, value, expected):
     monkeypatch.setenv(name, value)
@@ -229,6 +232,25 @@ def test_text_format_appends_the_context_and_json_is_one_line():
                                                   "message": "hello world", "request_id": "r1", "job": "expire_points"}
 
 
+def test_a_worker_with_json_format_writes_one_json_object_per_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite://{tmp_path}/p.sqlite3", "PYTHONUNBUFFERED": "1",
+           "PATRON_LOG_FORMAT": "json", "PATRON_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
+    subprocess.run([sys.executable, "server.py", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True,
+                   timeout=120)
+    proc = subprocess.Popen([sys.executable, "server.py", "worker"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        for raw in proc.stdout:  # every line until the start is announced is a JSON object
+            lines.append(json.loads(raw))
+            if lines[-1]["message"] == "worker started" or len(lines) > 50:
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert {"level": "INFO", "logger": "patron", "message": "worker started"}.items() <= lines[-1].items()
+
+
 async def test_job_logs_carry_the_job_name_and_run_id(monkeypatch, caplog):
     async def chatty(now) -> int:
         logging.getLogger("patron.jobs").info("working")
@@ -282,6 +304,20 @@ async def test_request_latency_is_labelled_by_operation_name_and_status(client):
     assert moved(before, after, count, operation="anonymous", status="200") == 1
     assert sample(after, count, operation="Invented", status="200") == 0  # a name the document lacks
     assert moved(before, after, count, operation="anonymous", status="401") == 1  # refused before parsing
+
+
+async def test_answers_from_the_public_cache_have_their_own_label(client):
+    from domain.catalog.service import upsert_products
+
+    await upsert_products([{"external_id": "p1", "title": "Shoe"}])
+    query = {"query": 'query Product { product(externalId: "p1") { title } }'}
+    before = await scraped(client)
+    first, second = await client.post("/graphql", json=query), await client.post("/graphql", json=query)
+    after = await scraped(client)
+    assert (first.headers.get("x-patron-cache"), second.headers.get("x-patron-cache")) == (None, "hit")
+    count = "patron_graphql_request_duration_seconds_count"
+    assert moved(before, after, count, operation="Product", status="200") == 1
+    assert moved(before, after, count, operation="(cached)", status="200") == 1
 
 
 async def test_operation_names_past_the_cap_count_as_other(client, monkeypatch):
