@@ -15,22 +15,22 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
 from cross_web import HTTPException
-from prometheus_client import Counter, make_asgi_app
+from prometheus_client import Counter
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from tortoise import connections
@@ -38,6 +38,9 @@ from tortoise import connections
 from domain import changes, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
 from domain.jobs import JobRunner
+from domain.observability import context as log_context
+from domain.observability import logs
+from domain.observability.metrics import GRAPHQL_ERRORS, REQUEST_SECONDS, operation_label
 from domain.ratelimit import RateLimiter, limit_for
 from domain.realtime.bus import bus
 from domain.settings import get_settings
@@ -49,12 +52,15 @@ from schema.response_cache import PUBLIC_ROLES, ResponseCache
 from web import graphiql, proxies
 from web.body import BodyTooLarge, body_limit, is_multipart, limited, read_body, replay
 from web.errors import error_response
+from web.metrics import CountedSockets, metrics
+from web.request_id import RequestIdMiddleware
 from web.view import StrictHttpView
 from web.websocket import TextFrameWebSocketAdapter
 
 log = logging.getLogger("patron")
 REQUESTS = Counter("patron_graphql_requests_total", "GraphQL HTTP requests", ["status"])
 HTTP_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+CACHE_HIT_LABEL = "(cached)"  # the latency label of answers from the public response cache
 
 
 class PatronGraphQL(StrictHttpView, graphiql.LocalGraphiQL, GraphQL):
@@ -119,7 +125,8 @@ MAX_AUTHORIZATION_CHARS = 8192  # a key is ~50 characters, a member JWT a few hu
 class GraphQLEndpoint:
     """Authenticate once per request before strawberry runs; refuse oversized bodies
     (web/body.py); answer public queries from the response cache (schema/response_cache.py).
-    Every answer is counted in `patron_graphql_requests_total` by its real status."""
+    Every answer is counted in `patron_graphql_requests_total` by its real status, and timed in
+    `patron_graphql_request_duration_seconds` by operation name (schema/observability.py)."""
 
     def __init__(self, view: GraphQL) -> None:
         self.view = view
@@ -138,6 +145,7 @@ class GraphQLEndpoint:
     async def _cached(self, scope: Scope, receive: Receive, send: Send, key: bytes) -> None:
         version, hit = await self.cache.get(key)
         if hit is not None:
+            scope.setdefault("state", {})["graphql_operation"] = CACHE_HIT_LABEL  # nothing was parsed
             response = Response(hit, media_type="application/json", headers={"x-patron-cache": "hit"})
             await response(scope, receive, send)
             return
@@ -166,6 +174,7 @@ class GraphQLEndpoint:
             await self.view(scope, receive, send)
             return
         status = 500  # unless a response starts
+        started = time.perf_counter()
 
         async def counted_send(message: dict) -> None:
             nonlocal status
@@ -177,6 +186,9 @@ class GraphQLEndpoint:
             await self._http(scope, receive, counted_send)
         finally:
             REQUESTS.labels(str(status)).inc()
+            name = scope.get("state", {}).get("graphql_operation")
+            operation = name if name == CACHE_HIT_LABEL else operation_label(name)
+            REQUEST_SECONDS.labels(operation, str(status)).observe(time.perf_counter() - started)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "POST"):
@@ -207,6 +219,7 @@ class GraphQLEndpoint:
         if retry_after is not None:
             body = {"data": None, "errors": [{"message": "Too many requests; slow down",
                                               "extensions": {"code": "RATE_LIMITED", "retryAfter": retry_after}}]}
+            GRAPHQL_ERRORS.labels("RATE_LIMITED").inc()
             await JSONResponse(body, 429, headers={"retry-after": str(retry_after)})(scope, receive, send)
             return
         started = False
@@ -261,14 +274,18 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 def run_jobs_in_process() -> bool:
-    setting = os.environ.get("PATRON_INPROCESS_JOBS")
-    if setting is not None:
-        return setting == "1"
-    return get_settings().database_url.startswith("sqlite")
+    return get_settings().run_jobs_in_process
+
+
+class PatronApp(Starlette):
+    def build_middleware_stack(self) -> ASGIApp:
+        """X-Request-Id outside Starlette's error middleware: a 500 carries it too."""
+        return RequestIdMiddleware(super().build_middleware_stack())
 
 
 def create_app(manage_db: bool = True) -> Starlette:
     """`manage_db=False` leaves the ORM to the caller (tests open it themselves)."""
+    log_context.install()  # log records carry the request id (domain/observability/context.py)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -299,14 +316,15 @@ def create_app(manage_db: bool = True) -> Starlette:
     media_dir = Path(get_settings().media_dir)
     media_dir.mkdir(parents=True, exist_ok=True)
     endpoint = GraphQLEndpoint(view)
-    return Starlette(
+    return PatronApp(
         routes=[
             Route("/graphql", endpoint),  # every method: the endpoint answers others with a JSON 405
-            WebSocketRoute("/graphql", view),
+            WebSocketRoute("/graphql", CountedSockets(view)),
             Mount(graphiql.URL_PREFIX.rstrip("/"), StaticFiles(directory=graphiql.STATIC_DIR), name="graphiql"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Mount("/metrics", make_asgi_app()),
+            Route("/metrics/", metrics),
+            Route("/metrics", metrics),
             Mount("/media", media_routes(media_dir), name="media"),  # only media that may be shown
         ],
         middleware=proxies.middleware(get_settings()),
@@ -362,15 +380,16 @@ def export_schema(path: str = "schema.graphql") -> None:
         fh.write(schema.as_str() + "\n")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    # A bad setting already stopped the process at import (SettingsError is a SystemExit).
+    settings = get_settings()
     parser = argparse.ArgumentParser(prog="server.py", description="Patron loyalty and reviews API")
     parser.add_argument("command", nargs="?", default="serve",
                         choices=["serve", "worker", "migrate", "seed", "export-schema", "train-recommender"])
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--host", default=settings.host)
+    parser.add_argument("--port", type=int, default=settings.port)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one log line per webhook delivery
+    logs.configure(settings.log_format)
     if args.command == "migrate":
         asyncio.run(db.migrate())
         print("migrations applied")
@@ -386,7 +405,9 @@ def main(argv: list[str] | None = None) -> None:
         import uvicorn
 
         print(f"Patron on http://{args.host}:{args.port}/graphql", flush=True)
-        uvicorn.run(create_app(), **proxies.uvicorn_options(args.host, args.port))
+        # log_config=None: uvicorn's loggers propagate to the handler configured above.
+        uvicorn.run(create_app(), **proxies.uvicorn_options(args.host, args.port), log_config=None)
+    return 0
 
 
 if __name__ == "__main__":

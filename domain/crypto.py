@@ -7,18 +7,20 @@ creates one in data/secret.key on first use; production sets the variable on eve
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from domain.settings import get_settings
+
 
 @lru_cache(maxsize=1)
 def _fernet() -> Fernet:
-    key = os.environ.get("PATRON_SECRET_KEY")
+    settings = get_settings()
+    key = settings.secret_key
     if not key:
-        path = Path(os.environ.get("PATRON_SECRET_KEY_FILE", "data/secret.key"))
+        path = Path(settings.secret_key_file)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(Fernet.generate_key().decode())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from domain.members.service import upsert_member
 from domain.orders.service import LineInput, record_order
 from domain.rules.models import EarningRule
 from domain.rules.service import save_rule
+from domain.settings import get_settings
 from domain.tiers.models import Tier
 from domain.tiers.service import save_tier
 
@@ -45,7 +45,7 @@ async def seed(baskets: int | None = None, members: int = 200) -> str:
     await seed_program()
     if not GROCERIES.exists():
         return f"Program seeded (tiers, rules). Skipped demo orders: {GROCERIES} is absent."
-    limit = baskets or int(os.environ.get("PATRON_SEED_BASKETS", "1000"))
+    limit = baskets or get_settings().seed_baskets
     if await Member.filter(external_id__startswith="demo-").exists():
         return "Demo data already present; nothing to do."
     now = clock.now()

@@ -23,6 +23,7 @@ from domain.db import write_transaction
 from domain.ledger import jobs as ledger_jobs
 from domain.ledger.service import lock_member
 from domain.members.models import Member
+from domain.observability.context import log_context
 from domain.recommendations import training
 from domain.reviews import jobs as review_jobs
 from domain.rewards import service as rewards
@@ -129,7 +130,8 @@ class JobRunner:
                 continue
             if claimed is None:
                 continue
-            result = await self._run(name, job, claimed)
+            with log_context(job=name, job_run_id=claimed.run_id):  # on every log line of the run
+                result = await self._run(name, job, claimed)
             if result is not None:
                 results[name] = result
         return results

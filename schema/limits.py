@@ -33,6 +33,7 @@ from strawberry.schema.schema import validate_document
 
 from domain.settings import get_settings
 from schema.introspection import introspection_errors
+from schema.observability import OperationName
 from schema.pagination import MAX_PAGE
 from schema.request_errors import PatronMaskErrors, coded_validation_errors, variable_errors
 
@@ -200,4 +201,5 @@ def extensions() -> list[Any]:
         CachedParse,
         GuardedValidation,
         PatronMaskErrors,
+        OperationName,  # the latency histogram's label (schema/observability.py)
     ]

@@ -22,6 +22,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from domain.errors import input_problem, is_bad_input
+from domain.observability.metrics import GRAPHQL_ERRORS
 from schema.errors import PublicError
 
 MASKED_MESSAGE = "Unexpected error."
@@ -65,6 +66,7 @@ class PatronMaskErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         code = caller_error_code(error)
+        GRAPHQL_ERRORS.labels(code or "INTERNAL_SERVER_ERROR").inc()  # every error sent passes here
         if code is None:
             return GraphQLError(MASKED_MESSAGE, error.nodes, error.source, error.positions, error.path,
                                 extensions={"code": "INTERNAL_SERVER_ERROR"})

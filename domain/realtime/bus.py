@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,7 +42,7 @@ class Bus:
     @staticmethod
     def channel() -> str:
         path = urlsplit(get_settings().redis_url or "").path.strip("/") or "0"
-        return f"{CHANNEL}:{os.environ.get('PATRON_INSTANCE', 'default')}:{path}"
+        return f"{CHANNEL}:{get_settings().instance}:{path}"
 
     async def publish(self, message: dict[str, Any]) -> None:
         client = self._client()

@@ -24,6 +24,13 @@ from domain.events.models import Event
 from domain.events.service import record_event
 from domain.members.erasure import ERASED_EXCERPT
 from domain.members.personal_data import redact_event_payload
+from domain.observability.context import in_log_context
+from domain.observability.metrics import (
+    WEBHOOK_ATTEMPT_SECONDS,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_FIRST_ATTEMPT_DELAY,
+    delivery_outcome,
+)
 from domain.settings import get_settings
 from domain.webhooks import pinned, signing
 from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -110,6 +117,7 @@ async def deliver(client: httpx.AsyncClient, delivery: WebhookDelivery) -> str:
     event = await Event.get(id=delivery.event_id)
     if not endpoint.enabled:
         await WebhookDelivery.filter(id=delivery.id).update(status="failed", last_error="endpoint disabled", lease_until=None)
+        WEBHOOK_DELIVERIES.labels("not_sent").inc()
         return "failed"
     # The owner's scopes now, not when the row was queued: a key revoked or narrowed since
     # then gets nothing more (this also covers redeliveries and other processes' caches).
@@ -119,11 +127,17 @@ async def deliver(client: httpx.AsyncClient, delivery: WebhookDelivery) -> str:
             f"the owner key lacks the scope {access.EVENT_FAMILY_SCOPES.get(event.type.split('.')[0], 'for it')}"
         await WebhookDelivery.filter(id=delivery.id).update(status="failed", last_error=f"not sent: {reason}",
                                                             lease_until=None)
+        WEBHOOK_DELIVERIES.labels("not_sent").inc()
         return "failed"
     personal_data = scopes is None or access.PII in scopes
+    if delivery.attempts == 0:  # like Saleor's first-attempt delay: event created → first try
+        WEBHOOK_FIRST_ATTEMPT_DELAY.observe(max(0.0, (clock.now() - event.created_at).total_seconds()))
     status, error, response_excerpt, request_excerpt, retry_after, elapsed = await _attempt(
         client, delivery, endpoint, event, personal_data)
-    return await record_outcome(delivery.id, endpoint.id, status, error, response_excerpt, request_excerpt, retry_after, elapsed)
+    WEBHOOK_ATTEMPT_SECONDS.observe(elapsed / 1000)
+    outcome = await record_outcome(delivery.id, endpoint.id, status, error, response_excerpt, request_excerpt, retry_after, elapsed)
+    WEBHOOK_DELIVERIES.labels(delivery_outcome(outcome)).inc()
+    return outcome
 
 
 async def record_outcome(delivery_id: int, endpoint_id: int, status: int | None, error: str | None,
@@ -188,7 +202,9 @@ class Deliverer:
     async def run_once(self) -> int:
         rows = await claim(get_settings().webhook_batch, self.worker)
         if rows:
-            results = await asyncio.gather(*(deliver(self.client, r) for r in rows), return_exceptions=True)
+            results = await asyncio.gather(*(in_log_context(deliver(self.client, r), delivery_id=r.id,
+                                                            endpoint_id=r.endpoint_id) for r in rows),
+                                           return_exceptions=True)
             for result in results:
                 if isinstance(result, Exception):
                     log.error("delivery failed unexpectedly: %r", result)
