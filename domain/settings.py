@@ -125,6 +125,19 @@ class Settings:
     # Request bodies: JSON (and any non-multipart) bodies; multipart uploads may add one
     # video and one photo of the maximum sizes on top.
     max_body_bytes: int = field(default_factory=lambda: _int("PATRON_MAX_BODY_BYTES", 1_000_000))
+    # Persisted queries (web/persisted.py). APQ: how many registered documents are kept (0 = APQ
+    # off), how long an unused one stays in Redis, and the largest kept (bigger ones still run).
+    apq_max_documents: int = field(default_factory=lambda: _int("PATRON_APQ_MAX_DOCUMENTS", 10_000))
+    apq_ttl_seconds: int = field(default_factory=lambda: _int("PATRON_APQ_TTL", 86_400))
+    apq_max_document_bytes: int = field(default_factory=lambda: _int("PATRON_APQ_MAX_DOCUMENT_BYTES", 65_536))
+    # Trusted documents: off | allow (manifest documents callable by hash) | require (only those
+    # run); the manifest is a JSON file {"<sha256>": "<document>"}.
+    trusted_documents: str = field(default_factory=lambda: os.environ.get("PATRON_TRUSTED_DOCUMENTS") or "off")
+    trusted_documents_manifest: str = field(
+        default_factory=lambda: os.environ.get("PATRON_TRUSTED_DOCUMENTS_MANIFEST", ""))
+    # A GET answer the response cache would keep, asked without credentials, may be kept by a
+    # CDN for this many seconds (Cache-Control: public); 0 = every GET answer is private, no-store.
+    get_cache_max_age: int = field(default_factory=lambda: _int("PATRON_GET_CACHE_MAX_AGE", 60))
 
 
 _settings: Settings | None = None
