@@ -342,3 +342,51 @@ def test_serve_refuses_to_start_on_a_bad_manifest_with_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("patron: trusted documents manifest ")
     assert "is not the SHA-256 of its document" in done.stderr
+
+
+async def test_require_refuses_a_subscription_not_in_the_manifest(app_with, tmp_path):
+    import asyncio
+
+    import uvicorn
+    import websockets
+
+    from tests.test_realtime import free_port
+
+    await app_with(PATRON_TRUSTED_DOCUMENTS="require", PATRON_TRUSTED_DOCUMENTS_MANIFEST=manifest_file(tmp_path, TIERS))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(manage_db=False), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+            await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                      "payload": {"query": "subscription { pointsBalanceChanged { balance } }"}}))
+            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert message["type"] == "error"
+        assert [e["extensions"]["code"] for e in message["payload"]] == [NOT_IN_LIST]
+    finally:
+        server.should_exit = True
+        await task
+
+
+class FailingRedis:
+    def pipeline(self, **_: Any) -> Any:
+        raise OSError("connection refused")
+
+    async def eval(self, *_: Any) -> Any:
+        raise OSError("connection refused")
+
+
+async def test_redis_store_failing_falls_back_to_this_process_without_raising():
+    from web.persisted_store import RedisStore
+
+    failures: list[str] = []
+    store = RedisStore(10, 60, FailingRedis, lambda what, exc: failures.append(what), (OSError,))
+    await store.put("a" * 64, "{ tiers { name } }")
+    assert await store.get("a" * 64) == "{ tiers { name } }"  # from this process's LRU
+    assert await store.get("b" * 64) is None
+    assert failures == ["APQ write", "APQ read"]
