@@ -106,10 +106,11 @@ async def test_hash_that_is_not_the_texts_is_refused_and_nothing_is_stored(clien
 @pytest.mark.parametrize("persisted, status, code", [
     ({"version": 2, "sha256Hash": "a" * 64}, 400, "BAD_REQUEST"),
     ({"sha256Hash": "a" * 64}, 400, "BAD_REQUEST"),
+    ({"version": True, "sha256Hash": "a" * 64}, 400, "BAD_REQUEST"),
     ({"version": 1, "sha256Hash": "not-a-hash"}, 400, "BAD_REQUEST"),
     ({"version": 1, "sha256Hash": ["a" * 64]}, 400, "BAD_REQUEST"),
     ("yes", 400, "BAD_REQUEST"),
-], ids=["version 2", "no version", "not hex", "a list", "not an object"])
+], ids=["version 2", "no version", "version true", "not hex", "a list", "not an object"])
 async def test_malformed_persisted_query_extension_is_a_coded_4xx(client, persisted, status, code):
     response = await client.post("/graphql", json={"extensions": {"persistedQuery": persisted}})
     assert response.status_code == status

@@ -122,7 +122,8 @@ class PersistedQueries:
             return None
         if not isinstance(persisted, dict):
             raise BadRequest("`extensions.persistedQuery` must be a JSON object")
-        if persisted.get("version") != 1:
+        version = persisted.get("version")
+        if type(version) is not int or version != 1:  # JSON true or 1.0 is not version 1
             raise PersistedQueryError(400, "Unsupported persisted query version", "BAD_REQUEST")
         digest = persisted.get("sha256Hash")
         if not isinstance(digest, str) or not HASH.fullmatch(digest):
