@@ -233,11 +233,11 @@ async def test_mutation_by_hash_over_get_is_refused_without_effect(client, store
 
 
 async def test_get_with_variables_by_hash(client):
-    text = f"query V{uuid.uuid4().hex}($m: String!) {{ previewEarning(memberExternalId: $m) {{ points }} }}"
-    await client.post("/graphql", json={"query": text, **by_hash(text), "variables": {"m": "nobody"}})
-    response = await client.get("/graphql", params=get_params(text, {"m": "nobody"}))
-    registered = await client.post("/graphql", json={"query": text, "variables": {"m": "nobody"}})
-    assert response.json() == registered.json()
+    text = f"query V{uuid.uuid4().hex}($p: String!) {{ product(externalId: $p) {{ externalId }} }}"
+    await client.post("/graphql", json={"query": text, **by_hash(text), "variables": {"p": "nothing"}})
+    response = await client.get("/graphql", params=get_params(text, {"p": "nothing"}))
+    assert response.json() == {"data": {"product": None}}
+    assert response.headers["cache-control"] == "public, max-age=60"
 
 
 # --- trusted documents ------------------------------------------------------------------------
@@ -391,3 +391,22 @@ async def test_redis_store_failing_falls_back_to_this_process_without_raising():
     assert await store.get("a" * 64) == "{ tiers { name } }"  # from this process's LRU
     assert await store.get("b" * 64) is None
     assert failures == ["APQ write", "APQ read"]
+
+
+async def test_lone_surrogates_around_a_persisted_query_are_coded_errors_not_500(client):
+    # given a registered document, sent by hash with a variable that is not valid Unicode
+    text = f"query S{uuid.uuid4().hex}($p: String!) {{ product(externalId: $p) {{ externalId }} }}"
+    registered = await client.post("/graphql", json={"query": text, **by_hash(text), "variables": {"p": "x"}})
+    assert registered.json() == {"data": {"product": None}}
+    body = json.dumps({**by_hash(text), "variables": {"p": "\ud800"}}).encode()
+    response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    # and a text holding a lone surrogate is never stored
+    odd = "{ tiers { name } } # \ud800"
+    digest = sha256_hex(odd)
+    raw = json.dumps({"query": odd, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}).encode()
+    registration = await client.post("/graphql", content=raw, headers={"content-type": "application/json"})
+    assert registration.status_code in (200, 400)
+    again = await client.post("/graphql", json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}})
+    assert again.json()["errors"] == NOT_FOUND

@@ -24,6 +24,7 @@ This module knows nothing of Patron's domain: the store and the manifest are han
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -155,7 +156,11 @@ class PersistedQueries:
         over the size cap still runs; it is just not kept (the client keeps sending its text)."""
         if self.mode == "require" or self.store is None or digest in self.manifest:
             return
-        if len(text.encode("utf-8", "surrogatepass")) <= self.max_document_bytes:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            return  # a lone surrogate: never kept, so every stored text encodes anywhere
+        if size <= self.max_document_bytes:
             await self.store.put(digest, text)
 
     async def resolve_body(self, body: bytes) -> bytes:
@@ -169,7 +174,10 @@ class PersistedQueries:
         text = await self.resolve(params)
         if text is None:
             return body
-        return orjson.dumps({**params, "query": text})
+        try:
+            return orjson.dumps({**params, "query": text})
+        except orjson.JSONEncodeError:  # a lone surrogate in the variables: escaped, the view judges it
+            return json.dumps({**params, "query": text}, ensure_ascii=True).encode()
 
     async def resolve_query_string(self, query_string: bytes) -> bytes:
         """The same for a GET request's `?extensions=…`."""
