@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test test-sqlite test-postgres js-deps seed migrate schema worker bench clean
+.PHONY: run test test-sqlite test-postgres js-deps seed migrate schema schema-baseline worker bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ seed: install
 
 schema: install
 	$(BIN)/python server.py export-schema
+
+# At a release only: the SDL clients are promised from now on (tests/test_schema_breaking_changes.py).
+schema-baseline: schema
+	cp schema.graphql schema.baseline.graphql
+	sed -i '/^[^#]/d' schema-breaking-changes.txt
 
 test: install js-deps test-sqlite test-postgres
 

@@ -51,9 +51,13 @@ from schema.context import Context
 from schema.response_cache import PUBLIC_ROLES, ResponseCache
 from web import graphiql, proxies
 from web.body import BodyTooLarge, body_limit, is_multipart, limited, read_body, replay
+from web.cache_control import with_cache_control
 from web.errors import error_response
 from web.metrics import CountedSockets, metrics
 from web.request_id import RequestIdMiddleware
+from web.persisted import ManifestError, PersistedQueryError
+from web.persisted_setup import persisted_queries
+from web.request_data import BadRequest
 from web.view import StrictHttpView
 from web.websocket import TextFrameWebSocketAdapter
 
@@ -132,6 +136,7 @@ class GraphQLEndpoint:
         self.view = view
         self.cache = ResponseCache()
         self.limiter = RateLimiter()
+        self.persisted = persisted_queries(get_settings())  # ManifestError: do not start
 
     async def _over_limit(self, viewer: Viewer, scope: Scope) -> int | None:
         if viewer.role == "member":
@@ -230,9 +235,12 @@ class GraphQLEndpoint:
             await send(message)
 
         try:
+            if scope["method"] == "GET":  # persisted queries by hash, answers a CDN may keep
+                send = with_cache_control(send, authorization is None, get_settings().get_cache_max_age)
+                scope = {**scope, "query_string": await self.persisted.resolve_query_string(scope["query_string"])}
             if scope["method"] == "POST" and not is_multipart(content_type):
                 # Read whole (≤ the limit, counted as it streams) for the cache and parser.
-                body = await read_body(receive, limit)
+                body = await self.persisted.resolve_body(await read_body(receive, limit))
                 receive = replay(body, receive)
                 if viewer.role in PUBLIC_ROLES and content_type.startswith("application/json"):
                     key = self.cache.key(body, f"key:{viewer.api_key_id}" if viewer.api_key_id else "anonymous")
@@ -246,6 +254,10 @@ class GraphQLEndpoint:
             if started:
                 raise
             await error_response(413, f"Request body larger than {limit} bytes")(scope, receive, send)
+        except PersistedQueryError as exc:  # web/persisted.py: Apollo's APQ answers
+            await error_response(exc.status, exc.message, exc.code)(scope, receive, send)
+        except BadRequest as exc:
+            await error_response(400, str(exc))(scope, receive, send)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -380,7 +392,7 @@ def export_schema(path: str = "schema.graphql") -> None:
         fh.write(schema.as_str() + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int | str:
     # A bad setting already stopped the process at import (SettingsError is a SystemExit).
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="server.py", description="Patron loyalty and reviews API")
@@ -404,9 +416,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         import uvicorn
 
+        try:
+            app = create_app()
+        except ManifestError as exc:  # a bad trusted documents manifest: one line, no traceback
+            return f"patron: {exc}"
         print(f"Patron on http://{args.host}:{args.port}/graphql", flush=True)
         # log_config=None: uvicorn's loggers propagate to the handler configured above.
-        uvicorn.run(create_app(), **proxies.uvicorn_options(args.host, args.port), log_config=None)
+        uvicorn.run(app, **proxies.uvicorn_options(args.host, args.port), log_config=None)
     return 0
 
 

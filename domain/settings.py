@@ -151,6 +151,18 @@ class Settings(BaseSettings):
     # Request bodies: JSON (and any non-multipart) bodies; multipart uploads may add one
     # video and one photo of the maximum sizes on top.
     max_body_bytes: Positive = _env("PATRON_MAX_BODY_BYTES", 1_000_000)
+    # Persisted queries (web/persisted.py). APQ: how many registered documents are kept (0 = APQ
+    # off), how long an unused one stays in Redis, and the largest kept (bigger ones still run).
+    apq_max_documents: Count = _env("PATRON_APQ_MAX_DOCUMENTS", 10_000)
+    apq_ttl_seconds: Positive = _env("PATRON_APQ_TTL", 86_400)
+    apq_max_document_bytes: Positive = _env("PATRON_APQ_MAX_DOCUMENT_BYTES", 65_536)
+    # Trusted documents: off | allow (manifest documents callable by hash) | require (only those
+    # run); the manifest is a JSON file {"<sha256>": "<document>"}.
+    trusted_documents: Literal["off", "allow", "require"] = _env("PATRON_TRUSTED_DOCUMENTS", "off")
+    trusted_documents_manifest: str = _env("PATRON_TRUSTED_DOCUMENTS_MANIFEST", "")
+    # A GET answer the response cache would keep, asked without credentials, may be kept by a
+    # CDN for this many seconds (Cache-Control: public); 0 = every GET answer is private, no-store.
+    get_cache_max_age: Count = _env("PATRON_GET_CACHE_MAX_AGE", 60)
 
     @model_validator(mode="after")
     def _introspection_default(self) -> Settings:

@@ -36,6 +36,7 @@ from schema.introspection import introspection_errors
 from schema.observability import OperationName
 from schema.pagination import MAX_PAGE
 from schema.request_errors import PatronMaskErrors, coded_validation_errors, variable_errors
+from schema.trusted import is_trusted, refusal, trusted_document, trusted_errors
 
 
 def _page_factor(field: FieldNode) -> int:
@@ -171,7 +172,7 @@ class CachedParse(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
         try:
-            ctx.graphql_document = _cached_parse(ctx.query, **ctx.parse_options)
+            ctx.graphql_document = trusted_document(ctx.query) or _cached_parse(ctx.query, **ctx.parse_options)
         except GraphQLError:
             pass  # parsed again by strawberry, bounded by max_tokens: a failure is cheap
         yield
@@ -186,7 +187,12 @@ class GuardedValidation(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
-        errors = limit_errors(ctx.graphql_document) or introspection_errors(ctx.graphql_document, ctx.context)
+        if is_trusted(ctx.query, ctx.graphql_document):  # validated when the manifest loaded
+            ctx.pre_execution_errors = trusted_errors(ctx.graphql_document, ctx.context) or variable_errors(ctx.variables)
+            yield
+            return
+        errors = (refusal(ctx.context) or limit_errors(ctx.graphql_document)
+                  or introspection_errors(ctx.graphql_document, ctx.context))
         if not errors:
             errors = coded_validation_errors(_validate(ctx.schema._schema, ctx.graphql_document,
                                                        tuple(ctx.validation_rules)))
