@@ -18,29 +18,33 @@ from domain.scheduler import chunks
 
 async def release_due(now: datetime) -> int:
     async def take(after: int) -> chunks.Chunk:
-        released = 0
+        released, busy = 0, 0
         async with write_transaction():
             due = await chunks.claim(Award.filter(status="held", release_at__lte=now), after)
             for record in due:  # locked by this chunk: nobody changed it since it was read
                 member = await chunks.lock_member_if_free(record.member_id)
-                if member is not None:
-                    await service.release(member, record)
-                    released += 1
-        return chunks.Chunk(len(due), released, due[-1].id if due else None)
+                if member is None:
+                    busy += 1
+                    continue
+                await service.release(member, record)
+                released += 1
+        return chunks.Chunk(len(due), released, due[-1].id if due else None, busy)
 
     return await chunks.drain(take)
 
 
 async def expire_due(now: datetime) -> int:
     async def take(after: int) -> chunks.Chunk:
-        expired = 0
+        expired, busy = 0, 0
         async with write_transaction():
             due = await chunks.claim(LedgerEntry.filter(remaining__gt=0, expires_at__lte=now), after)
             for lot in due:
                 member = await chunks.lock_member_if_free(lot.member_id)
-                if member is not None and await service.expire_lot(member, lot):
+                if member is None:
+                    busy += 1
+                elif await service.expire_lot(member, lot):
                     expired += 1
-        return chunks.Chunk(len(due), expired, due[-1].id if due else None)
+        return chunks.Chunk(len(due), expired, due[-1].id if due else None, busy)
 
     return await chunks.drain(take)
 

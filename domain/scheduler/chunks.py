@@ -9,11 +9,13 @@ backlog about N× faster. On SQLite (one process) the same code simply walks the
 
 Locks are taken item rows first, then members with SKIP LOCKED: a chunk never waits for a
 member that a request holds (that request may be waiting for one of our item rows), so a
-chunk cannot deadlock; an item of a busy member is left for a later run.
+chunk cannot deadlock. Items of a busy member (often: in another worker's chunk) are taken
+again by a short second pass, else by the next run.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from domain.members.models import Member
 from domain.scheduler import lease
 
 CHUNK = 100  # items per transaction: short member locks, few round trips
+PASSES = 3  # passes over the due rows while items are left because their member was busy
+BUSY_PAUSE_SECONDS = 0.05  # before another pass: the other transaction commits meanwhile
 
 # The lease of the run this task is the leader of (set by JobRunner); None for helpers.
 leading: ContextVar[lease.Lease | None] = ContextVar("leading", default=None)
@@ -35,6 +39,7 @@ class Chunk:
     claimed: int  # rows taken in this chunk (a full chunk means: maybe more)
     done: int  # items actually processed
     last_id: int | None  # the keyset cursor for the next chunk
+    busy: int = 0  # items left because another transaction held their member
 
 
 async def claim(qs: Any, after_id: int) -> list[Any]:
@@ -52,15 +57,22 @@ async def lock_member_if_free(member_id: int) -> Member | None:
 
 async def drain(take: Callable[[int], Awaitable[Chunk]]) -> int:
     """Take chunks until one comes back short; the items done. The leader opens the backlog
-    as soon as a chunk comes back full, so other workers join."""
-    after, total, opened = 0, 0, False
-    while True:
-        chunk = await take(after)
-        total += chunk.done
-        if chunk.claimed < CHUNK or chunk.last_id is None:
-            return total
-        run = leading.get()
-        if run is not None and not opened:
-            await lease.open_backlog(run)
-            opened = True
-        after = chunk.last_id
+    as soon as a chunk comes back full, so other workers join. Items left because their
+    member was busy are looked for again in a later pass."""
+    total, opened = 0, False
+    for attempt in range(PASSES):
+        after, busy = 0, 0
+        while True:
+            chunk = await take(after)
+            total, busy = total + chunk.done, busy + chunk.busy
+            if chunk.claimed < CHUNK or chunk.last_id is None:
+                break
+            run = leading.get()
+            if run is not None and not opened:
+                await lease.open_backlog(run)
+                opened = True
+            after = chunk.last_id
+        if not busy:
+            break
+        await asyncio.sleep(BUSY_PAUSE_SECONDS * (attempt + 1))
+    return total

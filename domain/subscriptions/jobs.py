@@ -20,18 +20,19 @@ async def _each(due: Any, work) -> int:  # noqa: ANN001
     its rows with SKIP LOCKED, then the members, skipping busy ones for a later run); work
     re-checks the row, since the filter was evaluated before the lock."""
     async def take(after: int) -> chunks.Chunk:
-        done = 0
+        done, busy = 0, 0
         async with write_transaction():
             rows = await chunks.claim(due, after)
             for row in rows:
                 member = await chunks.lock_member_if_free(row.member_id)
                 if member is None:
+                    busy += 1
                     continue
                 sub = await Subscription.get(id=row.id).prefetch_related("plan")  # under both locks
                 if await work(sub, member):
                     await sub.save()
                     done += 1
-        return chunks.Chunk(len(rows), done, rows[-1].id if rows else None)
+        return chunks.Chunk(len(rows), done, rows[-1].id if rows else None, busy)
 
     return await chunks.drain(take)
 
