@@ -49,6 +49,14 @@ class Migration(migrations.Migration):
             model_name='Subscription',
             index=Index(fields=['grant_active', 'paid_through']),
         ),
+        ops.AddIndex(
+            model_name='Redemption',
+            index=Index(fields=['status', 'expires_at']),
+        ),
+        ops.AddIndex(
+            model_name='Redemption',
+            index=Index(fields=['status', 'used_at']),
+        ),
         ops.AddField(
             model_name='WebhookDelivery',
             name='lease_owner',
