@@ -2,8 +2,9 @@
 
 Each job runs once per period across every worker process: a worker claims a due job's
 lease in the database (domain/scheduler/lease.py) and records the run in `job_runs`.
-Items inside a job are still re-checked under the member lock in their own transaction,
-so a job taken over after a lease expired does no double work.
+Items inside a job are claimed in chunks (domain/scheduler/chunks.py): while the lease
+holder has a backlog, other workers join its run and drain chunks too, and no item is
+taken twice. Every job reads only what is due, by indexed columns (see the README).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from domain import clock
 from domain.db import write_transaction
 from domain.ledger import jobs as ledger_jobs
 from domain.ledger.service import lock_member
+from domain.members import birthdays
 from domain.members.models import Member
 from domain.observability.context import log_context
 from domain.recommendations import training
@@ -29,7 +31,7 @@ from domain.reviews import jobs as review_jobs
 from domain.rewards import service as rewards
 from domain.rules import activities
 from domain.rules import service as rules
-from domain.scheduler import lease
+from domain.scheduler import chunks, lease
 from domain.settings import get_settings
 from domain.subscriptions import jobs as subscription_jobs
 from domain.tiers import service as tiers
@@ -38,6 +40,7 @@ from domain.webhooks import retention as webhook_retention
 
 log = logging.getLogger("patron.jobs")
 JOB_RUN_RETENTION_DAYS = 30
+REVIEW_CHUNK = 1000  # members per grouped stats query in the tier review
 JOB_SECONDS = Histogram("patron_job_duration_seconds", "Duration of periodic job runs", ["job"],
                         buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 3600))
 JOB_ITEMS = Counter("patron_job_items_total", "Items processed by periodic jobs", ["job"])
@@ -45,36 +48,50 @@ JOB_FAILURES = Counter("patron_job_failures_total", "Periodic job runs that fail
 
 
 async def birthday_bonuses(now: datetime) -> int:
-    """Award the birthday rules to members whose birthday is today (once per year)."""
-    if not await rules.active_rules("BIRTHDAY"):
+    """Award the birthday rules to members whose birthday is today and who did not get
+    them yet this year: matched in SQL (domain/members/birthdays.py), in chunks."""
+    active = await rules.active_rules("BIRTHDAY")
+    if not active:
         return 0
     today = now.date()
-    awarded = 0
-    candidates = await Member.filter(birthday__isnull=False, anonymized_at__isnull=True).values("id", "birthday")
-    for row in candidates:
-        bday = row["birthday"]
-        if (bday.month, bday.day) != (today.month, today.day):
-            # Feb 29 birthdays are celebrated on Feb 28 in other years.
-            if not ((bday.month, bday.day) == (2, 29) and (today.month, today.day) == (2, 28)):
-                continue
+    due = (Member.filter(birthday__isnull=False, anonymized_at__isnull=True)
+           .annotate(birthday_key=birthdays.key_sql(), awarded=birthdays.awarded_sql(today.year, [r.id for r in active]))
+           .filter(birthday_key__in=birthdays.keys_for(today), awarded__lt=len(active)))
+
+    async def take(after: int) -> chunks.Chunk:
+        awarded = 0
         async with write_transaction():
-            member = await lock_member(row["id"])
-            tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
-            awarded += await rules.award_fixed(
-                member, "BIRTHDAY", rules.birthday_source(member, today), "Birthday bonus", tier
-            )
-    return awarded
+            # The members themselves are the items: locked with SKIP LOCKED (a member busy
+            # now is found still due by the next hourly run).
+            members = await chunks.claim(due, after)
+            for member in members:
+                tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
+                awarded += await rules.award_fixed(
+                    member, "BIRTHDAY", rules.birthday_source(member, today), "Birthday bonus", tier
+                )
+        return chunks.Chunk(len(members), awarded, members[-1].id if members else None)
+
+    return await chunks.drain(take)
 
 
 async def review_tiers(now: datetime) -> int:
+    """Review members with a tier in keyset chunks: the qualifying figures of a whole chunk
+    come from grouped SQL queries, and only members whose review would change something
+    (tiers.members_needing_review) get a transaction under their lock. Returns those."""
     all_tiers = await tiers.all_tiers()
     grace = get_settings().tier_grace_days
-    ids = await Member.filter(tier_id__isnull=False).values_list("id", flat=True)
-    for member_id in ids:
-        async with write_transaction():
-            member = await lock_member(member_id)
-            await tiers.review_member(member, all_tiers, grace)
-    return len(ids)
+    after, reviewed = 0, 0
+    while True:
+        chunk = await (Member.filter(tier_id__isnull=False, id__gt=after).order_by("id").limit(REVIEW_CHUNK)
+                       .values("id", "tier_id", "downgrade_pending_since"))
+        if not chunk:
+            return reviewed
+        for member_id in await tiers.members_needing_review(chunk, all_tiers, grace, now):
+            async with write_transaction():
+                member = await lock_member(member_id)
+                await tiers.review_member(member, all_tiers, grace)
+            reviewed += 1
+        after = chunk[-1]["id"]
 
 
 async def _train(now: datetime) -> int:
@@ -134,17 +151,51 @@ class JobRunner:
                 result = await self._run(name, job, claimed)
             if result is not None:
                 results[name] = result
+        await self.help_backlogs()
         return results
+
+    async def help_backlogs(self) -> dict[str, int]:
+        """Join the runs of other workers that have a backlog: drain their chunks too."""
+        try:
+            open_runs = await lease.open_backlogs(self.worker, clock.now())
+        except Exception:
+            log.exception("open backlogs could not be read")
+            return {}
+        by_name = {name: job for name, job, _ in JOBS}
+        helped = {}
+        for name, token in open_runs:
+            if name not in by_name:
+                continue
+            started_at, started = clock.now(), time.monotonic()
+            result, error = None, None
+            try:
+                result = int(await by_name[name](clock.now()))
+                helped[name] = result
+            except Exception as exc:
+                log.exception("job %s failed while helping", name)
+                error = f"{type(exc).__name__}: {exc}"
+                JOB_FAILURES.labels(name).inc()
+            if result:
+                JOB_ITEMS.labels(name).inc(result)
+            try:
+                await lease.record_help(name, token, self.worker, started_at, int((time.monotonic() - started) * 1000),
+                                        result, error, clock.now())
+            except Exception:
+                log.exception("job %s: could not record the help", name)
+        return helped
 
     async def _run(self, name: str, job, claimed: lease.Lease) -> int | None:  # noqa: ANN001
         started = time.monotonic()
         result, error = None, None
+        leader = chunks.leading.set(claimed)  # a backlog found by this run is opened to others
         try:
             result = int(await job(clock.now()))
         except Exception as exc:  # one failing job must not stop the others
             log.exception("job %s failed", name)
             error = f"{type(exc).__name__}: {exc}"
             JOB_FAILURES.labels(name).inc()
+        finally:
+            chunks.leading.reset(leader)
         elapsed = time.monotonic() - started
         JOB_SECONDS.labels(name).observe(elapsed)
         if result:

@@ -501,7 +501,7 @@ async def test_a_delivery_in_flight_during_erasure_keeps_no_excerpt(api, admin_t
     ok(await api.ok('mutation($m: String) { anonymizeMember(input: {memberExternalId: $m}) { errors { code } } }',
                     {"m": OLD_ID}, admin_token))
     status = await webhook_delivery.record_outcome(claimed.id, claimed.endpoint_id, 200, None, f"echo {EMAIL}", sent,
-                                                   None, 5)
+                                                   None, 5, lease_token=claimed.lease_token)
     # then: the outcome is recorded, but not the copy of what was sent
     row = await WebhookDelivery.get(id=claimed.id)
     assert (status, row.status, row.attempts) == ("succeeded", "succeeded", 1)

@@ -1,7 +1,9 @@
 """Scheduled ledger work: releasing held awards and expiring lots.
 
-Each item is handled in its own transaction under the member lock and re-checked there,
-so any number of workers can run these at once without double effects.
+Both read only what is due, by indexed columns (awards: status + release_at; lots:
+expires_at), in chunks shared by every worker (domain/scheduler/chunks.py): each chunk
+locks its rows with SKIP LOCKED, so no item is handled twice, then the members (skipping
+busy ones, left for a later run).
 """
 
 from __future__ import annotations
@@ -11,38 +13,40 @@ from datetime import datetime
 from domain.db import write_transaction
 from domain.ledger import service
 from domain.ledger.models import Award, LedgerEntry
-
-BATCH = 500
+from domain.scheduler import chunks
 
 
 async def release_due(now: datetime) -> int:
-    released = 0
-    due = await Award.filter(status="held", release_at__lte=now).order_by("id").limit(BATCH)
-    for candidate in due:
+    async def take(after: int) -> chunks.Chunk:
+        released, busy = 0, 0
         async with write_transaction():
-            member = await service.lock_member(candidate.member_id)
-            record = await Award.get(id=candidate.id)
-            if record.status != "held":
-                continue
-            await service.release(member, record)
-            released += 1
-    return released
+            due = await chunks.claim(Award.filter(status="held", release_at__lte=now), after)
+            for record in due:  # locked by this chunk: nobody changed it since it was read
+                member = await chunks.lock_member_if_free(record.member_id)
+                if member is None:
+                    busy += 1
+                    continue
+                await service.release(member, record)
+                released += 1
+        return chunks.Chunk(len(due), released, due[-1].id if due else None, busy)
+
+    return await chunks.drain(take)
 
 
 async def expire_due(now: datetime) -> int:
-    expired = 0
-    due = (
-        await LedgerEntry.filter(remaining__gt=0, expires_at__lte=now)
-        .order_by("expires_at", "id")
-        .limit(BATCH)
-    )
-    for candidate in due:
+    async def take(after: int) -> chunks.Chunk:
+        expired, busy = 0, 0
         async with write_transaction():
-            member = await service.lock_member(candidate.member_id)
-            lot = await LedgerEntry.get(id=candidate.id)
-            if await service.expire_lot(member, lot):
-                expired += 1
-    return expired
+            due = await chunks.claim(LedgerEntry.filter(remaining__gt=0, expires_at__lte=now), after)
+            for lot in due:
+                member = await chunks.lock_member_if_free(lot.member_id)
+                if member is None:
+                    busy += 1
+                elif await service.expire_lot(member, lot):
+                    expired += 1
+        return chunks.Chunk(len(due), expired, due[-1].id if due else None, busy)
+
+    return await chunks.drain(take)
 
 
 async def release_member_now(member_id: int) -> int:

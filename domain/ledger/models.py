@@ -67,4 +67,5 @@ class Award(Model):
     class Meta:
         table = "awards"
         unique_together = (("member", "idempotency_key"),)
-        indexes = (("source_type", "source_id"),)
+        # (status, release_at): the release job reads held awards by their due date.
+        indexes = (("source_type", "source_id"), ("status", "release_at"))

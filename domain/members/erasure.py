@@ -126,7 +126,7 @@ NO_IDENTIFIERS: dict[str, dict[str, str]] = {
     "subscription_changes": {"action": "fixed action", "from_status": "fixed status", "to_status": "fixed status"},
     "tier_changes": {},
     "events": {"type": "fixed event type"},
-    "webhook_deliveries": {"status": "fixed status"},
+    "webhook_deliveries": {"status": "fixed status", "lease_owner": "the worker holding the lease (host:pid)"},
     "members": {},
 }
 

@@ -54,4 +54,4 @@ def operation_label(name: object) -> str:
 
 def delivery_outcome(status: str) -> str:
     """A delivery's status after an attempt → the outcome label."""
-    return {"succeeded": "succeeded", "pending": "retry", "failed": "failed"}.get(status, "other")
+    return {"succeeded": "succeeded", "pending": "retry", "failed": "failed", "fenced": "fenced"}.get(status, "other")

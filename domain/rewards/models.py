@@ -46,4 +46,5 @@ class Redemption(Model):
     class Meta:
         table = "redemptions"
         unique_together = (("member", "idempotency_key"),)
-        indexes = (("reward_id",),)
+        # The jobs read by due date: codes past their validity, uses awaiting their order.
+        indexes = (("reward_id",), ("status", "expires_at"), ("status", "used_at"))

@@ -21,6 +21,7 @@ from domain.members.models import Member
 from domain.members.service import get_member
 from domain.orders.models import Order
 from domain.rewards.models import Redemption, Reward
+from domain.scheduler import chunks
 from domain.settings import get_settings
 from domain.tiers.models import Tier
 
@@ -253,15 +254,18 @@ async def cancel(code: str, actor: str, member_external_id: str | None = None) -
 
 
 async def expire_codes(now: Any) -> int:
-    """Unused codes past their validity become expired (the points are not returned)."""
-    due = await Redemption.filter(status="issued", expires_at__lte=now).order_by("id").limit(500)
-    for row in due:
+    """Unused codes past their validity become expired (the points are not returned); in
+    chunks shared by the workers (domain/scheduler/chunks.py), rows locked with SKIP LOCKED."""
+    async def take(after: int) -> chunks.Chunk:
         async with write_transaction():
-            fresh = await Redemption.select_for_update().get(id=row.id).prefetch_related("reward", "member")
-            if fresh.status != "issued":
-                continue
-            fresh.status = "expired"
-            await fresh.save(update_fields=["status"])
-            await record_event("reward.code_expired", _payload(fresh, fresh.reward, fresh.member.external_id),
-                               fresh.member_id)
-    return len(due)
+            due = await chunks.claim(Redemption.filter(status="issued", expires_at__lte=now), after)
+            for row in due:  # locked by this chunk and still issued (the filter)
+                await row.fetch_related("reward", "member")
+                row.status = "expired"
+                await row.save(update_fields=["status"])
+                await record_event("reward.code_expired", _payload(row, row.reward, row.member.external_id), row.member_id)
+        return chunks.Chunk(len(due), len(due), due[-1].id if due else None)
+
+    return await chunks.drain(take)
+
+

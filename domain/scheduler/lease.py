@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain import db
@@ -75,12 +76,34 @@ async def finish(lease: Lease, duration_ms: int, result: int | None, error: str 
     error = error[:ERROR_CHARS] if error else None
     async with db.serialized_writes(), in_transaction():
         kept = await JobState.filter(name=lease.name, lease_token=lease.token).update(
-            lease_owner=None, lease_until=None, last_run_at=lease.started_at,
+            lease_owner=None, lease_until=None, backlog_until=None, last_run_at=lease.started_at,
             last_duration_ms=duration_ms, last_result=result, last_error=error)
         status = "fenced" if not kept else ("failed" if error else "ok")
         await JobRun.filter(id=lease.run_id).update(
             status=status, finished_at=now, duration_ms=duration_ms, result=result, error=error)
     return bool(kept)
+
+
+async def open_backlog(lease: Lease) -> None:
+    """The holder has more than one chunk of work: other workers may join until its lease ends."""
+    async with db.serialized_writes():
+        await JobState.filter(name=lease.name, lease_token=lease.token).update(backlog_until=F("lease_until"))
+
+
+async def open_backlogs(worker: str, now: datetime) -> list[tuple[str, int]]:
+    """(job, lease token) of runs held by other workers that ask for help now."""
+    rows = await JobState.filter(backlog_until__gt=now, lease_until__gt=now).exclude(
+        lease_owner=worker[:100]).values_list("name", "lease_token")
+    return [(name, token) for name, token in rows]
+
+
+async def record_help(name: str, token: int, worker: str, started_at: datetime, duration_ms: int,
+                      result: int | None, error: str | None, now: datetime) -> None:
+    """A run of `helped` status: this worker drained chunks of the run holding `token`."""
+    async with db.serialized_writes():
+        await JobRun.create(name=name, worker=worker[:100], lease_token=token, status="helped",
+                            started_at=started_at, finished_at=now, duration_ms=duration_ms, result=result,
+                            error=error[:ERROR_CHARS] if error else None)
 
 
 async def prune_runs(before: datetime) -> int:

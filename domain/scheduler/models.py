@@ -13,6 +13,9 @@ class JobState(Model):
     lease_owner = fields.CharField(max_length=100, null=True)
     lease_until = fields.DatetimeField(null=True)
     lease_token = fields.BigIntField(default=0)
+    # Set by the lease holder while its run has a backlog of chunks: until then other
+    # workers join the run and claim chunks too (domain/scheduler/chunks.py).
+    backlog_until = fields.DatetimeField(null=True)
     last_run_at = fields.DatetimeField(null=True)
     last_duration_ms = fields.IntField(null=True)
     last_result = fields.BigIntField(null=True)

@@ -53,7 +53,9 @@ class Subscription(Model):
 
     class Meta:
         table = "subscriptions"
-        indexes = (("member_id",),)
+        # The jobs read by due date: dunning retries, ends of pauses, ends of paid periods.
+        indexes = (("member_id",), ("status", "next_retry_at"), ("status", "paused_until"),
+                   ("grant_active", "paid_through"))
 
 
 class SubscriptionChange(Model):

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from tortoise.expressions import F
-from tortoise.functions import Sum
+from tortoise.functions import Count, Sum
 
 from domain import changes, clock
 from domain.errors import Conflict, InvalidInput, NotFound
@@ -202,6 +202,62 @@ async def review_member(member: Member, tiers: list[Tier], grace_days: int) -> N
             f"{_reason(current, await stats.get(current))} no longer met"
         )
         await _change(member, best, current, reason)
+
+
+async def chunk_stats(member_ids: list[int], tier: Tier, now: datetime) -> dict[int, Stats]:
+    """member_stats for many members at once: one grouped query per figure (same filters)."""
+    start = window_start(tier.window, now)
+    orders = Order.filter(member_id__in=member_ids)
+    awards = Award.filter(member_id__in=member_ids)
+    if start is not None:
+        orders, awards = orders.filter(placed_at__gte=start), awards.filter(created_at__gte=start)
+    stats = {m: Stats(spend=0, points=0, orders=0) for m in member_ids}
+    if tier.currency:
+        for row in await orders.filter(currency=tier.currency).annotate(t=Sum("total_amount"), r=Sum("refunded_amount")) \
+                .group_by("member_id").values("member_id", "t", "r"):
+            stats[row["member_id"]].spend = int(row["t"] or 0) - int(row["r"] or 0)
+    for row in await orders.filter(refunded_amount__lt=F("total_amount")).annotate(n=Count("id")) \
+            .group_by("member_id").values("member_id", "n"):
+        stats[row["member_id"]].orders = int(row["n"])
+    if tier.min_points is not None:
+        for row in await awards.annotate(a=Sum("amount"), r=Sum("reversed")).group_by("member_id").values("member_id", "a", "r"):
+            stats[row["member_id"]].points = int(row["a"] or 0) - int(row["r"] or 0)
+    return stats
+
+
+async def members_needing_review(members: list[dict[str, Any]], tiers: list[Tier], grace_days: int,
+                                 now: datetime) -> list[int]:
+    """Of a chunk of members (id, tier_id, downgrade_pending_since), those a review would
+    change: the best tier (thresholds in SQL for the whole chunk, then paid grants) differs
+    from the current one, or a pending downgrade is to be cleared or is past its grace.
+    review_member re-checks each of them under the member lock."""
+    ids = [m["id"] for m in members]
+    earned: dict[int, int] = {}
+    cached: dict[tuple[str, str | None, bool], dict[int, Stats]] = {}
+    for tier in sorted(tiers, key=lambda t: -t.rank):
+        key = (tier.window, tier.currency, tier.min_points is not None)
+        if key not in cached:
+            cached[key] = await chunk_stats(ids, tier, now)
+        for member_id in ids:
+            if member_id not in earned and qualifies(tier, cached[key][member_id]):
+                earned[member_id] = tier.rank
+    from domain.subscriptions.models import Subscription
+
+    by_id = {t.id: t for t in tiers}
+    for member_id, tier_id in await Subscription.filter(member_id__in=ids, grant_active=True).values_list(
+            "member_id", "plan__grants_tier_id"):
+        if tier_id in by_id:
+            earned[member_id] = max(earned.get(member_id, by_id[tier_id].rank), by_id[tier_id].rank)
+    rank = {t.id: t.rank for t in tiers}
+    due = []
+    for m in members:
+        current, best = rank.get(m["tier_id"]), earned.get(m["id"], -(10**9))
+        pending = m["downgrade_pending_since"]
+        if current is None or best > current or (best == current and pending is not None):
+            due.append(m["id"])  # upgrade, or a pending downgrade to clear
+        elif best < current and (pending is None or now >= pending + timedelta(days=grace_days)):
+            due.append(m["id"])  # the grace starts, or it is over
+    return due
 
 
 async def drop_to_qualified(member: Member, reason: str) -> None:

@@ -2,6 +2,13 @@
 
 At least once: a row is claimed with a lease; if the worker dies, the lease runs out and
 another worker takes the row again. Receivers de-duplicate on `webhook-id`.
+
+Fencing: each claim gives the row a new `lease_token` and names the worker. Right before
+the request is sent the worker renews its lease, which succeeds only while the row still
+carries its token and the lease has not run out, so a process that was busy (its event loop
+blocked) past its lease does not send a row another worker has taken over; and the outcome
+is written only while the token still matches, so a late worker cannot overwrite the
+taker's outcome.
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ from datetime import datetime, timedelta
 
 import httpx
 import orjson
+from tortoise.expressions import F
 
 from domain import clock
 from domain.auth import scopes as access
-from domain.db import is_sqlite, write_transaction
+from domain.db import is_sqlite, serialized_writes, write_transaction
 from domain.events import service as events
 from domain.events.models import Event
 from domain.events.service import record_event
@@ -76,17 +84,42 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def lease_length() -> timedelta:
+    # Longer than the whole request may take (it is bounded by the timeout, see _attempt).
+    return timedelta(seconds=get_settings().webhook_timeout_seconds + 5)
+
+
 async def claim(limit: int, worker: str) -> list[WebhookDelivery]:
-    """Take up to `limit` due rows (and rows whose lease ran out) for this worker."""
+    """Take up to `limit` due rows (and rows whose lease ran out) for this worker; each row
+    gets a new lease token (returned on the row) that fences the previous holder."""
     now = clock.now()
-    lease = now + timedelta(seconds=get_settings().webhook_timeout_seconds + 5)
     async with write_transaction():
         qs = WebhookDelivery.filter(next_attempt_at__lte=now, status__in=["pending", "in_flight"]).order_by("next_attempt_at", "id")
         candidates = await (qs if is_sqlite() else qs.select_for_update(skip_locked=True)).limit(limit * 2)
         rows = [r for r in candidates if r.status == "pending" or (r.lease_until and r.lease_until <= now)][:limit]
         if rows:
-            await WebhookDelivery.filter(id__in=[r.id for r in rows]).update(status="in_flight", lease_until=lease)
+            await WebhookDelivery.filter(id__in=[r.id for r in rows]).update(
+                status="in_flight", lease_until=now + lease_length(), lease_token=F("lease_token") + 1,
+                lease_owner=worker[:100])
+        for r in rows:  # the rows are locked (PostgreSQL) or writers serialised (SQLite)
+            r.status, r.lease_token, r.lease_owner = "in_flight", r.lease_token + 1, worker[:100]
     return rows
+
+
+async def renew_lease(delivery: WebhookDelivery) -> bool:
+    """Right before sending: still ours and not expired? Then the lease restarts now, so the
+    request (bounded by the timeout) ends before anyone may take the row over."""
+    now = clock.now()
+    async with serialized_writes():  # one conditional UPDATE: atomic on its own
+        kept = await WebhookDelivery.filter(id=delivery.id, lease_token=delivery.lease_token, status="in_flight",
+                                            lease_until__gt=now).update(lease_until=now + lease_length())
+    if not kept:
+        log.warning("delivery %s: lease lost before sending (token %s); not sent", delivery.id, delivery.lease_token)
+    return bool(kept)
+
+
+class LeaseLost(Exception):
+    """The row was taken over (or its lease ran out) before the request went out."""
 
 
 async def _attempt(client: httpx.AsyncClient, delivery: WebhookDelivery, endpoint: WebhookEndpoint,
@@ -99,11 +132,16 @@ async def _attempt(client: httpx.AsyncClient, delivery: WebhookDelivery, endpoin
     started = time.perf_counter()
     try:
         target = await check_url(endpoint.url)  # again at send time: DNS may have changed
+        if not await renew_lease(delivery):  # the last moment before sending
+            raise LeaseLost
         with pinned.pinned(target):  # connect to the addresses just checked, not to a new lookup
-            response = await client.post(endpoint.url, content=body, headers=headers)
+            # The whole request within the timeout (httpx bounds each phase only), so it
+            # ends inside the lease just renewed.
+            response = await asyncio.wait_for(client.post(endpoint.url, content=body, headers=headers),
+                                              timeout=get_settings().webhook_timeout_seconds)
     except Blocked as exc:
         return None, f"blocked: {exc.message}", None, request_excerpt, None, int((time.perf_counter() - started) * 1000)
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, TimeoutError):
         return None, "timeout", None, request_excerpt, None, int((time.perf_counter() - started) * 1000)
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500], None, request_excerpt, None, int((time.perf_counter() - started) * 1000)
@@ -113,47 +151,62 @@ async def _attempt(client: httpx.AsyncClient, delivery: WebhookDelivery, endpoin
 
 
 async def deliver(client: httpx.AsyncClient, delivery: WebhookDelivery) -> str:
+    """Send one claimed row; "fenced" when it was taken over (nothing sent, nothing written)."""
     endpoint = await WebhookEndpoint.get(id=delivery.endpoint_id)
     event = await Event.get(id=delivery.event_id)
+    mine = WebhookDelivery.filter(id=delivery.id, lease_token=delivery.lease_token)
     if not endpoint.enabled:
-        await WebhookDelivery.filter(id=delivery.id).update(status="failed", last_error="endpoint disabled", lease_until=None)
-        WEBHOOK_DELIVERIES.labels("not_sent").inc()
-        return "failed"
+        kept = await mine.update(status="failed", last_error="endpoint disabled", lease_until=None)
+        if kept:
+            WEBHOOK_DELIVERIES.labels("not_sent").inc()
+        return "failed" if kept else "fenced"
     # The owner's scopes now, not when the row was queued: a key revoked or narrowed since
     # then gets nothing more (this also covers redeliveries and other processes' caches).
     scopes = await owner_scopes(endpoint.owner_key_id)
     if not may_receive(scopes, event.type):
         reason = "the owner key is revoked" if scopes == frozenset() else \
             f"the owner key lacks the scope {access.EVENT_FAMILY_SCOPES.get(event.type.split('.')[0], 'for it')}"
-        await WebhookDelivery.filter(id=delivery.id).update(status="failed", last_error=f"not sent: {reason}",
-                                                            lease_until=None)
-        WEBHOOK_DELIVERIES.labels("not_sent").inc()
-        return "failed"
+        kept = await mine.update(status="failed", last_error=f"not sent: {reason}", lease_until=None)
+        if kept:
+            WEBHOOK_DELIVERIES.labels("not_sent").inc()
+        return "failed" if kept else "fenced"
     personal_data = scopes is None or access.PII in scopes
     if delivery.attempts == 0:  # like Saleor's first-attempt delay: event created → first try
         WEBHOOK_FIRST_ATTEMPT_DELAY.observe(max(0.0, (clock.now() - event.created_at).total_seconds()))
-    status, error, response_excerpt, request_excerpt, retry_after, elapsed = await _attempt(
-        client, delivery, endpoint, event, personal_data)
+    try:
+        status, error, response_excerpt, request_excerpt, retry_after, elapsed = await _attempt(
+            client, delivery, endpoint, event, personal_data)
+    except LeaseLost:
+        WEBHOOK_DELIVERIES.labels("fenced").inc()
+        return "fenced"
     WEBHOOK_ATTEMPT_SECONDS.observe(elapsed / 1000)
-    outcome = await record_outcome(delivery.id, endpoint.id, status, error, response_excerpt, request_excerpt, retry_after, elapsed)
+    outcome = await record_outcome(delivery.id, endpoint.id, status, error, response_excerpt, request_excerpt,
+                                   retry_after, elapsed, lease_token=delivery.lease_token)
     WEBHOOK_DELIVERIES.labels(delivery_outcome(outcome)).inc()
     return outcome
 
 
 async def record_outcome(delivery_id: int, endpoint_id: int, status: int | None, error: str | None,
-                         response_excerpt: str | None, request_excerpt: str | None, retry_after: float | None, elapsed: int) -> str:
+                         response_excerpt: str | None, request_excerpt: str | None, retry_after: float | None, elapsed: int,
+                         *, lease_token: int) -> str:
+    """Write the outcome of an attempt made under `lease_token`; "fenced" (nothing written)
+    when another worker has claimed the row since."""
     now = clock.now()
     async with write_transaction():
         # Locked on PostgreSQL so an erasure running now is either before (we see its
         # marker) or after (it replaces what we write); SQLite serializes writers anyway.
         delivery = await (WebhookDelivery if is_sqlite() else WebhookDelivery.select_for_update()).get(id=delivery_id)
+        if delivery.lease_token != lease_token or delivery.status != "in_flight":
+            log.warning("delivery %s: outcome of token %s refused, the row now has token %s (%s)",
+                        delivery_id, lease_token, delivery.lease_token, delivery.status)
+            return "fenced"
         endpoint = await WebhookEndpoint.get(id=endpoint_id)
         if delivery.request_excerpt == ERASED_EXCERPT:  # the member was erased while this was in flight
             request_excerpt, response_excerpt = ERASED_EXCERPT, None
         delivery.attempts += 1
         delivery.last_status_code, delivery.last_error = status, error
         delivery.response_excerpt, delivery.request_excerpt, delivery.duration_ms = response_excerpt, request_excerpt, elapsed
-        delivery.lease_until = None
+        delivery.lease_until, delivery.lease_owner = None, None
         ok = status is not None and 200 <= status < 300
         retryable = status is None or status in (408, 429) or status >= 500 or 300 <= status < 400
         if error and error.startswith("blocked"):

@@ -33,6 +33,10 @@ class WebhookDelivery(Model):
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField()
     lease_until = fields.DatetimeField(null=True)
+    # Fencing: every claim takes a new token and names the worker; an outcome is recorded
+    # (and a request sent) only while the row still carries the claimer's token.
+    lease_token = fields.BigIntField(default=0)
+    lease_owner = fields.CharField(max_length=100, null=True)
     last_status_code = fields.IntField(null=True)
     last_error = fields.CharField(max_length=500, null=True)
     request_excerpt = fields.TextField(null=True)
