@@ -35,6 +35,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from tortoise import connections
 
+from composition.api import schema
 from domain import changes, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
 from domain.jobs import JobRunner
@@ -43,7 +44,6 @@ from domain.realtime.bus import bus
 from domain.settings import get_settings
 from domain.webhooks.delivery import Deliverer
 from web.media import media_routes
-from schema import schema
 from schema.context import Context
 from schema.response_cache import PUBLIC_ROLES, ResponseCache
 from web import graphiql, proxies
