@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
+import uvicorn
 from cross_web import HTTPException
 from prometheus_client import Counter, make_asgi_app
 from starlette.applications import Starlette
@@ -35,12 +36,15 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from tortoise import connections
 
+from composition import subscribers
 from composition.api import schema
 from domain import changes, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
+from domain.demo import seed
 from domain.jobs import JobRunner
 from domain.ratelimit import RateLimiter, limit_for
 from domain.realtime.bus import bus
+from domain.recommendations.training import train
 from domain.settings import get_settings
 from domain.webhooks.delivery import Deliverer
 from web.media import media_routes
@@ -266,6 +270,7 @@ def run_jobs_in_process() -> bool:
 
 def create_app(manage_db: bool = True) -> Starlette:
     """`manage_db=False` leaves the ORM to the caller (tests open it themselves)."""
+    subscribers.wire()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -315,6 +320,7 @@ def create_app(manage_db: bool = True) -> Starlette:
 
 
 async def _worker() -> None:
+    subscribers.wire()
     await db.init_orm()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -332,8 +338,7 @@ async def _worker() -> None:
 
 
 async def _seed() -> None:
-    from domain.demo import seed
-
+    subscribers.wire()
     await db.migrate()
     await db.init_orm()
     try:
@@ -343,8 +348,7 @@ async def _seed() -> None:
 
 
 async def _train() -> None:
-    from domain.recommendations.training import train
-
+    subscribers.wire()
     await db.init_orm()
     try:
         model = await train()
@@ -380,8 +384,6 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "export-schema":
         export_schema()
     else:
-        import uvicorn
-
         print(f"Patron on http://{args.host}:{args.port}/graphql", flush=True)
         uvicorn.run(create_app(), **proxies.uvicorn_options(args.host, args.port))
 

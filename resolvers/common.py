@@ -6,6 +6,7 @@ import re
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from strawberry.relay import from_base64
 from strawberry.types import Info
 
 from domain.errors import DomainError, input_problem, is_bad_input
@@ -61,8 +62,6 @@ def fields_given(obj: Any, mapping: dict[str, str] | None = None) -> dict[str, A
 
 def decode_id(value: str, type_name: str) -> int:
     """A global id of `type_name` (or a plain integer) to the primary key."""
-    from strawberry.relay import from_base64
-
     if value.isdigit():
         if int(value) > 2**31 - 1:
             raise bad_input(f"Not a {type_name} id")

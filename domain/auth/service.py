@@ -103,11 +103,19 @@ async def revoke_api_key(key_id: int) -> ApiKey:
     return key
 
 
-def _forget_key_changes() -> None:
-    from domain.webhooks.service import invalidate_cache  # endpoints cache their owner's scopes
+# Bumped when a key is revoked or its scopes change: caches derived from keys (the webhook
+# fan-out's endpoint owners, domain/webhooks/service.py) compare it and rebuild at once.
+_key_generation = 0
 
+
+def key_generation() -> int:
+    return _key_generation
+
+
+def _forget_key_changes() -> None:
+    global _key_generation
+    _key_generation += 1
     _cache.clear()
-    invalidate_cache()
 
 
 async def ensure_admin_key(bootstrap: str | None) -> str | None:

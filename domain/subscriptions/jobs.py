@@ -11,6 +11,7 @@ from domain.ledger.service import lock_member
 from domain.settings import get_settings
 from domain.subscriptions.models import Subscription
 from domain.subscriptions.service import _log, _resume, payload
+from domain.tiers.service import drop_to_qualified
 
 BATCH = 500
 
@@ -86,8 +87,6 @@ async def end_memberships(now: datetime) -> int:
         await sub.save()
         await _log(sub, member, "membership_ended", before, "schedule", "expired" if sub.status == "expired" else None,
                    paidThrough=sub.paid_through.isoformat())
-        from domain.tiers.service import drop_to_qualified
-
         await drop_to_qualified(member, f"Paid membership {sub.plan.name} ended")
         return True
 

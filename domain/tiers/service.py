@@ -16,6 +16,7 @@ from domain.events.service import record_event
 from domain.ledger.models import Award
 from domain.members.models import Member
 from domain.orders.models import Order
+from domain.subscriptions.models import Subscription
 from domain.tiers.models import Tier, TierChange
 
 WINDOWS = ("ROLLING_12_MONTHS", "CALENDAR_YEAR", "LIFETIME")
@@ -97,8 +98,6 @@ async def all_tiers() -> list[Tier]:
 
 async def granted_tier(member: Member, tiers: list[Tier]) -> tuple[Tier, str] | None:
     """The highest tier a paid membership in force grants this member, with the plan's name."""
-    from domain.subscriptions.models import Subscription
-
     rows = await Subscription.filter(member_id=member.id, grant_active=True).order_by("id").values_list(
         "plan__grants_tier_id", "plan__name")
     by_tier = {t.id: t for t in tiers}
