@@ -152,3 +152,17 @@ def test_no_function_local_imports_dodge_import_cycles():
             if (module, scope) not in LAZY_IMPORTS_ALLOWED:
                 found[f"{module}:{line} in {scope}"] = names
     assert found == {}
+
+
+def test_transactions_open_in_domain_services_never_in_the_graphql_layers():
+    # write_transaction (domain/db.py) is the one boundary; resolvers and types call services
+    opening = {"write_transaction", "in_transaction", "serialized_writes", "atomic"}
+    offending = []
+    for layer in ("schema", "resolvers", "web", "composition"):
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else \
+                    None
+                if name in opening:
+                    offending.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert offending == []

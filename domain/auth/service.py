@@ -69,9 +69,10 @@ async def create_api_key(name: str, role: str, secret: str | None = None, *,
         raise InvalidInput("name must be 1 to 200 characters", "name")
     chosen = access.normalize(role, scopes)
     secret = secret or new_secret(role)
-    key = await ApiKey.create(
-        name=name, role=role, prefix=secret[:10], key_hash=hash_key(secret), scopes=chosen, created_at=clock.now()
-    )
+    async with write_transaction():
+        key = await ApiKey.create(
+            name=name, role=role, prefix=secret[:10], key_hash=hash_key(secret), scopes=chosen, created_at=clock.now()
+        )
     return key, secret
 
 
@@ -98,7 +99,8 @@ async def revoke_api_key(key_id: int) -> ApiKey:
         raise NotFound("No such API key", "id", code="API_KEY_NOT_FOUND")
     if key.revoked_at is None:
         key.revoked_at = clock.now()
-        await key.save(update_fields=["revoked_at"])
+        async with write_transaction():  # commits bump the change counter: cached answers for the key go stale
+            await key.save(update_fields=["revoked_at"])
     _forget_key_changes()
     return key
 
