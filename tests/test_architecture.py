@@ -42,13 +42,17 @@ def _imported(node: ast.AST) -> list[str]:
 
 
 def _third_party(modules: list[str]) -> list[str]:
-    """Top-level packages the application imports that are not its own."""
+    """The modules the application imports that are not its own (submodules included:
+    `from strawberry.relay import ...` loads more than `strawberry`)."""
     own = {*LAYERS, "server"}
     found = set()
     for module in modules:
         for node in ast.walk(ast.parse(_path(module).read_text(encoding="utf-8"))):
-            found.update(name.split(".")[0] for name in _imported(node))
-    return sorted(found - own - {"__future__"})
+            found.update(name for name in _imported(node) if name.split(".")[0] not in own)
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and \
+                    node.module.split(".")[0] not in own:  # `from package import submodule`
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return sorted(found - {"__future__"})
 
 
 # Runs in one interpreter: imports the third-party libraries once, then forks one child per
