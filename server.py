@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
+import uvicorn
 from cross_web import HTTPException
 from prometheus_client import Counter
 from starlette.applications import Starlette
@@ -35,18 +36,21 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from tortoise import connections
 
+from composition import subscribers
+from composition.api import schema
 from domain import changes, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
+from domain.demo import seed
 from domain.jobs import JobRunner
 from domain.observability import context as log_context
 from domain.observability import logs
 from domain.observability.metrics import GRAPHQL_ERRORS, REQUEST_SECONDS, operation_label
 from domain.ratelimit import RateLimiter, limit_for
 from domain.realtime.bus import bus
+from domain.recommendations.training import train
 from domain.settings import get_settings
 from domain.webhooks.delivery import Deliverer
 from web.media import media_routes
-from schema import schema
 from schema.context import Context
 from schema.response_cache import PUBLIC_ROLES, ResponseCache
 from web import graphiql, proxies
@@ -136,7 +140,7 @@ class GraphQLEndpoint:
         self.view = view
         self.cache = ResponseCache()
         self.limiter = RateLimiter()
-        self.persisted = persisted_queries(get_settings())  # ManifestError: do not start
+        self.persisted = persisted_queries(get_settings(), schema)  # ManifestError: do not start
 
     async def _over_limit(self, viewer: Viewer, scope: Scope) -> int | None:
         if viewer.role == "member":
@@ -298,6 +302,7 @@ class PatronApp(Starlette):
 def create_app(manage_db: bool = True) -> Starlette:
     """`manage_db=False` leaves the ORM to the caller (tests open it themselves)."""
     log_context.install()  # log records carry the request id (domain/observability/context.py)
+    subscribers.wire()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -348,6 +353,7 @@ def create_app(manage_db: bool = True) -> Starlette:
 
 
 async def _worker() -> None:
+    subscribers.wire()
     await db.init_orm()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -365,8 +371,7 @@ async def _worker() -> None:
 
 
 async def _seed() -> None:
-    from domain.demo import seed
-
+    subscribers.wire()
     await db.migrate()
     await db.init_orm()
     try:
@@ -376,8 +381,7 @@ async def _seed() -> None:
 
 
 async def _train() -> None:
-    from domain.recommendations.training import train
-
+    subscribers.wire()
     await db.init_orm()
     try:
         model = await train()
@@ -414,8 +418,6 @@ def main(argv: list[str] | None = None) -> int | str:
     elif args.command == "export-schema":
         export_schema()
     else:
-        import uvicorn
-
         try:
             app = create_app()
         except ManifestError as exc:  # a bad trusted documents manifest: one line, no traceback

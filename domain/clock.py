@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from domain.errors import InvalidInput
+
 _frozen: datetime | None = None
 
 
@@ -22,8 +24,6 @@ def set_now(value: datetime | None) -> None:
 def as_utc(value: datetime, field: str) -> datetime:
     """A caller's time in UTC. A time without an offset is read as UTC (what the database
     stores it as anyway); one that cannot be expressed in UTC is the caller's mistake."""
-    from domain.errors import InvalidInput
-
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     try:

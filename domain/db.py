@@ -9,11 +9,15 @@ connection between coroutines.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate as run_migrations
 from tortoise.transactions import in_transaction
 
 from domain import changes
@@ -37,6 +41,7 @@ MODEL_MODULES = [
 ]
 
 _sqlite_write_lock = asyncio.Lock()
+log = logging.getLogger("patron.db")
 
 
 def tortoise_config(db_url: str | None = None) -> dict[str, Any]:
@@ -65,15 +70,38 @@ def is_sqlite() -> bool:
     return connections.get("default").capabilities.dialect == "sqlite"
 
 
+class OutsideTransaction(RuntimeError):
+    """Work that must commit with a change (recording an event) was attempted outside
+    `write_transaction()`: a programming error, never a caller's."""
+
+
+# The callbacks to run once the current write_transaction commits; None outside one.
+_after_commit: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = \
+    contextvars.ContextVar("patron_after_commit", default=None)
+
+
+def in_write_transaction() -> bool:
+    return _after_commit.get() is not None
+
+
+def after_commit(callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` once the current write_transaction commits (never on a rollback)."""
+    pending = _after_commit.get()
+    if pending is None:
+        raise OutsideTransaction("after_commit() needs an open write_transaction()")
+    pending.append(callback)
+
+
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[Any]:
-    from domain.events import service as events  # events need the ORM set up first
-
-    if events._pending.get() is not None:  # already inside one: join it
+    """The one transaction boundary: domain services open it (never resolvers); a nested
+    call joins the outer transaction. After the commit the registered callbacks run (event
+    subscribers such as the real-time publish), then public caches are marked stale."""
+    if _after_commit.get() is not None:  # already inside one: join it
         yield None
         return
-    token = events.begin()
-    committed = False
+    callbacks: list[Callable[[], Awaitable[None]]] = []
+    token = _after_commit.set(callbacks)
     try:
         if is_sqlite():
             async with _sqlite_write_lock:
@@ -82,9 +110,14 @@ async def write_transaction() -> AsyncIterator[Any]:
         else:
             async with in_transaction() as conn:
                 yield conn
-        committed = True
     finally:
-        await events.after_commit(token, committed)
+        _after_commit.reset(token)
+    # Committed. A failing callback must not fail the caller: the change is already durable.
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:  # noqa: BLE001
+            log.exception("an after-commit callback failed")
     await changes.bump()  # after the commit: caches of public data are now stale
 
 
@@ -101,16 +134,12 @@ async def serialized_writes() -> AsyncIterator[None]:
 
 def ensure_sqlite_dir(url: str) -> None:
     """Create the folder of a file-based SQLite URL so a fresh checkout just runs."""
-    from pathlib import Path
-
     if url.startswith("sqlite://") and ":memory:" not in url:
         Path(url[len("sqlite://"):]).parent.mkdir(parents=True, exist_ok=True)
 
 
 async def migrate(db_url: str | None = None) -> None:
     """Apply every migration in migrations/ (tortoise native migrations)."""
-    from tortoise.migrations.api import migrate as run_migrations
-
     config = tortoise_config(db_url)
     ensure_sqlite_dir(config["connections"]["default"])
     try:

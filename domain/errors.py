@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import decimal
+
+from tortoise.exceptions import OperationalError, ValidationError
+
 
 class DomainError(Exception):
     code = "INVALID"
@@ -87,10 +91,6 @@ ERROR_CODES = (
 
 def is_bad_input(exc: BaseException | None) -> bool:
     """Failures that mean the input was unacceptable to the database, not a server fault."""
-    import decimal
-
-    from tortoise.exceptions import OperationalError, ValidationError
-
     if isinstance(exc, (ValidationError, OverflowError, decimal.InvalidOperation)):
         return True
     text = str(exc).lower()
@@ -100,8 +100,6 @@ def is_bad_input(exc: BaseException | None) -> bool:
 
 
 def input_problem(exc: BaseException | None) -> str:
-    from tortoise.exceptions import ValidationError
-
     if isinstance(exc, ValidationError):
         return str(exc)[:200]
     return "a value is too long or out of range"

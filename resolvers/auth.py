@@ -5,7 +5,7 @@ from strawberry.types import Info
 
 from domain.auth import scopes as access
 from domain.auth import service
-from domain.events.service import EVENT_TYPES
+from domain.events.types import EVENT_TYPES
 from domain.auth.models import ApiKey as ApiKeyModel
 from resolvers.common import attempt, decode_id
 from schema.auth import (

@@ -6,10 +6,11 @@ import re
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from strawberry.relay import from_base64
 from strawberry.types import Info
 
-from domain.errors import DomainError, input_problem, is_bad_input
-from schema.errors import ErrorCode, UserError, bad_input
+from domain.errors import DomainError, InvalidInput, NotFound, input_problem, is_bad_input
+from schema.errors import ErrorCode, PublicError, UserError, bad_input
 
 T = TypeVar("T")
 
@@ -34,6 +35,18 @@ async def attempt(work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
         field = str(exc).split(":", 1)[0] if ":" in str(exc) else None
         return None, [UserError(field=_camel(field) if field and " " not in field else None,
                                 message=f"Invalid input: {input_problem(exc)}", code=ErrorCode["INVALID"])]
+
+
+async def lookup(work: Awaitable[T]) -> T | None:
+    """A query by key (no payload to carry errors): nothing with that key is null, as for
+    `member` and `product`; any other refusal is a GraphQL error with the domain's code
+    (BAD_USER_INPUT for invalid input), never swallowed into a null."""
+    try:
+        return await work
+    except NotFound:
+        return None
+    except DomainError as exc:
+        raise PublicError(exc.message, "BAD_USER_INPUT" if isinstance(exc, InvalidInput) else exc.code) from None
 
 
 def target_external_id(info: Info, given: str | None) -> str:
@@ -61,8 +74,6 @@ def fields_given(obj: Any, mapping: dict[str, str] | None = None) -> dict[str, A
 
 def decode_id(value: str, type_name: str) -> int:
     """A global id of `type_name` (or a plain integer) to the primary key."""
-    from strawberry.relay import from_base64
-
     if value.isdigit():
         if int(value) > 2**31 - 1:
             raise bad_input(f"Not a {type_name} id")

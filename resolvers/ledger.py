@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
-from domain.db import write_transaction
-from domain.ledger import jobs, service
+from domain.ledger import jobs, operations
 from domain.members.models import Member as MemberModel
 from domain.members.service import get_member
 from resolvers.common import attempt, target_external_id
@@ -18,20 +17,6 @@ from schema.ledger import (
 from schema.members import Member
 
 
-async def _spend(external_id: str, input: SpendPointsInput):  # noqa: ANN202
-    async with write_transaction():
-        member = await service.lock_member((await get_member(external_id)).id)
-        entry = await service.spend(member, input.amount, input.idempotency_key, input.reason)
-        return entry, member
-
-
-async def _adjust(input: AdjustPointsInput, actor: str):  # noqa: ANN202
-    async with write_transaction():
-        member = await service.lock_member((await get_member(input.member_external_id)).id)
-        entry = await service.adjust(member, input.amount, input.reason, input.idempotency_key, actor)
-        return entry, member
-
-
 def _payload(result, errors) -> PointsPayload:  # noqa: ANN001
     if result is None:
         return PointsPayload(entry=None, member=None, errors=errors)
@@ -41,11 +26,13 @@ def _payload(result, errors) -> PointsPayload:  # noqa: ANN001
 
 async def spend_points(info: Info, input: SpendPointsInput) -> PointsPayload:
     external_id = target_external_id(info, input.member_external_id)
-    return _payload(*await attempt(_spend(external_id, input)))
+    return _payload(*await attempt(operations.spend_points(external_id, input.amount, input.idempotency_key,
+                                                           input.reason)))
 
 
 async def adjust_points(info: Info, input: AdjustPointsInput) -> PointsPayload:
-    return _payload(*await attempt(_adjust(input, info.context.viewer.actor)))
+    return _payload(*await attempt(operations.adjust_points(input.member_external_id, input.amount, input.reason,
+                                                            input.idempotency_key, info.context.viewer.actor)))
 
 
 async def release_pending_points(info: Info, input: ReleasePendingPointsInput) -> ReleasePendingPointsPayload:

@@ -31,8 +31,8 @@ async def recommendations(
         raise bad_input("At most 100 products and 100 exclusions")
     size = page_size(first, default=10)
     result, errors = await attempt(service.recommend(member, context.value, anchors, size, category, list(exclude or [])))
-    if errors:
-        raise bad_input(errors[0].message)
+    if result is None:  # an expected outcome (unknown member ...): a payload error, like a mutation's
+        return Recommendations(personalized=False, items=[], errors=errors)
     personal, items = result
     return Recommendations(personalized=personal, items=[
         RecommendedItem(product=Product.from_model(i.product), score=i.score, strategy=i.strategy, reason=i.reason)

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
-from domain.errors import DomainError
 from domain.rewards import service
 from domain.rewards.models import Reward as RewardModel
-from resolvers.common import attempt, fields_given, target_external_id
+from resolvers.common import attempt, fields_given, lookup, target_external_id
 from schema.rewards import (
     CodeInput,
     MarkCodeUsedInput,
@@ -50,10 +49,8 @@ async def redeem_reward(info: Info, input: RedeemRewardInput) -> RedemptionPaylo
 
 
 async def reward_code(info: Info, code: str) -> Redemption | None:
-    try:
-        return Redemption.from_model(await service.find_code(code))
-    except DomainError:
-        return None
+    found = await lookup(service.find_code(code))
+    return Redemption.from_model(found) if found else None
 
 
 async def mark_reward_code_used(info: Info, input: MarkCodeUsedInput) -> RedemptionPayload:

@@ -5,7 +5,6 @@ from strawberry.types import Info
 
 from domain.tiers import service
 from resolvers.common import attempt, decode_id, fields_given
-from schema.errors import bad_input
 from schema.tiers import Tier, TierInput, TierPayload
 
 
@@ -21,10 +20,7 @@ async def tiers(info: Info) -> list[Tier]:
 
 
 async def create_tier(info: Info, input: TierInput) -> TierPayload:
-    values = _values(input)
-    if "name" not in values or "rank" not in values:
-        raise bad_input("name and rank are required to create a tier")
-    tier, errors = await attempt(service.save_tier(None, values))
+    tier, errors = await attempt(service.save_tier(None, _values(input)))
     return TierPayload(tier=Tier.from_model(tier) if tier else None, errors=errors)
 
 

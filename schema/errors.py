@@ -11,7 +11,7 @@ from domain.errors import ERROR_CODES
 ErrorCode = strawberry.enum(Enum("ErrorCode", {code: code for code in ERROR_CODES}), description="What went wrong, for clients to branch on.")
 
 
-@strawberry.type(description="An expected failure of a mutation: nothing was changed.")
+@strawberry.type(description="An expected failure (a business outcome, with a code): a mutation changed nothing.")
 class UserError:
     field: str | None = strawberry.field(description="Input path the error is about, e.g. lines.0.quantity.")
     message: str

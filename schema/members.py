@@ -12,6 +12,7 @@ from domain import clock
 from domain.ledger import queries as ledger_queries
 from domain.members.models import Member as MemberModel
 from domain.orders import queries as order_queries
+from domain.recommendations.service import preferred_contact_hour
 from domain.reviews.models import Review as ReviewModel
 from domain.rewards.models import Redemption as RedemptionModel
 from domain.subscriptions.models import Subscription as SubscriptionModel
@@ -147,8 +148,6 @@ class Member:
 
     @strawberry.field(description="UTC hour the member is most active (own activity; needs PERSONALIZATION consent).")
     async def preferred_contact_hour(self) -> int | None:
-        from domain.recommendations.service import preferred_contact_hour
-
         return await preferred_contact_hour(self.model)
 
     @strawberry.field(description="This member's subscriptions and memberships, newest first.")

@@ -13,9 +13,9 @@ import strawberry
 from strawberry.types import Info
 
 from domain.auth.service import credential_problem
+from domain.events.types import matches
 from domain.members.models import Member
 from domain.realtime.bus import bus
-from domain.webhooks.service import matches
 from schema.common import JSON
 from schema.errors import bad_input, forbidden, unauthenticated
 

@@ -39,6 +39,8 @@ class RecommendedItem:
 class Recommendations:
     personalized: bool = strawberry.field(description="False without PERSONALIZATION consent: only non-personal strategies ran.")
     items: list[RecommendedItem]
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nothing could be recommended (e.g. MEMBER_NOT_FOUND); items is then empty.")
 
 
 @strawberry.input

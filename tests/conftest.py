@@ -22,6 +22,7 @@ import httpx  # noqa: E402
 import pytest  # noqa: E402
 from tortoise import Tortoise, connections  # noqa: E402
 
+from composition import subscribers  # noqa: E402
 from domain import changes, clock, db  # noqa: E402
 from domain.auth import service as auth  # noqa: E402
 from domain.recommendations import training as rec_training  # noqa: E402
@@ -53,6 +54,7 @@ async def database():
         tmp = tempfile.mkdtemp(prefix="patron-test-")
         url = f"sqlite://{tmp}/test.sqlite3"
     reload_settings()
+    subscribers.wire()  # as every process does at start (tests call domain services directly too)
     await db.migrate(url)
     await Tortoise.close_connections()
     await db.init_orm(url)

@@ -38,6 +38,8 @@ import jwt
 import pytest
 from tortoise import Tortoise
 
+from composition.api import schema
+from composition.operations import Mutation, Query
 from domain import clock
 from domain.auth import service as auth
 from domain.events.models import Event
@@ -46,9 +48,7 @@ from domain.members.models import Consent, Member
 from domain.reviews.models import ReviewMedia
 from domain.settings import get_settings
 from domain.webhooks import service as webhooks
-from schema import schema
 from schema.context import Context
-from schema.root import Mutation, Query
 from tests.conftest import member_token
 
 OK = "OK"

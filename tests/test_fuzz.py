@@ -331,7 +331,7 @@ async def test_edge_input_is_a_clear_error(client, seeded, case):
 
 
 def test_every_root_field_is_fuzzed():
-    from schema import schema
+    from composition.api import schema
 
     types = {t["name"]: t for t in schema.introspect()["__schema"]["types"]}
     served = {f"{root}.{f['name']}" for root in ("Query", "Mutation") for f in types[root]["fields"]}

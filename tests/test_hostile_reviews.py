@@ -15,7 +15,7 @@ from domain import clock, jobs
 from domain.catalog.models import Product
 from domain.catalog.service import upsert_products
 from domain.events.models import Event
-from domain.events.service import EVENT_TYPES
+from domain.events.types import EVENT_TYPES
 from domain.orders.service import LineInput, record_order
 from domain.reviews import service
 from domain.reviews.models import ModerationDecision, Review, ReviewReport, ReviewRevision

@@ -15,7 +15,7 @@ from domain.auth import scopes as access
 from domain.auth import service as auth
 from domain.auth.models import ApiKey
 from domain.events.models import Event
-from domain.events.service import EVENT_TYPES
+from domain.events.types import EVENT_TYPES
 from domain.jobs import JOBS
 from domain.members.personal_data import EVENT_PERSONAL_FIELDS, redact_event_payload
 from domain.webhooks.delivery import Deliverer

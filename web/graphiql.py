@@ -7,6 +7,8 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+from strawberry.http.ides import get_graphql_ide_html
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "graphiql"
 URL_PREFIX = "/static/graphiql/"
 CDN = "https://unpkg.com/"
@@ -33,6 +35,4 @@ class LocalGraphiQL:
 
     @cached_property
     def graphql_ide_html(self) -> str:
-        from strawberry.http.ides import get_graphql_ide_html
-
         return localise(get_graphql_ide_html(graphql_ide="graphiql"))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from domain import changes, redis_client
 from domain.settings import Settings
-from schema import schema, trusted
+import strawberry
+
+from schema import trusted
 from schema.limits import limit_errors
 from web.persisted import MODES, ManifestError, PersistedQueries, Store, load_manifest
 from web.persisted_store import MemoryStore, RedisStore
@@ -14,7 +16,7 @@ def _redis_failed(settings: Settings, what: str, exc: BaseException) -> None:
     redis_client.failed(settings.redis_url or "", what, exc)
 
 
-def persisted_queries(settings: Settings) -> PersistedQueries:
+def persisted_queries(settings: Settings, schema: strawberry.Schema) -> PersistedQueries:
     """Raises ManifestError (one line) on a bad mode or manifest: the server must not start."""
     mode = settings.trusted_documents
     if mode not in MODES:

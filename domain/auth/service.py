@@ -69,9 +69,10 @@ async def create_api_key(name: str, role: str, secret: str | None = None, *,
         raise InvalidInput("name must be 1 to 200 characters", "name")
     chosen = access.normalize(role, scopes)
     secret = secret or new_secret(role)
-    key = await ApiKey.create(
-        name=name, role=role, prefix=secret[:10], key_hash=hash_key(secret), scopes=chosen, created_at=clock.now()
-    )
+    async with write_transaction():
+        key = await ApiKey.create(
+            name=name, role=role, prefix=secret[:10], key_hash=hash_key(secret), scopes=chosen, created_at=clock.now()
+        )
     return key, secret
 
 
@@ -98,16 +99,25 @@ async def revoke_api_key(key_id: int) -> ApiKey:
         raise NotFound("No such API key", "id", code="API_KEY_NOT_FOUND")
     if key.revoked_at is None:
         key.revoked_at = clock.now()
-        await key.save(update_fields=["revoked_at"])
+        async with write_transaction():  # commits bump the change counter: cached answers for the key go stale
+            await key.save(update_fields=["revoked_at"])
     _forget_key_changes()
     return key
 
 
-def _forget_key_changes() -> None:
-    from domain.webhooks.service import invalidate_cache  # endpoints cache their owner's scopes
+# Bumped when a key is revoked or its scopes change: caches derived from keys (the webhook
+# fan-out's endpoint owners, domain/webhooks/service.py) compare it and rebuild at once.
+_key_generation = 0
 
+
+def key_generation() -> int:
+    return _key_generation
+
+
+def _forget_key_changes() -> None:
+    global _key_generation
+    _key_generation += 1
     _cache.clear()
-    invalidate_cache()
 
 
 async def ensure_admin_key(bootstrap: str | None) -> str | None:

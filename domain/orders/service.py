@@ -17,8 +17,9 @@ from domain.ledger import service as ledger
 from domain.ledger.models import Award
 from domain.members.models import Member
 from domain.orders.models import Order, OrderLine, Refund
+from domain.rewards.service import settle_code_uses
 from domain.rules import service as rules
-from domain.subscriptions.service import RenewalNotice, renewed_by
+from domain.subscriptions.service import RenewalNotice, renew_with_order, renewed_by
 from domain.tiers import service as tiers
 
 MAX_LINES = 100
@@ -150,13 +151,9 @@ async def _record_order(
         points = await rules.award_order(member, external_id, currency, facts, tier)
         result = OrderResult(order, points, False)
         if subscription_id is not None:
-            from domain.subscriptions.service import renew_with_order
-
             notice = await renew_with_order(subscription_id, member, external_id)
             result.subscription_renewed = notice is None
             result.notices = [notice] if notice else []
-        from domain.rewards.service import settle_code_uses
-
         await settle_code_uses(order, member)
         await tiers.evaluate_upgrade(member, f"order {external_id}")
         return result

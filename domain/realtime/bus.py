@@ -18,6 +18,8 @@ import orjson
 import redis.asyncio as redis
 
 from domain import redis_client
+from domain.events.models import Event
+from domain.events.service import message
 from domain.settings import get_settings
 
 CHANNEL = "patron:events"  # + the Redis db number: pub/sub ignores databases, deployments must not
@@ -109,17 +111,7 @@ class Bus:
 bus = Bus()
 
 
-async def _publish_committed(event: Any) -> None:
-    from domain.events.service import message
-
+async def publish_event(event: Event) -> None:
+    """The after-commit subscriber (wired in composition/subscribers.py): every committed
+    event goes to the GraphQL subscribers of every API process."""
     await bus.publish(message(event))
-
-
-def _register() -> None:
-    from domain.events import service as events
-
-    if _publish_committed not in events.listeners:
-        events.listeners.append(_publish_committed)
-
-
-_register()

@@ -16,6 +16,7 @@ from tortoise.expressions import F
 
 from domain import clock
 from domain.catalog.models import Product
+from domain.db import serialized_writes
 from domain.errors import InvalidInput
 from domain.members.models import Consent, Member
 from domain.members.service import get_member
@@ -313,14 +314,17 @@ async def track(events: list[dict], member_scope: str | None) -> int:
             members[ext] = (await get_member(ext, f"events.{i}.memberExternalId")).id
         rows.append(Signal(member_id=members.get(ext) if ext else None, session_id=None if ext else session,
                            product_external_id=e["product_external_id"], type=e["type"], at=at))
-    await Signal.bulk_create(rows)
+    async with serialized_writes():  # bookkeeping: no event, no cached answer changes (domain/db.py)
+        await Signal.bulk_create(rows)
     return len(rows)
 
 
 async def merge_session(session_id: str, member_external_id: str) -> int:
     """After login: the anonymous session's signals become the member's."""
     member = await get_member(member_external_id)
-    return await Signal.filter(session_id=session_id, member_id__isnull=True).update(member_id=member.id, session_id=None)
+    async with serialized_writes():
+        return await Signal.filter(session_id=session_id, member_id__isnull=True).update(member_id=member.id,
+                                                                                         session_id=None)
 
 
 async def preferred_contact_hour(member: Member) -> int | None:

@@ -14,6 +14,7 @@ from typing import Any
 from tortoise.functions import Sum
 
 from domain import changes, clock
+from domain.db import write_transaction
 from domain.errors import InvalidInput, NotFound
 from domain.ledger import service as ledger
 from domain.ledger.models import Award
@@ -264,8 +265,8 @@ async def save_rule(rule_id: int | None, values: dict[str, Any]) -> EarningRule:
     if rule_id is None:
         merged = {"currency_unit": 100, "active": True, "apply_tier_multiplier": True, **values}
         _validate_rule(merged)
-        rule = await EarningRule.create(**merged, created_at=clock.now())
-        await changes.bump()
+        async with write_transaction():
+            rule = await EarningRule.create(**merged, created_at=clock.now())
         await changes.bump_program()
         return rule
     rule = await EarningRule.get_or_none(id=rule_id)
@@ -273,7 +274,7 @@ async def save_rule(rule_id: int | None, values: dict[str, Any]) -> EarningRule:
         raise NotFound("No such rule", "id", code="RULE_NOT_FOUND")
     merged = {name: getattr(rule, name) for name in RULE_FIELDS} | values
     _validate_rule(merged)
-    await rule.update_from_dict({name: merged[name] for name in values}).save()
-    await changes.bump()
+    async with write_transaction():
+        await rule.update_from_dict({name: merged[name] for name in values}).save()
     await changes.bump_program()
     return rule

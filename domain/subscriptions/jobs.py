@@ -14,6 +14,7 @@ from domain.scheduler import chunks
 from domain.settings import get_settings
 from domain.subscriptions.models import Subscription
 from domain.subscriptions.service import _log, _resume, payload
+from domain.tiers.service import drop_to_qualified
 
 async def _each(due: Any, work) -> int:  # noqa: ANN001
     """Run `work` on every due subscription, in chunks shared by all workers (each chunk locks
@@ -97,8 +98,6 @@ async def end_memberships(now: datetime) -> int:
         await sub.save()
         await _log(sub, member, "membership_ended", before, "schedule", "expired" if sub.status == "expired" else None,
                    paidThrough=sub.paid_through.isoformat())
-        from domain.tiers.service import drop_to_qualified
-
         await drop_to_qualified(member, f"Paid membership {sub.plan.name} ended")
         return True
 

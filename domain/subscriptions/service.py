@@ -20,9 +20,11 @@ from domain.events.service import record_event
 from domain.ledger.service import lock_member
 from domain.members.models import Member
 from domain.members.service import get_member
+from domain.rules import service as rules
 from domain.settings import get_settings
 from domain.subscriptions.models import Subscription, SubscriptionChange, SubscriptionPlan
 from domain.tiers.models import Tier
+from domain.tiers.service import evaluate_upgrade
 
 UNITS = ("DAY", "WEEK", "MONTH")
 KINDS = ("PRODUCT", "MEMBERSHIP")
@@ -198,8 +200,6 @@ async def subscribe(member_external_id: str, plan_id: int, sku: str | None, acto
         )
         await _log(sub, member, "subscribe", None, actor, "created", planName=plan.name)
         if sub.grant_active:
-            from domain.tiers.service import evaluate_upgrade
-
             await evaluate_upgrade(member, f"subscribing to {plan.name}")
         return sub
 
@@ -338,8 +338,6 @@ async def renew_with_order(sub_id: int, member: Member, order_external_id: str) 
     """Inside recordOrder's transaction: the order pays the next cycle. A subscription that
     cannot renew (unknown, another member's, cancelled, paused, expired) is left as it is and
     the reason returned: the order is real and is recorded either way."""
-    from domain.rules import service as rules
-
     sub = await Subscription.get_or_none(id=sub_id, member_id=member.id).prefetch_related("plan")
     if sub is None:
         return RenewalNotice("SUBSCRIPTION_NOT_FOUND", "No such subscription for this member: the order was "

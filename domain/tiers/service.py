@@ -11,11 +11,13 @@ from tortoise.expressions import F
 from tortoise.functions import Count, Sum
 
 from domain import changes, clock
+from domain.db import write_transaction
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.events.service import record_event
 from domain.ledger.models import Award
 from domain.members.models import Member
 from domain.orders.models import Order
+from domain.subscriptions.models import Subscription
 from domain.tiers.models import Tier, TierChange
 
 WINDOWS = ("ROLLING_12_MONTHS", "CALENDAR_YEAR", "LIFETIME")
@@ -97,8 +99,6 @@ async def all_tiers() -> list[Tier]:
 
 async def granted_tier(member: Member, tiers: list[Tier]) -> tuple[Tier, str] | None:
     """The highest tier a paid membership in force grants this member, with the plan's name."""
-    from domain.subscriptions.models import Subscription
-
     rows = await Subscription.filter(member_id=member.id, grant_active=True).order_by("id").values_list(
         "plan__grants_tier_id", "plan__name")
     by_tier = {t.id: t for t in tiers}
@@ -317,6 +317,9 @@ def _validate_tier(values: dict[str, Any]) -> None:
 
 async def save_tier(tier_id: int | None, values: dict[str, Any]) -> Tier:
     if tier_id is None:
+        for required in ("name", "rank"):  # a business rule of the program, like the checks below
+            if values.get(required) is None:
+                raise InvalidInput(f"{required} is required to create a tier", required)
         merged = {"window": "ROLLING_12_MONTHS", "earn_multiplier": Decimal(1), "perks": [], **values}
         _validate_tier(merged)
         tier = Tier(**merged, created_at=clock.now())
@@ -326,16 +329,16 @@ async def save_tier(tier_id: int | None, values: dict[str, Any]) -> Tier:
             raise NotFound("No such tier", "id", code="TIER_NOT_FOUND")
         _validate_tier({name: getattr(tier, name) for name in TIER_FIELDS} | values)
         tier.update_from_dict(values)
-    clash = Tier.filter(rank=tier.rank) if tier.id is None else Tier.filter(rank=tier.rank).exclude(id=tier.id)
-    if await clash.exists():
-        raise Conflict(f"Another tier already has rank {tier.rank}", "rank")
-    name_clash = Tier.filter(name=tier.name)
-    if tier.id is not None:
-        name_clash = name_clash.exclude(id=tier.id)
-    if await name_clash.exists():
-        raise Conflict(f"Another tier is already named {tier.name!r}", "name")
-    await tier.save()
-    await changes.bump()
+    async with write_transaction():  # the checks and the write together: no other writer in between
+        clash = Tier.filter(rank=tier.rank) if tier.id is None else Tier.filter(rank=tier.rank).exclude(id=tier.id)
+        if await clash.exists():
+            raise Conflict(f"Another tier already has rank {tier.rank}", "rank")
+        name_clash = Tier.filter(name=tier.name)
+        if tier.id is not None:
+            name_clash = name_clash.exclude(id=tier.id)
+        if await name_clash.exists():
+            raise Conflict(f"Another tier is already named {tier.name!r}", "name")
+        await tier.save()
     await changes.bump_program()
     return tier
 

@@ -27,7 +27,7 @@ from tortoise.expressions import F
 from domain import clock
 from domain.auth import scopes as access
 from domain.db import is_sqlite, serialized_writes, write_transaction
-from domain.events import service as events
+from domain.events.bus import event_bus
 from domain.events.models import Event
 from domain.events.service import record_event
 from domain.members.erasure import ERASED_EXCERPT
@@ -246,7 +246,9 @@ class Deliverer:
     def __init__(self, worker: str = "worker") -> None:
         self.worker = worker
         self.wake = asyncio.Event()
-        events.listeners.append(self._on_event)
+        # Subscribed for the loop's lifetime (not in composition/subscribers.py): it exists
+        # only while a Deliverer runs, and several run side by side in tests and benchmarks.
+        self._unsubscribe = event_bus.subscribe("*", self._on_event, after_commit=True)
         self.client = pinned.client(get_settings().webhook_timeout_seconds)
 
     async def _on_event(self, event: Event) -> None:
@@ -280,5 +282,5 @@ class Deliverer:
                 for w in waiters:
                     w.cancel()
         finally:
-            events.listeners.remove(self._on_event)
+            self._unsubscribe()
             await self.client.aclose()

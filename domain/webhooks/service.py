@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from datetime import timedelta
 from typing import Any
@@ -10,21 +9,20 @@ from typing import Any
 from domain import clock
 from domain.auth import scopes as access
 from domain.auth.models import ApiKey
+from domain.auth.service import key_generation
 from domain.crypto import decrypt, encrypt
 from domain.db import write_transaction
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.events.models import Event
-from domain.events.service import EVENT_TYPES
+from domain.events.service import record_event
+from domain.events.types import EVENT_TYPES, matches
 from domain.settings import get_settings
 from domain.webhooks import signing
 from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
 from domain.webhooks.ssrf import check_url
 
 MAX_PATTERNS = 50
-
-
-def matches(patterns: list[str], event_type: str) -> bool:
-    return any(p == "*" or fnmatch.fnmatchcase(event_type, p) for p in patterns)
+TEST_EVENT = "webhook.test"
 
 
 def _validate_patterns(patterns: list[str], scopes: frozenset[str] | None) -> list[str]:
@@ -138,7 +136,8 @@ def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
 # once; other processes see them within CACHE_SECONDS, and the delivery re-checks the
 # owner's scopes before sending anyway (domain/webhooks/delivery.py).
 CACHE_SECONDS = 5.0
-_cache: tuple[float, list[tuple[WebhookEndpoint, frozenset[str] | None]]] | None = None
+# (valid until, the key generation it was built at, endpoints with their owner's scopes)
+_cache: tuple[float, int, list[tuple[WebhookEndpoint, frozenset[str] | None]]] | None = None
 
 
 def invalidate_cache() -> None:
@@ -148,16 +147,17 @@ def invalidate_cache() -> None:
 
 async def _enabled_endpoints() -> list[tuple[WebhookEndpoint, frozenset[str] | None]]:
     global _cache
-    if _cache is None or _cache[0] < time.monotonic():
+    if _cache is None or _cache[0] < time.monotonic() or _cache[1] != key_generation():
+        generation = key_generation()
         endpoints = await WebhookEndpoint.filter(enabled=True)
         owners = {e.owner_key_id for e in endpoints if e.owner_key_id is not None}
         keys = {k.id: access.effective(k.role, k.scopes)
                 for k in await ApiKey.filter(id__in=owners, revoked_at__isnull=True)} if owners else {}
         # An endpoint whose owner key is revoked or gone receives nothing.
-        _cache = (time.monotonic() + CACHE_SECONDS,
+        _cache = (time.monotonic() + CACHE_SECONDS, generation,
                   [(e, None if e.owner_key_id is None else keys[e.owner_key_id]) for e in endpoints
                    if e.owner_key_id is None or e.owner_key_id in keys])
-    return _cache[1]
+    return _cache[2]
 
 
 def may_receive(scopes: frozenset[str] | None, event_type: str) -> bool:
@@ -175,9 +175,14 @@ async def _about_own_endpoint(endpoint: WebhookEndpoint, event: Event) -> bool:
 
 
 async def fan_out(event: Event) -> int:
-    targets = [e for e, scopes in await _enabled_endpoints()
-               if matches(e.event_types, event.type) and may_receive(scopes, event.type)
-               and await _about_own_endpoint(e, event)]
+    """The in-transaction subscriber (wired in composition/subscribers.py): one delivery row
+    per endpoint that should receive the event, committed with it (the outbox)."""
+    if event.type == TEST_EVENT:  # addressed to one endpoint, whatever it subscribed to
+        targets = await WebhookEndpoint.filter(id=(event.payload or {}).get("endpointId"))
+    else:
+        targets = [e for e, scopes in await _enabled_endpoints()
+                   if matches(e.event_types, event.type) and may_receive(scopes, event.type)
+                   and await _about_own_endpoint(e, event)]
     if targets:
         now = clock.now()
         await WebhookDelivery.bulk_create([
@@ -200,9 +205,9 @@ async def redeliver(delivery_id: int, owner_key_id: int | None) -> WebhookDelive
 
 
 async def send_test(endpoint_id: int, owner_key_id: int | None) -> WebhookDelivery:
+    """A webhook.test event through the bus like any other; the fan-out sends it to this
+    endpoint only."""
     endpoint = _owned(await WebhookEndpoint.get_or_none(id=endpoint_id), owner_key_id)
     async with write_transaction():
-        now = clock.now()
-        event = await Event.create(type="webhook.test", payload={"endpointId": endpoint.id, "message": "Hello from Patron"},
-                                   created_at=now)
-        return await WebhookDelivery.create(endpoint_id=endpoint.id, event_id=event.id, next_attempt_at=now, created_at=now)
+        event = await record_event(TEST_EVENT, {"endpointId": endpoint.id, "message": "Hello from Patron"})
+        return await WebhookDelivery.get(event_id=event.id, endpoint_id=endpoint.id)

@@ -1,4 +1,4 @@
-"""The root Query and Mutation: every field with who may call it."""
+"""The root Query and Mutation: every field with its resolver (resolvers/) and who may call it."""
 
 from __future__ import annotations
 

@@ -1,0 +1,23 @@
+"""Who listens to which events: every subscriber of the event bus, registered here and
+nowhere else, so domain modules never import each other to pass events along.
+
+In the transaction (outbox writers; a failure rolls the change back):
+  *  webhooks.fan_out        one delivery row per endpoint that should receive the event
+After the commit (notifications of durable changes):
+  *  realtime.publish_event  GraphQL subscriptions in every API process
+(The webhook delivery loop subscribes itself while it runs: domain/webhooks/delivery.py.)
+Later consumers (messaging, insights) register here the same way.
+"""
+
+from __future__ import annotations
+
+from domain.events.bus import EventBus, event_bus
+from domain.realtime.bus import publish_event
+from domain.webhooks.service import fan_out
+
+
+def wire(bus: EventBus = event_bus) -> None:
+    """Register every subscriber (idempotent). Every process calls it at start: the API
+    (server.create_app), `worker`, `seed`, `train-recommender`, and the test harness."""
+    bus.subscribe("*", fan_out)
+    bus.subscribe("*", publish_event, after_commit=True)

@@ -1,0 +1,83 @@
+"""The event bus: domain code records events, subscribers react (the Vendure pattern).
+
+`event_bus.record(type, payload)` writes the Event row (the outbox) inside the caller's
+`write_transaction()`, so the change and its event commit together or not at all; outside
+one it raises `OutsideTransaction`. Subscribers register for event types or patterns
+("*", "points.*"), in one place (composition/subscribers.py), in one of two phases:
+
+- in the transaction: outbox writers (the webhook fan-out queues delivery rows); a failure
+  rolls the change back with them;
+- after the commit: notifications (the real-time publish, waking the delivery loop); never
+  told of a rolled-back change, and a failure there is logged, not raised.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from domain import clock, db
+from domain.events.models import Event
+from domain.events.types import EVENT_TYPES, matches
+
+Handler = Callable[[Event], Awaitable[None]]
+log = logging.getLogger("patron.events")
+
+
+class UnknownEventType(ValueError):
+    """An event type missing from domain/events/types.py: a programming error."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    pattern: str
+    handler: Handler
+    after_commit: bool
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, pattern: str, handler: Handler, *, after_commit: bool = False) -> Callable[[], None]:
+        """Register `handler` for the event types `pattern` names; returns the unsubscribe.
+        Registering the same handler twice for the same pattern and phase is a no-op."""
+        if not any(matches([pattern], t) for t in EVENT_TYPES):
+            raise UnknownEventType(f"{pattern!r} matches no event type")
+        subscriber = Subscriber(pattern, handler, after_commit)
+        if subscriber not in self._subscribers:
+            self._subscribers.append(subscriber)
+        return functools.partial(self.unsubscribe, subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.remove(subscriber)
+
+    def subscribers(self, event_type: str, after_commit: bool) -> list[Subscriber]:
+        return [s for s in self._subscribers if s.after_commit == after_commit and matches([s.pattern], event_type)]
+
+    async def record(self, type_: str, payload: dict[str, Any], member_id: int | None = None) -> Event:
+        """Write the event in the caller's transaction and run the in-transaction subscribers."""
+        if type_ not in EVENT_TYPES:
+            raise UnknownEventType(f"{type_!r} is not in domain/events/types.py")
+        if not db.in_write_transaction():
+            raise db.OutsideTransaction(f"{type_} recorded outside write_transaction(): it could commit "
+                                        "without its change, or be announced for a change that rolls back")
+        event = await Event.create(type=type_, payload=payload, member_id=member_id, created_at=clock.now())
+        for subscriber in self.subscribers(type_, after_commit=False):
+            await subscriber.handler(event)
+        db.after_commit(functools.partial(self._committed, event))
+        return event
+
+    async def _committed(self, event: Event) -> None:
+        for subscriber in self.subscribers(event.type, after_commit=True):
+            try:
+                await subscriber.handler(event)
+            except Exception:  # noqa: BLE001 - the change is committed; one subscriber must not stop the rest
+                log.exception("after-commit subscriber %s failed on %s", subscriber.handler, event.type)
+
+
+event_bus = EventBus()
