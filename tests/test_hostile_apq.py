@@ -16,7 +16,8 @@ import pytest
 
 from domain.recommendations.models import Signal
 from domain.settings import reload_settings
-from schema import limits, schema, trusted
+from composition.api import schema
+from schema import limits, trusted
 from schema.response_cache import ResponseCache
 from server import create_app
 from web.persisted import ManifestError, PersistedQueries, sha256_hex

@@ -241,8 +241,6 @@ async def members_needing_review(members: list[dict[str, Any]], tiers: list[Tier
         for member_id in ids:
             if member_id not in earned and qualifies(tier, cached[key][member_id]):
                 earned[member_id] = tier.rank
-    from domain.subscriptions.models import Subscription
-
     by_id = {t.id: t for t in tiers}
     for member_id, tier_id in await Subscription.filter(member_id__in=ids, grant_active=True).values_list(
             "member_id", "plan__grants_tier_id"):
