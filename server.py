@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -342,6 +343,24 @@ async def _seed() -> None:
         await db.close_orm()
 
 
+async def _generate_demo(args: argparse.Namespace) -> int:
+    from domain.demo_scale import RefusedError, generate
+
+    await db.migrate(args.database_url)
+    await db.init_orm(args.database_url)
+    try:
+        started = time.monotonic()
+        counts = await generate(args.members, args.orders, force=args.force, seed=args.seed)
+        print(f"generated in {time.monotonic() - started:.0f} s: {counts}")
+        return 0
+    except RefusedError as exc:
+        print(f"generate-demo: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await changes.close()
+        await db.close_orm()
+
+
 async def _train() -> None:
     from domain.recommendations.training import train
 
@@ -362,9 +381,16 @@ def export_schema(path: str = "schema.graphql") -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="server.py", description="Patron loyalty and reviews API")
     parser.add_argument("command", nargs="?", default="serve",
-                        choices=["serve", "worker", "migrate", "seed", "export-schema", "train-recommender"])
+                        choices=["serve", "worker", "migrate", "seed", "export-schema", "train-recommender",
+                                 "generate-demo"])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    demo = parser.add_argument_group("generate-demo (PostgreSQL only)")
+    demo.add_argument("--members", type=int, default=1_000_000)
+    demo.add_argument("--orders", type=int, default=3_000_000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--force", action="store_true", help="add the demo data even if members exist")
+    demo.add_argument("--database-url", default=None, help="default: DATABASE_URL")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one log line per webhook delivery
@@ -375,6 +401,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_worker())
     elif args.command == "seed":
         asyncio.run(_seed())
+    elif args.command == "generate-demo":
+        return asyncio.run(_generate_demo(args))
     elif args.command == "train-recommender":
         asyncio.run(_train())
     elif args.command == "export-schema":
