@@ -152,13 +152,15 @@ async def _generate(conn: asyncpg.Connection, members: int, orders: int, product
             await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                f"(SELECT coalesce(max(id), 1) FROM {table}))")
     for table in ("members", "orders", "order_lines", "products", "ledger_entries", "awards", "reviews",
-                  "lot_consumptions", "events", "consents"):
+                  "lot_consumptions", "events", "consents", "consent_changes", "review_revisions"):
         await conn.execute(f"ANALYZE {table}")
     return counts
 
 
 # Run statement by statement (separated by ";\n") inside the caller's transaction.
 GENERATE_SQL = """
+CREATE TEMP TABLE g_bag ON COMMIT DROP AS
+  SELECT n::int, day FROM g_param, unnest(bag) WITH ORDINALITY AS u(day, n);
 CREATE TEMP TABLE g_w ON COMMIT DROP AS
   SELECT i, least(300.0, (1.0 - random()) ^ (-1.0 / 1.6)) AS w FROM generate_series(1, {M}) i;
 CREATE TEMP TABLE g_members ON COMMIT DROP AS
@@ -168,14 +170,15 @@ CREATE TEMP TABLE g_members ON COMMIT DROP AS
   FROM g_w, g_param p, (SELECT sum(w) AS total FROM g_w) s;
 CREATE TEMP TABLE g_orders ON COMMIT DROP AS
   SELECT p.o0 - 1 + row_number() OVER (ORDER BY placed_at) AS id, member_id, placed_at
-  FROM (SELECT m.id AS member_id,
-               least(p.now - interval '1 minute',
-                     p.start + (p.bag[1 + floor(random() * array_length(p.bag, 1))::int]) * interval '1 day'
-                     + random() * interval '1 day' + k * interval '0 s') AS placed_at
-        FROM g_members m CROSS JOIN g_param p CROSS JOIN LATERAL generate_series(1, m.n) k) o, g_param p;
+  FROM (SELECT x.member_id, least(p.now - interval '1 minute',
+                                  p.start + b.day * interval '1 day' + x.at * interval '1 day') AS placed_at
+        FROM (SELECT m.id AS member_id, 1 + floor(random() * (SELECT count(*) FROM g_bag))::int AS pick,
+                     random() AS at
+              FROM g_members m CROSS JOIN LATERAL generate_series(1, m.n) k) x
+        JOIN g_bag b ON b.n = x.pick CROSS JOIN g_param p) o, g_param p;
 CREATE TEMP TABLE g_lines ON COMMIT DROP AS
   SELECT o.id AS order_id, p.p0 + floor({P} * random() ^ 3)::int AS product_id,
-         1 + floor(-ln(1.0 - random()) * 0.4)::int AS quantity
+         1 + floor(-ln(1.0 - random()) * 0.4)::int AS quantity, l AS line_no
   FROM g_orders o CROSS JOIN g_param p
   CROSS JOIN LATERAL generate_series(1, 1 + least(11, floor(-ln(1.0 - random()) * 1.5 + o.id * 0)::int)) l;
 CREATE TEMP TABLE g_totals ON COMMIT DROP AS
@@ -259,9 +262,8 @@ CREATE TEMP TABLE g_reviews ON COMMIT DROP AS
                       'published', 'published', 'published', 'published', 'pending', 'rejected'])
                  [1 + floor(random() * 20)::int] AS status,
                random() AS luck
-        FROM g_orders o CROSS JOIN g_param p
-        JOIN LATERAL (SELECT product_id FROM g_lines WHERE order_id = o.id LIMIT 1) l ON true
-        WHERE random() < 0.05
+        FROM (SELECT * FROM g_orders WHERE random() < 0.05) o CROSS JOIN g_param p
+        JOIN g_lines l ON l.order_id = o.id AND l.line_no = 1
         ORDER BY l.product_id, o.member_id, o.placed_at) r;
 INSERT INTO reviews (id, author_name, rating, title, body, attributes, status, reject_reason, verified_purchase,
                      incentivized, imported, has_media, helpful_count, not_helpful_count, open_reports,
