@@ -25,6 +25,7 @@ class LedgerEntry(Model):
     class Meta:
         table = "ledger_entries"
         unique_together = (("member", "idempotency_key"),)
+        # Plus the partial index idx_ledger_live_lot_expiry (migration 0012) for the expiry job.
         indexes = (("member_id", "id"), ("expires_at",))
 
 
@@ -67,4 +68,5 @@ class Award(Model):
     class Meta:
         table = "awards"
         unique_together = (("member", "idempotency_key"),)
+        # Plus the partial index idx_awards_held_release (migration 0012) for the release job.
         indexes = (("source_type", "source_id"),)
