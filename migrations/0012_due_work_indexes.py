@@ -5,7 +5,8 @@ lots with points left past their expiry. Without these, both walk every released
 spent or expired lot of the whole history on each run (900k award rows, 583k lot rows at 300k
 members), so a run with nothing due grows with the history. Only the rows still due are
 indexed here, so the indexes stay small. Same SQL on SQLite and PostgreSQL; the models do not
-declare them (tortoise indexes have no WHERE clause).
+declare them (tortoise indexes have no WHERE clause). The plain expires_at index goes: with it,
+PostgreSQL kept scanning it instead of the partial one.
 """
 
 from tortoise import migrations
@@ -18,6 +19,9 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
+        # Replaced by the partial index below (the planner kept choosing this one, 265 ms vs
+        # 0.1 ms at 300k members); nothing else filters lots by expiry alone.
+        ops.RemoveIndex(model_name='LedgerEntry', fields=['expires_at']),
         ops.RunSQL(
             "CREATE INDEX IF NOT EXISTS idx_awards_held_release ON awards (release_at, id) WHERE status = 'held'",
             "DROP INDEX IF EXISTS idx_awards_held_release",

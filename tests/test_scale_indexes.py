@@ -27,3 +27,10 @@ async def test_lots_with_points_left_have_a_partial_expiry_index():
     definition = (await index_definitions()).get("idx_ledger_live_lot_expiry", "")
     assert "ledger_entries" in definition and "expires_at" in definition
     assert "where" in definition and "remaining > 0" in definition
+
+
+async def test_no_plain_expiry_index_competes_with_the_partial_one():
+    # PostgreSQL chose a plain expires_at index over the partial one and scanned every spent lot.
+    plain = [name for name, sql in (await index_definitions()).items()
+             if "ledger_entries" in sql and "expires_at" in sql and "where" not in sql]
+    assert plain == []

@@ -25,8 +25,10 @@ class LedgerEntry(Model):
     class Meta:
         table = "ledger_entries"
         unique_together = (("member", "idempotency_key"),)
-        # Plus the partial index idx_ledger_live_lot_expiry (migration 0012) for the expiry job.
-        indexes = (("member_id", "id"), ("expires_at",))
+        # Plus the partial index idx_ledger_live_lot_expiry (migration 0012) for the expiry job;
+        # 0012 dropped the plain expires_at index: PostgreSQL preferred it and walked every
+        # spent lot of the history on each run.
+        indexes = (("member_id", "id"),)
 
 
 class LotConsumption(Model):
