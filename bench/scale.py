@@ -20,7 +20,7 @@ orders); re-generate it for a pristine run.
   the big and the small database (closed loop, --concurrency in flight, --seconds each);
 - pagination: events / members (admin) and a heavy member's ledger, page 1 vs a cursor 90 %
   deep (keyset: both should cost the same);
-- workers: a backlog of held awards made due, drained by 1 then by 3 `server.py worker`
+- workers: a backlog of --backlog held awards inserted already due, drained by 1 then by 3 `server.py worker`
   processes (hourly jobs pushed out so the drain is what is measured), then every job made
   due once with 3 workers running: job_runs shows how many runs each job got.
 """
@@ -301,10 +301,25 @@ async def _reset_jobs(conn: Any, hourly_due: bool) -> None:
                            ELSE now() - interval '1 second' END""", hourly_due)
 
 
-async def _make_backlog(conn: Any, parity: int) -> None:
-    """Held awards (half of them, by id parity) made due: invariants hold, release moves them."""
-    await conn.execute("UPDATE awards SET release_at = now() - interval '1 minute' WHERE status = 'held'"
-                       " AND id % 2 = $1 AND release_at > now()", parity)
+async def _make_backlog(conn: Any, size: int) -> None:
+    """`size` held awards already due, for members spread over the table, with each member's
+    points_pending raised by the same amount (the ledger invariant holds; releasing them is the
+    work). Fresh rows each time, so the run can be repeated on the same database."""
+    tag = f"bench-backlog-{time.time_ns()}"
+    async with conn.transaction():
+        await conn.execute("""
+            WITH picked AS (
+                SELECT m.id AS member_id, n FROM generate_series(1, $1) n
+                JOIN members m ON m.id = (SELECT min(id) FROM members) + (n * 7919) % (SELECT count(*) FROM members)),
+            made AS (
+                INSERT INTO awards (amount, reversed, status, reason, source_type, source_id, idempotency_key,
+                                    rule_id, details, release_at, created_at, member_id)
+                SELECT 10, 0, 'held', 'Scale bench backlog', 'bench', $2 || '-' || n, $2 || '-' || n, NULL, NULL,
+                       now() - interval '1 minute', now() - interval '15 days', member_id FROM picked
+                RETURNING member_id, amount)
+            UPDATE members m SET points_pending = points_pending + t.total
+            FROM (SELECT member_id, sum(amount) AS total FROM made GROUP BY member_id) t WHERE m.id = t.member_id
+            """, size, tag)
 
 
 async def _due(conn: Any) -> int:
@@ -326,20 +341,21 @@ def _workers(url: str, n: int, tick: int, logs: Path) -> list[Proc]:
     return [Proc([PYTHON, "server.py", "worker"], env, str(logs / f"worker{i}.log")).start() for i in range(n)]
 
 
-async def workers(url: str, counts: list[int], tick: int, timeout: float, hourly_window: float) -> dict[str, Any]:
+async def workers(url: str, counts: list[int], tick: int, timeout: float, hourly_window: float,
+                  backlog_size: int) -> dict[str, Any]:
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / "patron-scale-workers"
     logs.mkdir(exist_ok=True)
     conn = await pg(url)
     out: dict[str, Any] = {"tick_s": tick}
     try:
         # The hourly jobs pushed out of the way: the drain is what is measured.
-        for parity, n in enumerate(counts):
+        for n in counts:
             await _reset_jobs(conn, hourly_due=False)
             since = await conn.fetchval("SELECT now()")
             procs = _workers(url, n, tick, logs)
             try:
                 await _wait_up(conn, n, since)  # the clock starts with every worker running
-                await _make_backlog(conn, parity % 2)
+                await _make_backlog(conn, backlog_size)
                 backlog = await _due(conn)
                 started = time.monotonic()
                 while await _due(conn) and time.monotonic() - started < timeout:
@@ -451,8 +467,8 @@ def markdown(r: dict[str, Any], command: str) -> str:
         lines.append("")
     if "workers" in r:
         w = r["workers"]
-        lines += [f"N workers (`server.py worker`, PATRON_JOB_INTERVAL={w['tick_s']}): a backlog of held awards made "
-                  "due (half of them per count), drained by `release_pending_points`, hourly jobs pushed out during "
+        lines += [f"N workers (`server.py worker`, PATRON_JOB_INTERVAL={w['tick_s']}): a backlog of held awards "
+                  "already due, drained by `release_pending_points`, hourly jobs pushed out during "
                   "the drain. Target: 3 workers drain ~3× faster.", "",
                   "| workers | backlog | seconds | left | awards/s |", "|---:|---:|---:|---:|---:|"]
         for key, v in w.items():
@@ -487,6 +503,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", default="1,3")
     p.add_argument("--tick", type=int, default=2, help="PATRON_JOB_INTERVAL of the worker processes")
     p.add_argument("--drain-timeout", type=float, default=300)
+    p.add_argument("--backlog", type=int, default=8000, help="held awards made due per worker count")
     p.add_argument("--hourly-window", type=float, default=60)
     p.add_argument("--json")
     p.add_argument("--markdown", help="write the RESULTS.md section here (bench/results/scale.md is appended "
@@ -510,7 +527,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         r["pagination"] = run_loop(pagination(big, a.repeat))
     if "workers" in only:
         r["workers"] = run_loop(workers(big, [int(n) for n in a.workers.split(",")], a.tick,
-                                        a.drain_timeout, a.hourly_window))
+                                        a.drain_timeout, a.hourly_window, a.backlog))
     r["machine_after"] = {"loadavg": machine()["loadavg"]}
     r["took_s"] = round(time.monotonic() - t0)
     return r
