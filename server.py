@@ -41,6 +41,7 @@ from composition.api import schema
 from domain import changes, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
 from domain.demo import seed
+from domain.demo_scale import RefusedError, generate
 from domain.jobs import JobRunner
 from domain.observability import context as log_context
 from domain.observability import logs
@@ -380,6 +381,22 @@ async def _seed() -> None:
         await db.close_orm()
 
 
+async def _generate_demo(args: argparse.Namespace) -> int:
+    await db.migrate(args.database_url)
+    await db.init_orm(args.database_url)
+    try:
+        started = time.monotonic()
+        counts = await generate(args.members, args.orders, force=args.force, seed=args.seed)
+        print(f"generated in {time.monotonic() - started:.0f} s: {counts}")
+        return 0
+    except RefusedError as exc:
+        print(f"generate-demo: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await changes.close()
+        await db.close_orm()
+
+
 async def _train() -> None:
     subscribers.wire()
     await db.init_orm()
@@ -401,9 +418,16 @@ def main(argv: list[str] | None = None) -> int | str:
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="server.py", description="Patron loyalty and reviews API")
     parser.add_argument("command", nargs="?", default="serve",
-                        choices=["serve", "worker", "migrate", "seed", "export-schema", "train-recommender"])
+                        choices=["serve", "worker", "migrate", "seed", "export-schema", "train-recommender",
+                                 "generate-demo"])
     parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.port)
+    demo = parser.add_argument_group("generate-demo (PostgreSQL only)")
+    demo.add_argument("--members", type=int, default=1_000_000)
+    demo.add_argument("--orders", type=int, default=3_000_000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--force", action="store_true", help="add the demo data even if members exist")
+    demo.add_argument("--database-url", default=None, help="default: DATABASE_URL")
     args = parser.parse_args(argv)
     logs.configure(settings.log_format)
     if args.command == "migrate":
@@ -413,6 +437,8 @@ def main(argv: list[str] | None = None) -> int | str:
         asyncio.run(_worker())
     elif args.command == "seed":
         asyncio.run(_seed())
+    elif args.command == "generate-demo":
+        return asyncio.run(_generate_demo(args))
     elif args.command == "train-recommender":
         asyncio.run(_train())
     elif args.command == "export-schema":

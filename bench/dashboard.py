@@ -71,7 +71,8 @@ TARGET = "dash-m0"
 
 def member_token(external_id: str) -> str:
     """What domain.auth.service.issue_member_token does, with the bench secret."""
-    return jwt.encode({"sub": external_id, "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256")
+    now = int(time.time())
+    return jwt.encode({"sub": external_id, "iat": now, "exp": now + 3600}, JWT_SECRET, algorithm="HS256")
 
 
 def check_ok(status: int, body: bytes) -> None:

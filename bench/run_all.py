@@ -525,6 +525,9 @@ def render(results: dict[str, dict[str, Any]], m: dict[str, str], errors: list[s
                 lines += md(results[name])
             except (KeyError, TypeError, ValueError) as exc:  # an old result file of another shape
                 lines += [f"## {name}", "", f"(stored result could not be rendered: {exc!r})", ""]
+    scale = RESULTS / "scale.md"  # written by bench/scale.py --markdown (a separate, long run)
+    if scale.exists():
+        lines += [scale.read_text().rstrip("\n"), ""]
     return "\n".join(lines)
 
 

@@ -25,7 +25,10 @@ class LedgerEntry(Model):
     class Meta:
         table = "ledger_entries"
         unique_together = (("member", "idempotency_key"),)
-        indexes = (("member_id", "id"), ("expires_at",))
+        # Plus the partial index idx_ledger_live_lot_expiry (migration 0012) for the expiry job;
+        # 0012 dropped the plain expires_at index: PostgreSQL preferred it and walked every
+        # spent lot of the history on each run.
+        indexes = (("member_id", "id"),)
 
 
 class LotConsumption(Model):
@@ -67,5 +70,6 @@ class Award(Model):
     class Meta:
         table = "awards"
         unique_together = (("member", "idempotency_key"),)
-        # (status, release_at): the release job reads held awards by their due date.
+        # (status, release_at): the release job reads held awards by their due date; plus the
+        # partial index idx_awards_held_release (migration 0012, held awards only).
         indexes = (("source_type", "source_id"), ("status", "release_at"))
