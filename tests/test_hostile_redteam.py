@@ -55,3 +55,66 @@ async def test_variables_at_the_cap_still_work(api):
     data = await api.ok('query($l: [PreviewLineInput!]!) { previewEarning(input: {currency: "KRW", lines: $l}) '
                         '{ points } }', {"l": lines})
     assert data["previewEarning"]["points"] == 0
+
+
+# --- 2: a held review's text is the member's personal data in every payload --------------------------
+
+REVIEW_FIELDS = "review { title body author { displayName } followUp { answer } personalDataWithheld status } errors { code field }"
+EDIT = "mutation($i: EditReviewInput!) { editReview(input: $i) { " + REVIEW_FIELDS + " } }"
+DELETE = "mutation($i: ReviewRefInput!) { deleteReview(input: $i) { " + REVIEW_FIELDS + " } }"
+ADD_MEDIA = ("mutation($i: ReviewRefInput!, $m: [Upload!]!) { addReviewMedia(input: $i, media: $m) { "
+             + REVIEW_FIELDS + " } }")
+HELD_BODY = "reach me: zed.private@example.com"
+
+
+async def _held_review(api) -> int:
+    from domain.catalog.service import upsert_products
+
+    await upsert_products([{"external_id": "p3", "title": "Trail Runner", "categories": ["shoes"]}])
+    await helpers.member("m5", name="Zed Private")
+    body = await api.ok("""mutation { submitReview(input: {productExternalId: "p3", rating: 1, title: "held",
+        body: "reach me: zed.private@example.com"}) { review { reviewId status rejectReason } } }""",
+                        token=member_token("m5"))
+    review = body["submitReview"]["review"]
+    assert (review["status"], review["rejectReason"]) == ("PENDING", "PERSONAL_DATA")
+    return review["reviewId"]
+
+
+async def test_a_storefront_without_pii_gets_no_held_review_text_from_edit_or_delete(api, storefront_token, admin_token):
+    review_id = await _held_review(api)
+    # when the storefront edits the rating (a real change) for the author
+    edited = (await api.ok(EDIT, {"i": {"reviewId": review_id, "memberExternalId": "m5", "rating": 2}},
+                           storefront_token))["editReview"]
+    # then the change is made but the held text is withheld
+    assert edited["errors"] == []
+    assert edited["review"] == {"title": None, "body": "", "author": {"displayName": ""}, "followUp": {"answer": None},
+                                "personalDataWithheld": True, "status": "PENDING"}
+    # and an admin still reads it
+    listed = await api.ok("query { reviewModerationQueue(first: 5) { edges { node { title body personalDataWithheld } } } }",
+                          token=admin_token)
+    assert listed["reviewModerationQueue"]["edges"][0]["node"] == {"title": "held", "body": HELD_BODY,
+                                                             "personalDataWithheld": False}
+    # and deleting answers with no text either
+    deleted = (await api.ok(DELETE, {"i": {"reviewId": review_id, "memberExternalId": "m5"}},
+                            storefront_token))["deleteReview"]
+    assert (deleted["review"]["title"], deleted["review"]["body"], deleted["review"]["status"]) == (None, "", "DELETED")
+
+
+async def test_the_author_still_sees_their_held_review(api):
+    review_id = await _held_review(api)
+    edited = (await api.ok(EDIT, {"i": {"reviewId": review_id, "rating": 2}}, member_token("m5")))["editReview"]
+    assert (edited["review"]["title"], edited["review"]["body"]) == ("held", HELD_BODY)
+
+
+async def test_no_op_review_mutations_are_refused_and_read_nothing(api, storefront_token):
+    from domain.reviews.models import ReviewRevision
+
+    review_id = await _held_review(api)
+    revisions = await ReviewRevision.all().count()
+    nothing = (await api.ok(EDIT, {"i": {"reviewId": review_id, "memberExternalId": "m5"}},
+                            storefront_token))["editReview"]
+    assert nothing == {"review": None, "errors": [{"code": "INVALID", "field": "input"}]}
+    no_files = (await api.ok(ADD_MEDIA, {"i": {"reviewId": review_id, "memberExternalId": "m5"}, "m": []},
+                             storefront_token))["addReviewMedia"]
+    assert no_files == {"review": None, "errors": [{"code": "INVALID", "field": "media"}]}
+    assert await ReviewRevision.all().count() == revisions
