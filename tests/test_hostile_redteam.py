@@ -118,3 +118,30 @@ async def test_no_op_review_mutations_are_refused_and_read_nothing(api, storefro
                              storefront_token))["addReviewMedia"]
     assert no_files == {"review": None, "errors": [{"code": "INVALID", "field": "media"}]}
     assert await ReviewRevision.all().count() == revisions
+
+
+# --- 5: ledger reasons a person typed are personal data ----------------------------------------------
+
+LEDGER_VIA_UPSERT = """mutation { upsertMember(input: {externalId: "m1"}) { member { ledger(first: 10) {
+  edges { node { amount reason sourceType } } } } errors { code } } }"""
+
+
+async def test_a_storefront_without_pii_reads_no_typed_ledger_reason(api, admin_token, storefront_token):
+    # given an admin adjustment and a member checkout whose reasons name the member, and an order's points
+    await helpers.order_rule(pending_days=0)
+    await helpers.member("m1", name="Priyanka Vasquezz")
+    await helpers.order("o1", member_id="m1", amount=10_000)
+    await api.ok("""mutation { adjustPoints(input: {memberExternalId: "m1", amount: 5, idempotencyKey: "a1",
+        reason: "goodwill Priyanka birthday 1987-03-14"}) { errors { code } } }""", token=admin_token)
+    await api.ok("""mutation { spendPoints(input: {amount: 5, idempotencyKey: "c1",
+        reason: "checkout for Priyanka Vasquezz"}) { errors { code } } }""", token=member_token("m1"))
+    # when the storefront (no members:pii) reads the ledger back through upsertMember
+    data = await api.ok(LEDGER_VIA_UPSERT, token=storefront_token)
+    rows = [e["node"] for e in data["upsertMember"]["member"]["ledger"]["edges"]]
+    # then the typed reasons are null, Patron's own reason stays
+    assert sorted((r["sourceType"], r["reason"]) for r in rows) == [
+        ("adjustment", None), ("checkout", None), ("order", "Order o1")]
+    # and an admin reads them all
+    admin = await api.ok(LEDGER_VIA_UPSERT, token=admin_token)
+    reasons = {e["node"]["reason"] for e in admin["upsertMember"]["member"]["ledger"]["edges"]}
+    assert {"goodwill Priyanka birthday 1987-03-14", "checkout for Priyanka Vasquezz"} <= reasons

@@ -27,6 +27,7 @@ from tortoise.queryset import QuerySet
 from domain.events.models import Event
 from domain.ledger.models import Award, LedgerEntry
 from domain.members.models import Consent, ConsentChange, Member
+from domain.members.personal_data import CALLER_TEXT_SOURCES
 from domain.recommendations.models import Signal
 from domain.reviews import summary
 from domain.reviews.models import (
@@ -51,7 +52,7 @@ ERASED_EXCERPT = '{"erased":"the member\'s data was erased; this excerpt is not 
 # Sources whose id is the member's, or a key the caller chose (which may embed it); the
 # reasons of caller-chosen sources (checkout, adjustments) are text a person wrote.
 KEYED_BY_MEMBER = frozenset({"signup", "birthday", "referral", "checkout", "adjustment", None})
-CALLER_TEXT = frozenset({"checkout", "adjustment", None})
+CALLER_TEXT = CALLER_TEXT_SOURCES
 ANONYMOUS = "Anonymous"
 # Keys of event payloads that copy a key the member's call chose.
 CALLER_KEYS = frozenset({"idempotencyKey"})
