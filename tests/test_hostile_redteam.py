@@ -145,3 +145,27 @@ async def test_a_storefront_without_pii_reads_no_typed_ledger_reason(api, admin_
     admin = await api.ok(LEDGER_VIA_UPSERT, token=admin_token)
     reasons = {e["node"]["reason"] for e in admin["upsertMember"]["member"]["ledger"]["edges"]}
     assert {"goodwill Priyanka birthday 1987-03-14", "checkout for Priyanka Vasquezz"} <= reasons
+
+
+# --- 6: a member's browsing signals cannot be claimed by another member ------------------------------
+
+async def test_a_members_tracked_signal_with_a_session_stays_theirs_and_cannot_be_merged_away(api):
+    from domain.recommendations.models import Signal
+
+    first = await helpers.member("cust-ZQX9917")
+    other = await helpers.member("cust-OTHER22")
+    # given a member tracks a view carrying a session id
+    tracked = await api.ok('mutation { trackEvents(events: [{sessionId: "sess-ZQX9917", type: VIEW, '
+                           'productExternalId: "p2"}]) { accepted errors { code } } }', token=member_token("cust-ZQX9917"))
+    assert tracked["trackEvents"] == {"accepted": 1, "errors": []}
+    # when another member merges that session
+    merged = await api.ok('mutation { mergeSession(input: {sessionId: "sess-ZQX9917"}) { merged errors { code } } }',
+                          token=member_token("cust-OTHER22"))
+    # then nothing is merged and the signal stays the first member's, in their export too
+    assert merged["mergeSession"] == {"merged": 0, "errors": []}
+    assert await Signal.filter(member_id=first.id).count() == 1
+    assert await Signal.filter(member_id=other.id).count() == 0
+    from domain.members.export import export_member
+
+    exported = await export_member(first)
+    assert [s["product_external_id"] for s in exported["browsing"]] == ["p2"]
