@@ -10,6 +10,7 @@ from schema.limits import extensions
 from schema.realtime import Subscription
 from schema.request_errors import caller_error_code
 from schema.root import Mutation, Query
+from schema.scalars import SCALAR_OVERRIDES
 
 
 class PatronSchema(strawberry.Schema):
@@ -21,4 +22,5 @@ class PatronSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-schema = PatronSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions())
+schema = PatronSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions(),
+                      scalar_overrides=SCALAR_OVERRIDES)

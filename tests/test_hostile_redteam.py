@@ -169,3 +169,49 @@ async def test_a_members_tracked_signal_with_a_session_stays_theirs_and_cannot_b
 
     exported = await export_member(first)
     assert [s["product_external_id"] for s in exported["browsing"]] == ["p2"]
+
+
+# --- 7: a DateTime without an offset is read as UTC everywhere ----------------------------------------
+
+async def test_track_events_with_an_offset_less_time_is_accepted_as_utc(api):
+    from datetime import UTC, datetime
+
+    from domain.recommendations.models import Signal
+
+    await helpers.member("m1")
+    body = await api("mutation($d: DateTime!) { trackEvents(events: [{type: VIEW, productExternalId: \"p1\", at: $d}]) "
+                     "{ accepted errors { code } } }", {"d": "2026-01-01T00:00:00"}, member_token("m1"))
+    assert body == {"data": {"trackEvents": {"accepted": 1, "errors": []}}}
+    assert (await Signal.get()).at == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def test_record_order_with_an_offset_less_placed_at_is_read_as_utc(api, admin_token):
+    from datetime import UTC, datetime
+
+    await helpers.member("m1")
+    body = await api.ok("""mutation { recordOrder(input: {externalId: "o1", memberExternalId: "m1", currency: "USD",
+        placedAt: "2026-01-01T10:00:00", lines: [{sku: "s", quantity: 1, unitPrice: 100}]}) { errors { code } } }""",
+                        token=admin_token)
+    assert body["recordOrder"]["errors"] == []
+    assert (await Order.get()).placed_at == datetime(2026, 1, 1, 10, tzinfo=UTC)
+
+
+def test_every_datetime_input_of_the_schema_reads_an_offset_less_time_as_utc():
+    from datetime import UTC, datetime
+
+    from graphql import GraphQLInputObjectType, GraphQLObjectType, get_named_type
+
+    from schema import schema
+
+    gql = schema._schema
+    positions = []
+    for type_ in gql.type_map.values():
+        if isinstance(type_, GraphQLInputObjectType):
+            positions += [(type_.name, n, f.type) for n, f in type_.fields.items()]
+        elif isinstance(type_, GraphQLObjectType) and not type_.name.startswith("__"):
+            positions += [(f"{type_.name}.{fn}", n, a.type) for fn, f in type_.fields.items() for n, a in f.args.items()]
+    datetimes = [(where, name, get_named_type(t)) for where, name, t in positions if get_named_type(t).name == "DateTime"]
+    assert len(datetimes) >= 5  # placedAt, at, startsAt, until ...
+    for where, name, scalar in datetimes:
+        assert scalar.parse_value("2026-01-01T00:00:00") == datetime(2026, 1, 1, tzinfo=UTC), (where, name)
+        assert scalar.parse_value("2026-01-01T00:00:00").tzinfo is not None, (where, name)
