@@ -9,6 +9,7 @@ from domain.ledger.models import LedgerEntry
 from domain.orders.models import Order
 from tests import helpers
 from tests.conftest import member_token
+from tests.test_realtime import served  # noqa: F401  (the fixture)
 
 MASKED = "Unexpected error."
 
@@ -215,3 +216,46 @@ def test_every_datetime_input_of_the_schema_reads_an_offset_less_time_as_utc():
     for where, name, scalar in datetimes:
         assert scalar.parse_value("2026-01-01T00:00:00") == datetime(2026, 1, 1, tzinfo=UTC), (where, name)
         assert scalar.parse_value("2026-01-01T00:00:00").tzinfo is not None, (where, name)
+
+
+# --- 8: a malformed credential is a 401 / 4403, never a 500 or a masked error -------------------------
+
+def _signed(claims: dict) -> str:
+    import jwt
+
+    from domain.auth import service as auth
+    from domain.settings import get_settings
+
+    now = int(auth.token_time())
+    return jwt.encode({"iat": now, "exp": now + 600} | claims, get_settings().member_jwt_secret, algorithm="HS256")
+
+
+@pytest.mark.parametrize(("claims", "message"), [
+    ({"sub": "m1", "exp": 10**400}, "exp must be a number"),
+    ({"sub": "m1", "iat": -(10**400)}, "iat must be a number"),
+    ({"sub": "m1", "nbf": 10**400}, "not yet valid"),
+    ({"sub": "\ud800"}, "sub must be the member externalId"),
+    ({"sub": "a" * 5000}, "sub must be the member externalId"),
+    ({"sub": "   "}, "sub must be the member externalId"),
+    ({"sub": "m\x001"}, "sub must be the member externalId"),
+])
+async def test_a_signed_but_malformed_member_token_is_unauthenticated(api, claims, message):
+    await helpers.member("m1")
+    response = await api.raw("{ me { externalId } }", token=_signed(claims))
+    assert response.status_code == 401, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED" and message in error["message"], error
+    assert "aaaa" not in response.text and len(response.text) < 500
+
+
+async def test_a_websocket_credential_with_a_lone_surrogate_is_refused_with_4403(served):
+    import asyncio
+    import json
+
+    import websockets
+
+    socket = await websockets.connect(f"ws://127.0.0.1:{served}/graphql", subprotocols=["graphql-transport-ws"])
+    await socket.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer \ud800"}}))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(socket.recv(), 5)
+    assert closed.value.rcvd.code == 4403
