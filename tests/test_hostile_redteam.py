@@ -259,3 +259,34 @@ async def test_a_websocket_credential_with_a_lone_surrogate_is_refused_with_4403
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(socket.recv(), 5)
     assert closed.value.rcvd.code == 4403
+
+
+# --- 9: an anonymous multipart request is refused before its body is read --------------------------
+
+async def test_an_anonymous_upload_is_refused_with_401_before_the_body_is_read():
+    import json
+
+    from server import create_app
+
+    app = create_app(manage_db=False)
+    chunks_read, sent = 0, []
+    chunk = b"x" * 65536
+
+    async def receive() -> dict:
+        nonlocal chunks_read
+        chunks_read += 1
+        return {"type": "http.request", "body": chunk, "more_body": chunks_read < 3000}  # ~190 MB if read
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/graphql", "raw_path": b"/graphql", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"patron.test"), (b"content-type", b"multipart/form-data; boundary=b")],
+             "client": ("127.0.0.1", 5000), "server": ("patron.test", 80)}
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 401
+    assert json.loads(body)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert chunks_read == 0
