@@ -512,3 +512,27 @@ async def test_a_delivery_in_flight_during_erasure_keeps_no_excerpt(api, admin_t
     assert (status, row.status, row.attempts) == ("succeeded", "succeeded", 1)
     assert (row.request_excerpt, row.response_excerpt) == (erasure.ERASED_EXCERPT, None)
     assert found(await dump_database()) == []
+
+
+# --- the database files themselves (SQLite): no copy in the WAL or in free pages -------------------
+
+
+@pytest.mark.skipif(IS_POSTGRES, reason="PostgreSQL keeps dead row versions until VACUUM (README)")
+async def test_erasure_leaves_no_identifier_in_the_sqlite_files_or_wal(api, admin_token, storefront_token, receiver,
+                                                                       deliverer):
+    # given: the member used every feature; the database file and its WAL hold the identifiers
+    from domain import db
+
+    handles = await populate(api, admin_token, storefront_token, receiver, deliverer)
+    path = Path(db.current_url()[len("sqlite://"):].split("?")[0])
+
+    def raw() -> str:
+        files = [path, path.with_name(path.name + "-wal")]
+        return "\n".join(f.read_bytes().decode("latin-1") for f in files if f.exists())
+
+    assert found(raw()) != []
+    # when: the member erases themselves
+    ok(await api.ok(GQL["anonymize"], token=handles["token"]))
+    # then: neither the database file nor the WAL holds any of them, not even in free space
+    assert found(raw()) == []
+    assert (await connections.get("default").execute_query_dict("PRAGMA secure_delete"))[0]["secure_delete"] == 1
