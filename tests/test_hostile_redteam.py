@@ -290,3 +290,29 @@ async def test_an_anonymous_upload_is_refused_with_401_before_the_body_is_read()
     assert start["status"] == 401
     assert json.loads(body)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert chunks_read == 0
+
+
+# --- 11: a revoked bootstrap key is not resurrected, and the start says how to recover ---------------
+
+async def test_a_revoked_bootstrap_key_stays_revoked_and_the_start_says_how_to_recover(caplog):
+    import logging
+
+    from domain.auth import service as auth
+    from domain.auth.models import ApiKey
+
+    # given the bootstrap admin key was revoked by an admin
+    assert await auth.ensure_admin_key("boot-one") is None
+    key = await ApiKey.get(key_hash=auth.hash_key("boot-one"))
+    await auth.revoke_api_key(key.id)
+    # when Patron starts again with the same value
+    with caplog.at_level(logging.WARNING, logger="patron.auth"):
+        assert await auth.ensure_admin_key("boot-one") is None
+    # then the key stays revoked, and one clear line says what to do
+    assert [r.getMessage() for r in caplog.records if r.name == "patron.auth"] == [
+        "PATRON_BOOTSTRAP_ADMIN_KEY names a revoked key; set a new value to create a new admin key"]
+    assert await ApiKey.filter(key_hash=auth.hash_key("boot-one")).count() == 1
+    with pytest.raises(auth.AuthError):
+        await auth.authenticate("Bearer boot-one")
+    # and a new value creates a new admin key
+    assert await auth.ensure_admin_key("boot-two") is None
+    assert (await auth.authenticate("Bearer boot-two")).role == "admin"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
 import time
@@ -17,6 +18,8 @@ from domain.auth.models import ApiKey
 from domain.db import write_transaction
 from domain.errors import InvalidInput, NotFound
 from domain.settings import get_settings
+
+log = logging.getLogger("patron.auth")
 
 ROLES = ("admin", "storefront", "partner")
 
@@ -110,9 +113,17 @@ def _forget_key_changes() -> None:
     invalidate_cache()
 
 
+REVOKED_BOOTSTRAP_MESSAGE = ("PATRON_BOOTSTRAP_ADMIN_KEY names a revoked key; set a new value to create a new "
+                             "admin key")
+
+
 async def ensure_admin_key(bootstrap: str | None) -> str | None:
     """Make sure an admin can get in. Returns a newly generated secret to print once."""
     if bootstrap:
+        if await ApiKey.exists(key_hash=hash_key(bootstrap), revoked_at__isnull=False):
+            # An admin revoked it on purpose: never brought back silently. Say how to get in.
+            log.warning(REVOKED_BOOTSTRAP_MESSAGE)
+            return None
         if not await ApiKey.exists(key_hash=hash_key(bootstrap)):
             try:
                 await create_api_key("bootstrap admin", "admin", bootstrap)
