@@ -178,8 +178,8 @@ def token_time() -> float:
 
 
 # JSON integers have no bound: 10**400 made math.isfinite raise OverflowError (an HTTP 500).
-# Times past the year 33658 are no real token's.
-MAX_EPOCH_SECONDS = 10**12
+# Beyond 10**18 s no time is real (and a lifetime check still names exp = 10**18 itself).
+MAX_EPOCH_SECONDS = 10**18
 
 
 def _epoch_seconds(value: object) -> bool:

@@ -339,9 +339,9 @@ async def _delete_review_rows(review: Review, actor: str) -> Review:
 
 
 async def add_media(review_id: int, member_external_id: str | None, stored: list[StoredMedia], actor: str) -> Review:
+    review = await _own_review(review_id, member_external_id)
     if not stored:
         raise InvalidInput("Send at least one file", "media")  # nothing to add: not a reader either
-    review = await _own_review(review_id, member_external_id)
     async with write_transaction():
         if review.member_id:
             await lock_member(review.member_id)
