@@ -225,6 +225,10 @@ class GraphQLEndpoint:
             await error_response(401, str(exc), "UNAUTHENTICATED")(scope, receive, send)
             return
         scope.setdefault("state", {})["viewer"] = viewer
+        if viewer.role == "anonymous" and scope["method"] == "POST" and is_multipart(content_type):
+            # No anonymous field takes uploads: refuse before reading (up to ~180 MB) of files.
+            await error_response(401, "Sign in to upload files", "UNAUTHENTICATED")(scope, receive, send)
+            return
         retry_after = await self._over_limit(viewer, scope)
         if retry_after is not None:
             body = {"data": None, "errors": [{"message": "Too many requests; slow down",

@@ -11,6 +11,7 @@ from composition.operations import Mutation, Query
 from schema.limits import extensions
 from schema.realtime import Subscription
 from schema.request_errors import caller_error_code
+from schema.scalars import SCALAR_OVERRIDES
 
 
 class PatronSchema(strawberry.Schema):
@@ -22,4 +23,5 @@ class PatronSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-schema = PatronSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions())
+schema = PatronSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions(),
+                      scalar_overrides=SCALAR_OVERRIDES)  # DateTime without an offset = UTC

@@ -48,6 +48,9 @@ def tortoise_config(db_url: str | None = None) -> dict[str, Any]:
     url = db_url or get_settings().database_url
     if url.startswith("postgresql://"):
         url = "postgres://" + url[len("postgresql://"):]
+    if url.startswith("sqlite://") and "secure_delete" not in url:
+        # Deleted and overwritten content is zeroed in the file, not left in free pages (erasure).
+        url += ("&" if "?" in url else "?") + "secure_delete=ON"
     return {
         "connections": {"default": url},
         "apps": {
@@ -132,10 +135,21 @@ async def serialized_writes() -> AsyncIterator[None]:
         yield
 
 
+async def drop_old_page_copies() -> None:
+    """After an erasure commits, on SQLite: copy the WAL into the database and empty it, so the
+    erased values' older page images (still in the -wal file until a checkpoint) are gone; with
+    secure_delete the database file keeps no copy in free space either. PostgreSQL keeps dead
+    row versions until VACUUM reuses their space (README, "What erasure removes")."""
+    if not is_sqlite():
+        return
+    async with _sqlite_write_lock:  # not in the middle of another writer's transaction
+        await connections.get("default").execute_query("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def ensure_sqlite_dir(url: str) -> None:
     """Create the folder of a file-based SQLite URL so a fresh checkout just runs."""
     if url.startswith("sqlite://") and ":memory:" not in url:
-        Path(url[len("sqlite://"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len("sqlite://"):].split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
 
 
 async def migrate(db_url: str | None = None) -> None:

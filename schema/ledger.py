@@ -11,6 +11,7 @@ from strawberry.types import Info
 from domain.ledger import queries
 from domain.ledger.models import Award as AwardModel
 from domain.ledger.models import LedgerEntry as LedgerEntryModel
+from domain.members.personal_data import is_personal_reason
 from schema.common import JSON, global_id
 from schema.errors import UserError, bad_input
 
@@ -32,7 +33,6 @@ class LedgerEntry:
     id: strawberry.ID
     amount: int
     kind: LedgerKind
-    reason: str
     source_type: str | None
     source_id: str | None
     rule_id: int | None
@@ -40,12 +40,21 @@ class LedgerEntry:
     created_at: str
     expires_at: str | None
     remaining: int | None
+    model: strawberry.Private[LedgerEntryModel]
+
+    @strawberry.field(description="Why; null when a person typed it (a checkout's or an adjustment's reason, "
+                                  "personal data) and the API key lacks members:pii.")
+    def reason(self, info: Info) -> str | None:
+        e = self.model
+        if is_personal_reason(e.source_type) and not info.context.viewer.sees_personal_data:
+            return None
+        return e.reason
 
     @classmethod
     def from_model(cls, e: LedgerEntryModel) -> LedgerEntry:
         return cls(
-            id=global_id("LedgerEntry", e.id), amount=e.amount, kind=LedgerKind(e.kind),
-            reason=e.reason, source_type=e.source_type, source_id=e.source_id, rule_id=e.rule_id,
+            id=global_id("LedgerEntry", e.id), amount=e.amount, kind=LedgerKind(e.kind), model=e,
+            source_type=e.source_type, source_id=e.source_id, rule_id=e.rule_id,
             details=e.details, created_at=e.created_at.isoformat(),
             expires_at=e.expires_at.isoformat() if e.expires_at else None, remaining=e.remaining,
         )

@@ -133,8 +133,6 @@ class Review:
     id: strawberry.ID
     review_id: int
     rating: int
-    title: str | None
-    body: str = strawberry.field(description='The text; "" for a rating-only review.')
     rating_only: bool = strawberry.field(description="A rating without title or text (counted in the summary like any other).")
     attributes: JSON
     verified_purchase: bool
@@ -144,9 +142,7 @@ class Review:
     reject_reason: ModerationReason | None = strawberry.field(description="Shown to the author.")
     helpful_count: int
     not_helpful_count: int
-    author: ReviewAuthor
     reply: ReviewReply | None
-    follow_up: FollowUp | None
     created_at: dt.datetime = strawberry.field(description="The review's date (an import keeps its original date).")
     published_at: dt.datetime | None
     open_reports: int = strawberry.field(
@@ -158,19 +154,50 @@ class Review:
     @classmethod
     def from_model(cls, r: ReviewModel, public: bool = True) -> Review:
         return cls(
-            id=global_id("Review", r.id), review_id=r.id, rating=r.rating, title=r.title, body=r.body,
+            id=global_id("Review", r.id), review_id=r.id, rating=r.rating,
             rating_only=is_rating_only(r), open_reports=r.open_reports,
             attributes=r.attributes, verified_purchase=r.verified_purchase, incentivized=r.incentivized,
             imported=r.imported, status=ModerationStatus(r.status), reject_reason=_reason(r.reject_reason),
             helpful_count=r.helpful_count, not_helpful_count=r.not_helpful_count,
-            author=ReviewAuthor(display_name=r.author_name),
             reply=ReviewReply(body=r.reply_body, replied_at=r.replied_at) if r.reply_body and r.replied_at else None,
-            follow_up=FollowUp(question=r.follow_up_question, answer=r.follow_up_answer) if r.follow_up_question else None,
             created_at=r.created_at, published_at=r.published_at, model=r, public_media_only=public,
         )
 
+    # What the member wrote (title, text, follow-up answer, name, photos) is personal data until the
+    # review is published (public anyway then): a held or rejected review's text is withheld from
+    # storefront and partner keys without members:pii, in every payload and query alike.
+    def _withheld(self, info: Info) -> bool:
+        return self.model.status != "published" and not info.context.viewer.sees_personal_data
+
+    @strawberry.field(description="Null while the review is not published and the API key lacks members:pii.")
+    def title(self, info: Info) -> str | None:
+        return None if self._withheld(info) else self.model.title
+
+    @strawberry.field(description='The text; "" for a rating-only review, and while the review is not '
+                                  "published and the API key lacks members:pii.")
+    def body(self, info: Info) -> str:
+        return "" if self._withheld(info) else self.model.body
+
+    @strawberry.field
+    def author(self, info: Info) -> ReviewAuthor:
+        return ReviewAuthor(display_name="" if self._withheld(info) else self.model.author_name)
+
+    @strawberry.field
+    def follow_up(self, info: Info) -> FollowUp | None:
+        r = self.model
+        if not r.follow_up_question:
+            return None
+        return FollowUp(question=r.follow_up_question, answer=None if self._withheld(info) else r.follow_up_answer)
+
+    @strawberry.field(description="True when the member's text, name and media are withheld: the review is not "
+                                  "published and the API key lacks members:pii.")
+    def personal_data_withheld(self, info: Info) -> bool:
+        return self._withheld(info)
+
     @strawberry.field
     async def media(self, info: Info) -> list[ReviewMedia]:
+        if self._withheld(info):
+            return []
         loader = info.context.loaders.public_media if self.public_media_only else info.context.loaders.all_media
         preview = not self.public_media_only
         return [ReviewMedia.from_model(m, preview) for m in await loader.load(self.model.id)]

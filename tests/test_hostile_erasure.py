@@ -148,6 +148,11 @@ async def populate(api, admin_token: str, storefront_token: str, receiver: Recei
     ok(await api.ok(GQL["spend"], {"i": {"amount": 10, "idempotencyKey": "spend-1", "reason": "Checkout by Priyanka"}}, me))
     ok(await api.ok(GQL["adjust"], {"i": {"memberExternalId": OLD_ID, "amount": 5, "reason": "Goodwill for Priyanka",
                                           "idempotencyKey": f"goodwill:{OLD_ID}"}}, admin_token))
+    # Caller-chosen keys that embed the old id joined by "-", "_" and "." (the whole key is the member's).
+    ok(await api.ok(GQL["spend"], {"i": {"amount": 5, "idempotencyKey": f"chk-{OLD_ID}-1"}}, me))
+    ok(await api.ok(GQL["spend"], {"i": {"amount": 1, "idempotencyKey": f"cart_{OLD_ID}_7"}}, me))
+    ok(await api.ok(GQL["adjust"], {"i": {"memberExternalId": OLD_ID, "amount": 3, "reason": "Bonus",
+                                          "idempotencyKey": f"adj.{OLD_ID}x"}}, admin_token))
     # Reviews: the member's own with a photo, edited, replied to; another member's review voted and reported.
     mine = ok((await api.upload(GQL["submit"], {"i": {"productExternalId": "p1", "rating": 5, "title": "Priyanka loves it",
                                                      "body": f"{NAME} here: great grip on long runs, "
@@ -179,7 +184,7 @@ async def populate(api, admin_token: str, storefront_token: str, receiver: Recei
     ok(await api.ok(GQL["answer"], {"i": {"questionId": theirs_q["question"]["questionId"],
                                           "body": "Yes, I use them on trails every week."}}, me))
     # Rewards, subscriptions, activities, browsing signals.
-    code = ok(await api.ok(GQL["redeem"], {"i": {"rewardId": ids["reward"], "idempotencyKey": "redeem-1"}}, me))
+    code = ok(await api.ok(GQL["redeem"], {"i": {"rewardId": ids["reward"], "idempotencyKey": f"red-{OLD_ID}"}}, me))
     ok(await api.ok(GQL["use"], {"i": {"code": code["redemption"]["code"], "orderExternalId": "ord-1"}}, storefront_token))
     sub = ok(await api.ok(GQL["subscribe"], {"i": {"planId": ids["plan"], "sku": "sock-1"}}, me))
     sub_id = sub["subscription"]["subscriptionId"]
@@ -507,3 +512,27 @@ async def test_a_delivery_in_flight_during_erasure_keeps_no_excerpt(api, admin_t
     assert (status, row.status, row.attempts) == ("succeeded", "succeeded", 1)
     assert (row.request_excerpt, row.response_excerpt) == (erasure.ERASED_EXCERPT, None)
     assert found(await dump_database()) == []
+
+
+# --- the database files themselves (SQLite): no copy in the WAL or in free pages -------------------
+
+
+@pytest.mark.skipif(IS_POSTGRES, reason="PostgreSQL keeps dead row versions until VACUUM (README)")
+async def test_erasure_leaves_no_identifier_in_the_sqlite_files_or_wal(api, admin_token, storefront_token, receiver,
+                                                                       deliverer):
+    # given: the member used every feature; the database file and its WAL hold the identifiers
+    from domain import db
+
+    handles = await populate(api, admin_token, storefront_token, receiver, deliverer)
+    path = Path(db.current_url()[len("sqlite://"):].split("?")[0])
+
+    def raw() -> str:
+        files = [path, path.with_name(path.name + "-wal")]
+        return "\n".join(f.read_bytes().decode("latin-1") for f in files if f.exists())
+
+    assert found(raw()) != []
+    # when: the member erases themselves
+    ok(await api.ok(GQL["anonymize"], token=handles["token"]))
+    # then: neither the database file nor the WAL holds any of them, not even in free space
+    assert found(raw()) == []
+    assert (await connections.get("default").execute_query_dict("PRAGMA secure_delete"))[0]["secure_delete"] == 1

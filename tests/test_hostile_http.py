@@ -69,7 +69,7 @@ async def test_chunked_json_body_within_the_limit_is_served(client):
     assert response.status_code == 200 and response.json() == {"data": {"tiers": []}}
 
 
-async def test_chunked_multipart_body_past_its_own_limit_is_refused(client, monkeypatch):
+async def test_chunked_multipart_body_past_its_own_limit_is_refused(client, monkeypatch, admin_token):
     # Given a multipart limit of 30 KB (body 10 KB + one 10 KB video + one 10 KB photo)
     for name in ("PATRON_MAX_BODY_BYTES", "PATRON_VIDEO_MAX_BYTES", "PATRON_PHOTO_MAX_BYTES"):
         monkeypatch.setenv(name, "10000")
@@ -78,9 +78,11 @@ async def test_chunked_multipart_body_past_its_own_limit_is_refused(client, monk
     small, small_type = _multipart(ops, '{"0": ["variables.f"]}', {"0": ("a.jpg", b"x" * 15_000, "image/jpeg")})
     large, large_type = _multipart(ops, '{"0": ["variables.f"]}', {"0": ("a.jpg", b"x" * 40_000, "image/jpeg")})
     # When both are sent chunked, then the one past 30 KB is a 413 and the other passes the limit
-    _bad_request(await client.post("/graphql", content=_chunks(large, 4096), headers={"content-type": large_type}),
-                 413, "REQUEST_TOO_LARGE")
-    assert (await client.post("/graphql", content=_chunks(small, 4096), headers={"content-type": small_type})).status_code == 200
+    signed_in = {"authorization": f"Bearer {admin_token}"}  # anonymous uploads are refused unread (401)
+    _bad_request(await client.post("/graphql", content=_chunks(large, 4096),
+                                   headers={"content-type": large_type} | signed_in), 413, "REQUEST_TOO_LARGE")
+    assert (await client.post("/graphql", content=_chunks(small, 4096),
+                              headers={"content-type": small_type} | signed_in)).status_code == 200
     # And a JSON body keeps the smaller limit
     _bad_request(await client.post("/graphql", content=_chunks(TIERS[:-1] + b" " * 15_000 + b"}"), headers=JSON),
                  413, "REQUEST_TOO_LARGE")
@@ -147,17 +149,20 @@ MALFORMED_MULTIPART = {
 
 
 @pytest.mark.parametrize("fields", MALFORMED_MULTIPART.values(), ids=MALFORMED_MULTIPART.keys())
-async def test_malformed_multipart_request_is_a_json_400(client, fields):
+async def test_malformed_multipart_request_is_a_json_400(client, fields, admin_token):
     body, content_type = _multipart(*fields)
-    _bad_request(await client.post("/graphql", content=body, headers={"content-type": content_type}))
+    _bad_request(await client.post("/graphql", content=body, headers={"content-type": content_type,
+                                                                      "authorization": f"Bearer {admin_token}"}))
 
 
-async def test_multipart_without_operations_or_with_a_bad_boundary_is_a_json_400(client):
+async def test_multipart_without_operations_or_with_a_bad_boundary_is_a_json_400(client, admin_token):
     body, content_type = _multipart(OPS, '{"0": ["variables.media.0"]}')
+    signed_in = {"authorization": f"Bearer {admin_token}"}
     _bad_request(await client.post("/graphql", content=body.replace(b'name="operations"', b'name="other"'),
-                                   headers={"content-type": content_type}))
-    _bad_request(await client.post("/graphql", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=xyz"}))
-    _bad_request(await client.post("/graphql", content=b"garbage", headers={"content-type": "multipart/form-data"}))
+                                   headers={"content-type": content_type} | signed_in))
+    _bad_request(await client.post("/graphql", content=b"garbage",
+                                   headers={"content-type": "multipart/form-data; boundary=xyz"} | signed_in))
+    _bad_request(await client.post("/graphql", content=b"garbage", headers={"content-type": "multipart/form-data"} | signed_in))
 
 
 BAD_GET = {
@@ -205,9 +210,11 @@ BAD_HEADERS = {
 
 
 @pytest.mark.parametrize("headers,status,code", BAD_HEADERS.values(), ids=BAD_HEADERS.keys())
-async def test_malformed_headers_get_a_json_4xx(client, headers, status, code):
+async def test_malformed_headers_get_a_json_4xx(client, headers, status, code, admin_token):
     if not any(name == b"content-type" for name, _ in headers):
         headers = [(b"content-type", b"application/json")] + headers
+    elif not any(name == b"authorization" for name, _ in headers):  # multipart: anonymous is refused unread
+        headers = [(b"authorization", f"Bearer {admin_token}".encode())] + headers
     _bad_request(await client.post("/graphql", content=TIERS, headers=headers), status, code)
 
 

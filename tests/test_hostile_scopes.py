@@ -357,13 +357,19 @@ async def test_recorded_payloads_carry_no_personal_value_once_redacted(api, admi
                           token=storefront_token))["askQuestion"]
     assert asked["errors"] == [], asked
     more = await api.ok("""mutation($r: Int!, $q: Int!, $p: Int!) {
-      reply: replyToReview(input: {reviewId: $r, body: "Sorry to hear that."}) { errors { code } }
+      reply: replyToReview(input: {reviewId: $r, body: "Sorry to hear that, Ann Lee."}) { errors { code } }
+      adjust: adjustPoints(input: {memberExternalId: "m1", amount: 50, reason: "goodwill Ann birthday 1990-05-01",
+                                   idempotencyKey: "adj-1"}) { errors { code } }
       answer: answerQuestion(input: {questionId: $q, memberExternalId: "m1", body: "It runs true to size, Ann."}) {
                 errors { code } }
       sub: subscribe(input: {memberExternalId: "m1", planId: $p}) { subscription { subscriptionId } errors { code } }
     }""", {"r": review_id, "q": asked["question"]["questionId"], "p": setup["plan"]["plan"]["planId"]}, admin_token)
     assert all(v["errors"] == [] for v in more.values()), more
-    secrets.append("It runs true to size, Ann.")
+    secrets += ["It runs true to size, Ann.", "Sorry to hear that, Ann Lee.", "goodwill Ann birthday"]
+    spent = await api.ok("""mutation { spendPoints(input: {memberExternalId: "m1", amount: 5, idempotencyKey: "chk-1",
+        reason: "checkout for Ann Lee"}) { errors { code } } }""", token=storefront_token)
+    assert spent["spendPoints"]["errors"] == []
+    secrets.append("checkout for Ann Lee")
     cancelled = await api.ok("""mutation($s: Int!) { cancelSubscription(input: {subscriptionId: $s, memberExternalId: "m1",
         reason: OTHER, comment: "Moving in with Ann Lee", confirm: true}) { errors { code } } }""",
                              {"s": more["sub"]["subscription"]["subscriptionId"]}, admin_token)
@@ -375,7 +381,10 @@ async def test_recorded_payloads_carry_no_personal_value_once_redacted(api, admi
     raw = orjson.dumps([e.payload for e in events]).decode()
     assert {s for s in secrets if s in raw} >= {PII[0], PII[1], "Ann L.", "Ann's favourite", "Moving in with Ann Lee"}
     # then no personal value survives the redaction of any of them
-    assert {e.type for e in events} >= {"member.created", "member.updated", "order.recorded", "review.created",
+    assert {s for s in secrets if s in raw} >= {"checkout for Ann Lee", "goodwill Ann birthday",
+                                                "Sorry to hear that, Ann Lee."}
+    assert {e.type for e in events} >= {"points.adjusted", "points.redeemed",
+                                        "member.created", "member.updated", "order.recorded", "review.created",
                                         "review.replied", "review.deleted", "question.created", "question.answered",
                                         "subscription.created", "subscription.cancelled"}
     for event in events:

@@ -112,6 +112,8 @@ NOT_GLOBAL = [
     "64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "64:ff9b:1::a00:1",
     # Teredo: client 127.0.0.1 and client 192.0.2.45 (both behind public server 65.54.227.120)
     "2001:0:4136:e378:8000:63bf:80ff:fffe", "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    # documentation prefix 3fff::/20 (RFC 9637; Python 3.11 calls it global), SRv6 SIDs 5f00::/16
+    "3fff::1", "3fff:fff:ffff::1", "5f00::1",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
 import time
@@ -17,6 +18,8 @@ from domain.auth.models import ApiKey
 from domain.db import write_transaction
 from domain.errors import InvalidInput, NotFound
 from domain.settings import get_settings
+
+log = logging.getLogger("patron.auth")
 
 ROLES = ("admin", "storefront", "partner")
 
@@ -120,9 +123,17 @@ def _forget_key_changes() -> None:
     _cache.clear()
 
 
+REVOKED_BOOTSTRAP_MESSAGE = ("PATRON_BOOTSTRAP_ADMIN_KEY names a revoked key; set a new value to create a new "
+                             "admin key")
+
+
 async def ensure_admin_key(bootstrap: str | None) -> str | None:
     """Make sure an admin can get in. Returns a newly generated secret to print once."""
     if bootstrap:
+        if await ApiKey.exists(key_hash=hash_key(bootstrap), revoked_at__isnull=False):
+            # An admin revoked it on purpose: never brought back silently. Say how to get in.
+            log.warning(REVOKED_BOOTSTRAP_MESSAGE)
+            return None
         if not await ApiKey.exists(key_hash=hash_key(bootstrap)):
             try:
                 await create_api_key("bootstrap admin", "admin", bootstrap)
@@ -176,13 +187,38 @@ def token_time() -> float:
     return time.time()
 
 
+# JSON integers have no bound: 10**400 made math.isfinite raise OverflowError (an HTTP 500).
+# Beyond 10**18 s no time is real (and a lifetime check still names exp = 10**18 itself).
+MAX_EPOCH_SECONDS = 10**18
+
+
+def _epoch_seconds(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= MAX_EPOCH_SECONDS
+    return math.isfinite(value) and abs(value) <= MAX_EPOCH_SECONDS
+
+
+def _valid_sub(sub: object) -> bool:
+    """The externalId rules (1 to 255 characters, not blank), valid Unicode, no NUL: a signed
+    token is still input, and a sub no member could have must not reach the database."""
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > 255 or "\x00" in sub:
+        return False
+    try:
+        sub.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_token_times(claims: dict) -> None:
     """exp and iat are required numbers; the lifetime (exp - iat) is capped, so a token with
     exp = 10**18 is refused; iat may not lie in the future beyond the leeway."""
     now = token_time()
     exp, iat = claims.get("exp"), claims.get("iat")
     for name, value in (("exp", exp), ("iat", iat)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not _epoch_seconds(value):
             raise AuthError(f"Invalid member token: {name} must be a number (seconds since the epoch)")
     if exp <= now:
         raise AuthError("Invalid member token: Signature has expired")
@@ -193,7 +229,7 @@ def _check_token_times(claims: dict) -> None:
         raise AuthError(f"Invalid member token: lifetime exp - iat exceeds {max_ttl} seconds "
                         "(PATRON_MEMBER_JWT_MAX_TTL)")
     nbf = claims.get("nbf")
-    if nbf is not None and (not isinstance(nbf, (int, float)) or nbf > now + CLOCK_SKEW_SECONDS):
+    if nbf is not None and (not _epoch_seconds(nbf) or nbf > now + CLOCK_SKEW_SECONDS):
         raise AuthError("Invalid member token: not yet valid (nbf)")
 
 
@@ -226,8 +262,9 @@ def _decode_member_token(token: str) -> tuple[Viewer, float]:
         raise AuthError(f"Invalid member token: {exc}") from None
     _check_token_times(claims)
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
-        raise AuthError("Invalid member token: sub must be the member externalId")
+    if not _valid_sub(sub):
+        raise AuthError("Invalid member token: sub must be the member externalId (1 to 255 characters "
+                        "of valid Unicode)")
     return Viewer("member", member_external_id=sub), claims["exp"]
 
 
@@ -238,8 +275,17 @@ async def authenticate(authorization: str | None) -> Viewer:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("Authorization must be 'Bearer <token>'")
     token = token.strip()
+    try:
+        token.encode("utf-8")  # "\ud800" (a WebSocket's JSON can carry one) broke hash_key
+    except UnicodeEncodeError:
+        raise AuthError("Malformed credential: not valid Unicode text") from None
     if token.count(".") == 2:
-        return _viewer_for_jwt(token)
+        try:
+            return _viewer_for_jwt(token)
+        except AuthError:
+            raise
+        except (ValueError, TypeError, OverflowError, UnicodeError) as exc:  # any malformed token is refused
+            raise AuthError(f"Invalid member token: {type(exc).__name__}") from None
     return await _viewer_for_key(token)
 
 

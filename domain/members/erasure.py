@@ -27,6 +27,7 @@ from tortoise.queryset import QuerySet
 from domain.events.models import Event
 from domain.ledger.models import Award, LedgerEntry
 from domain.members.models import Consent, ConsentChange, Member
+from domain.members.personal_data import CALLER_TEXT_SOURCES
 from domain.recommendations.models import Signal
 from domain.reviews import summary
 from domain.reviews.models import (
@@ -51,8 +52,10 @@ ERASED_EXCERPT = '{"erased":"the member\'s data was erased; this excerpt is not 
 # Sources whose id is the member's, or a key the caller chose (which may embed it); the
 # reasons of caller-chosen sources (checkout, adjustments) are text a person wrote.
 KEYED_BY_MEMBER = frozenset({"signup", "birthday", "referral", "checkout", "adjustment", None})
-CALLER_TEXT = frozenset({"checkout", "adjustment", None})
+CALLER_TEXT = CALLER_TEXT_SOURCES
 ANONYMOUS = "Anonymous"
+# Keys of event payloads that copy a key the member's call chose.
+CALLER_KEYS = frozenset({"idempotencyKey"})
 # Keys of event payloads that carry text a person wrote (reviews, replies, comments, the
 # reasons of checkouts and adjustments).
 FREE_TEXT_KEYS = frozenset({"title", "body", "reply", "comment", "note", "answer", "reason"})
@@ -147,9 +150,13 @@ class Identifiers:
     words: list[str] = field(default_factory=list)  # name words: removed from free text
 
     def __post_init__(self) -> None:
-        # The old id only where it stands as a token ("member:m1", "rule:2:signup:m1",
-        # "Referral: m1"), never inside another word ("m1" must not touch "m10").
-        self._id = re.compile(r"(?<![\w.@-])" + re.escape(self.old_id) + r"(?![\w.@-])", re.IGNORECASE)
+        # In text that is not only the member's, the old id wherever no letter or digit touches it
+        # ("member:m1", "rule:2:signup:m1", "cart_m1_7", "chk-m1-1", "Referral: m1"), never inside
+        # another word ("m1" must not touch "m10").
+        self._id = re.compile(r"(?<![^\W_])" + re.escape(self.old_id) + r"(?![^\W_])", re.IGNORECASE)
+        # In keys the member's own calls chose (idempotency keys, caller sources): every occurrence,
+        # the whole key is theirs.
+        self._anywhere = re.compile(re.escape(self.old_id), re.IGNORECASE)
         found = sorted({v for v in self.values if v}, key=len, reverse=True)
         self._values = re.compile("|".join(re.escape(v) for v in found), re.IGNORECASE) if found else None
         self._exact = {v.casefold() for v in found} | ({self.birthday.casefold()} if self.birthday else set())
@@ -167,6 +174,11 @@ class Identifiers:
         value = self.personal(value)
         return self._id.sub(self.new_id, value) if isinstance(value, str) else value
 
+    def own_key(self, value: Any) -> Any:
+        """A key or source the member's own call chose: every occurrence of the old id goes."""
+        value = self.personal(value)
+        return self._anywhere.sub(self.new_id, value) if isinstance(value, str) else value
+
     def text(self, value: Any) -> Any:
         value = self.ref(value)
         if isinstance(value, str) and self._words:
@@ -175,7 +187,9 @@ class Identifiers:
 
     def json(self, value: Any, key: str | None = None) -> Any:
         if isinstance(value, dict):
-            return {k: self.json(v, k) for k, v in value.items()}
+            if key == "source" and value.get("type") in KEYED_BY_MEMBER:  # an event's copy of a caller key
+                return {k: self.own_key(v) if k == "id" else self.json(v, k) for k, v in value.items()}
+            return {k: self.own_key(v) if k in CALLER_KEYS else self.json(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [self.json(v, key) for v in value]
         if isinstance(value, str):
@@ -251,16 +265,18 @@ async def erase(member: Member, new_id: str) -> list[str]:
 
     # Points: the member's own rows, and the referrer's rows that name the member as source.
     # The old id becomes the new one in keys, so a replay under the new id finds them.
-    keyed = {"reason": ref, "source_id": ref, "idempotency_key": ref, "details": json}
+    own_key = ids.own_key
+    keyed = {"reason": ref, "source_id": own_key, "idempotency_key": own_key, "details": json}
     caller = keyed | {"reason": text}
-    other = {"reason": ids.personal, "idempotency_key": _caller_key(ref), "details": json}
+    other = {"reason": ids.personal, "idempotency_key": _caller_key(own_key), "details": json}
     referrer_ids = {member.referred_by_id} if member.referred_by_id else set()
     for model in (Award, LedgerEntry):
         rows = await model.filter(member_id=member.id)
         await _rewrite([r for r in rows if r.source_type in KEYED_BY_MEMBER - CALLER_TEXT], keyed)
         await _rewrite([r for r in rows if r.source_type in CALLER_TEXT], caller)
         await _rewrite([r for r in rows if r.source_type not in KEYED_BY_MEMBER], other)
-        await _rewrite(await model.filter(source_type="referral", source_id=ids.old_id), keyed)
+        await _rewrite(await model.filter(source_type="referral", source_id=ids.old_id),
+                       keyed | {"source_id": ref, "idempotency_key": ref})  # the referrer's rows
 
     # Reviews and Q&A: the content stays (it is about the product), the author goes.
     review_ids = list(await _ids(Review.filter(member_id=member.id)))
@@ -291,7 +307,7 @@ async def erase(member: Member, new_id: str) -> list[str]:
                 await review.save(update_fields=["has_media"])
                 await summary.recount(review)
 
-    await _rewrite(await Redemption.filter(member_id=member.id), {"idempotency_key": ref})
+    await _rewrite(await Redemption.filter(member_id=member.id), {"idempotency_key": own_key})
     await _rewrite(await Activity.filter(member_id=member.id), {"url": drop})
     await _rewrite(await Subscription.filter(member_id=member.id), {"cancel_comment": text})
     await _rewrite(await SubscriptionChange.filter(subscription__member_id=member.id), {"actor": ref, "details": json})

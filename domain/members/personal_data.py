@@ -19,6 +19,16 @@ PERSONAL_KEYS = frozenset({
     "title", "body", "comment", "answer", "question", "text",   # free text written by a member
 })
 
+# Ledger sources whose `reason` a person typed (a member's checkout, an admin's adjustment, an
+# entry with no source): free text that may name the member, so personal. Other reasons are
+# Patron's own words ("Order 1001", "Signup bonus"). Erasure scrubs the same reasons.
+CALLER_TEXT_SOURCES = frozenset({"checkout", "adjustment", None})
+
+
+def is_personal_reason(source_type: str | None) -> bool:
+    return source_type in CALLER_TEXT_SOURCES
+
+
 # Every event type -> the personal keys its payload carries (empty: none). Reviewed by hand
 # for each payload builder; tests fail when an event type is missing here, and when a
 # recorded payload carries a personal value this map and PERSONAL_KEYS do not remove.
@@ -34,13 +44,13 @@ EVENT_PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "points.redeemed": (),
     "points.expired": (),
     "points.reversed": (),
-    "points.adjusted": (),  # `reason` is the admin's text
+    "points.adjusted": (),  # `reason` is the admin's text: removed by _caller_reason_removed
     "review.created": ("title", "author"),
     "review.published": ("title", "author"),
     "review.rejected": ("title", "author"),
     "review.unpublished": ("title", "author"),
     "review.deleted": ("title", "author"),
-    "review.replied": ("title", "author"),  # `reply` is the merchant's public text
+    "review.replied": ("title", "author", "reply"),  # the merchant's reply often names the member
     "review.reply_overdue": ("title", "author"),
     "question.created": (),  # the question's text is not in the payload
     "question.answered": (),
@@ -87,7 +97,15 @@ def redact_event_payload(event_type: str, payload: dict[str, Any]) -> dict[str, 
     """
     if event_type not in EVENT_PERSONAL_FIELDS:
         return {}
-    return _without(payload, PERSONAL_KEYS | frozenset(EVENT_PERSONAL_FIELDS[event_type]))
+    return _without(_caller_reason_removed(payload), PERSONAL_KEYS | frozenset(EVENT_PERSONAL_FIELDS[event_type]))
+
+
+def _caller_reason_removed(payload: dict[str, Any]) -> dict[str, Any]:
+    """Points events copy their entry's reason: removed when a person typed it (any event type)."""
+    source = payload.get("source")
+    if "reason" in payload and isinstance(source, dict) and is_personal_reason(source.get("type")):
+        return {k: v for k, v in payload.items() if k != "reason"}
+    return payload
 
 
 def redact_details(details: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from domain import clock
-from domain.db import write_transaction
+from domain.db import drop_old_page_copies, write_transaction
 from domain.errors import DomainError, InvalidInput, MemberNotFound
 from domain.events.service import record_event
 from domain.ledger.service import lock_member
@@ -164,4 +164,5 @@ async def anonymize(external_id: str, actor: str) -> Member:
         )
     for name in files:  # after commit: a rolled-back erasure keeps its files
         storage().delete(name)
+    await drop_old_page_copies()
     return member

@@ -301,7 +301,9 @@ async def track(events: list[dict], member_scope: str | None) -> int:
         ext, session = e.get("member_external_id"), e.get("session_id")
         if member_scope is not None and ext not in (None, member_scope):
             raise InvalidInput("A member can only track their own events", f"events.{i}.memberExternalId")
-        if member_scope is not None and ext is None and session is None:
+        if member_scope is not None:
+            # A signed-in member's signal is theirs even when a sessionId comes along: stored as an
+            # anonymous session row, another member could claim it with mergeSession.
             ext = member_scope
         if not ext and not session:
             raise InvalidInput("memberExternalId or sessionId is required", f"events.{i}")
@@ -320,7 +322,8 @@ async def track(events: list[dict], member_scope: str | None) -> int:
 
 
 async def merge_session(session_id: str, member_external_id: str) -> int:
-    """After login: the anonymous session's signals become the member's."""
+    """After login: the anonymous session's signals become the member's (only rows of no member:
+    a member's own signals are never stored under a session id, so they cannot be claimed)."""
     member = await get_member(member_external_id)
     async with serialized_writes():
         return await Signal.filter(session_id=session_id, member_id__isnull=True).update(member_id=member.id,

@@ -286,6 +286,9 @@ async def edit_review(
     attributes: dict[str, str] | None, actor: str,
 ) -> Review:
     """The author edits: a new revision is kept, and the review is moderated again."""
+    if rating is None and title is None and body is None and attributes is None:
+        # A no-op edit would only read the review back: refused, so it cannot serve as a reader.
+        raise InvalidInput("Nothing to change: give a rating, title, body or attributes", "input")
     review = await _own_review(review_id, member_external_id)
     new_rating = review.rating if rating is None else rating
     new_title = review.title if title is None else title
@@ -337,6 +340,8 @@ async def _delete_review_rows(review: Review, actor: str) -> Review:
 
 async def add_media(review_id: int, member_external_id: str | None, stored: list[StoredMedia], actor: str) -> Review:
     review = await _own_review(review_id, member_external_id)
+    if not stored:
+        raise InvalidInput("Send at least one file", "media")  # nothing to add: not a reader either
     async with write_transaction():
         if review.member_id:
             await lock_member(review.member_id)

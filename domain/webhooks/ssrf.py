@@ -34,6 +34,9 @@ NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
     "64:ff9b:1::/48",  # local-use NAT64
     "fec0::/10",  # site-local (deprecated, still routed inside some networks)
     "169.254.169.254/32", "fd00:ec2::254/128",  # cloud metadata services
+    "3fff::/20",  # documentation (RFC 9637), unknown to Python 3.11's is_global
+    "2001:db8::/32",  # documentation (RFC 3849)
+    "5f00::/16",  # SRv6 SIDs (RFC 9602), not host addresses
 ))
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
