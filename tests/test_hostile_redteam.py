@@ -3,8 +3,12 @@ failed on the main the re-run tried, and pins the fix at its cause."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime
 
+import pytest
+from graphql import GraphQLInputObjectType, GraphQLObjectType, get_named_type
+
+from composition.api import schema
 from domain.ledger.models import LedgerEntry
 from domain.orders.models import Order
 from tests import helpers
@@ -198,12 +202,6 @@ async def test_record_order_with_an_offset_less_placed_at_is_read_as_utc(api, ad
 
 
 def test_every_datetime_input_of_the_schema_reads_an_offset_less_time_as_utc():
-    from datetime import UTC, datetime
-
-    from graphql import GraphQLInputObjectType, GraphQLObjectType, get_named_type
-
-    from schema import schema
-
     gql = schema._schema
     positions = []
     for type_ in gql.type_map.values():
