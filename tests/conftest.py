@@ -28,7 +28,9 @@ from domain.auth import service as auth  # noqa: E402
 from domain.recommendations import training as rec_training  # noqa: E402
 from domain.settings import reload_settings  # noqa: E402
 from domain.webhooks import service as webhook_service  # noqa: E402
+from domain.webhooks.delivery import Deliverer  # noqa: E402
 from server import create_app  # noqa: E402
+from tests.receiver import Receiver  # noqa: E402
 
 IS_POSTGRES = os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://"))
 postgres_only = pytest.mark.skipif(not IS_POSTGRES, reason="needs PostgreSQL row locks (runs in the PostgreSQL pass)")
@@ -132,6 +134,23 @@ class Api:
         body = await self(query, variables, token)
         assert "errors" not in body, body
         return body["data"]
+
+
+@pytest.fixture
+async def receiver():
+    """A webhook receiver on 127.0.0.1 (tests/receiver.py)."""
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.stop()
+
+
+@pytest.fixture
+async def deliverer():
+    """A webhook delivery worker for tests that drive deliveries by hand."""
+    d = Deliverer("test")
+    yield d
+    await d.client.aclose()
 
 
 @pytest.fixture

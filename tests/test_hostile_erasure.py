@@ -87,21 +87,6 @@ def ok(data: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-@pytest.fixture
-async def receiver():
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
-
-
-@pytest.fixture
-async def deliverer():
-    d = Deliverer("erasure-test")
-    yield d
-    await d.client.aclose()
-
-
 async def _program() -> dict[str, Any]:
     for rule in ({"name": "Per order", "type": "ORDER_PAID", "points_per_unit": 1, "currency_unit": 100, "pending_days": 0},
                  {"name": "Welcome", "type": "SIGNUP", "points": 100},

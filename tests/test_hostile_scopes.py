@@ -8,7 +8,6 @@ import json
 from datetime import timedelta
 
 import orjson
-import pytest
 
 from domain import clock
 from domain.auth import scopes as access
@@ -23,7 +22,7 @@ from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
 from domain.webhooks.retention import blank_old_excerpts
 from tests import helpers
 from tests.conftest import member_token
-from tests.receiver import Receiver, Reply
+from tests.receiver import Reply
 
 PII = ("ann@example.com", "Ann Lee", "1990-05-01")
 UPSERT = """mutation($i: UpsertMemberInput!) { upsertMember(input: $i) {
@@ -36,21 +35,6 @@ CREATE_KEY = """mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) {
   apiKey { id role scopes } secret errors { field code message } } }"""
 SET_SCOPES = """mutation($i: SetApiKeyScopesInput!) { setApiKeyScopes(input: $i) {
   apiKey { scopes } errors { field code } } }"""
-
-
-@pytest.fixture
-async def receiver():
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
-
-
-@pytest.fixture
-async def deliverer():
-    d = Deliverer("scopes")
-    yield d
-    await d.client.aclose()
 
 
 async def _key(role: str, scopes: list[str] | None = None) -> tuple[int, str]:

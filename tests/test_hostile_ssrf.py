@@ -80,21 +80,6 @@ def fake_resolver(monkeypatch, answers: dict[str, list[str]]) -> list[str]:
     return asked
 
 
-@pytest.fixture
-async def receiver():
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
-
-
-@pytest.fixture
-async def deliverer():
-    d = Deliverer("ssrf")
-    yield d
-    await d.client.aclose()
-
-
 NOT_GLOBAL = [
     # carrier-grade NAT, including Alibaba Cloud's metadata service
     "100.64.0.1", "100.100.100.200", "100.127.255.254",

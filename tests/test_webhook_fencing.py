@@ -22,14 +22,6 @@ T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def receiver():
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
-
-
-@pytest.fixture
 async def workers():
     a, b = Deliverer("worker-a"), Deliverer("worker-b")
     yield a, b

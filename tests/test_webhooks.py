@@ -15,25 +15,10 @@ from domain.settings import reload_settings
 from domain.webhooks.delivery import Deliverer
 from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests import helpers
-from tests.receiver import Receiver, Reply
+from tests.receiver import Reply
 
 CREATE = """mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) {
   endpoint { endpointId url eventTypes enabled } secret errors { field message code } } }"""
-
-
-@pytest.fixture
-async def receiver():
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
-
-
-@pytest.fixture
-async def deliverer():
-    d = Deliverer("test")
-    yield d
-    await d.client.aclose()
 
 
 async def endpoint(api, token, url, types=("*",)):
