@@ -5,6 +5,7 @@ API tests go through the real ASGI app with httpx."""
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 
 os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
@@ -12,6 +13,9 @@ os.environ["PATRON_MEMBER_JWT_SECRET"] = "test-member-secret-of-at-least-32-byte
 os.environ.pop("PATRON_BOOTSTRAP_ADMIN_KEY", None)
 for name in ("PATRON_RATE_LIMIT_KEY", "PATRON_RATE_LIMIT_MEMBER", "PATRON_RATE_LIMIT_ANONYMOUS"):
     os.environ[name] = "0"  # tests send bursts; test_rate_limits turns limits on
+# Recommender builds run in-process in tests: many tests train on a file shared with the test
+# process; tests/test_recommender_training.py turns the child process on where it is the point.
+os.environ["PATRON_RECS_TRAIN_SUBPROCESS"] = "0"
 os.environ.setdefault("PATRON_SECRET_KEY", "8nY6m1k1G5s0bqk7a1yJQm2b9XW5x2Ck8nH4Wv2tq9E=")
 os.environ["PATRON_WEBHOOK_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
 os.environ.setdefault("PATRON_MEDIA_DIR", __import__("tempfile").mkdtemp(prefix="patron-media-"))
@@ -75,8 +79,14 @@ TABLES = [
 
 
 @pytest.fixture(autouse=True)
-async def clean_state():
+async def clean_state(request):
     conn = connections.get("default")
+    raw = getattr(conn, "_connection", None)
+    if not IS_POSTGRES and raw is not None and raw.in_transaction:
+        # A transaction left open on the shared SQLite connection hides every later write from
+        # other processes (the recommender's training child): say where, and end it.
+        print(f"\nLEAKED SQLITE TRANSACTION before {request.node.nodeid}", file=sys.stderr)
+        await raw.rollback()
     if IS_POSTGRES:
         await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE;")
     else:

@@ -13,7 +13,9 @@ from domain.settings import reload_settings
 from tests.test_recommendations import Q, T0, shop
 
 
-async def test_training_builds_the_model_in_another_process_and_serves_it_here(api):
+async def test_training_builds_the_model_in_another_process_and_serves_it_here(api, monkeypatch):
+    monkeypatch.setenv("PATRON_RECS_TRAIN_SUBPROCESS", "1")
+    reload_settings()
     await shop()
     model = await training.train()
     if ":memory:" not in db.current_url():  # a memory database cannot be read by another process
@@ -26,6 +28,8 @@ async def test_training_builds_the_model_in_another_process_and_serves_it_here(a
 
 
 async def test_in_process_training_gives_the_same_model(monkeypatch):
+    monkeypatch.setenv("PATRON_RECS_TRAIN_SUBPROCESS", "1")
+    reload_settings()
     await shop()
     child = await training.train()
     monkeypatch.setenv("PATRON_RECS_TRAIN_SUBPROCESS", "0")
