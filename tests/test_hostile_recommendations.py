@@ -22,6 +22,7 @@ from domain.recommendations.models import Signal
 from domain.settings import reload_settings
 from tests import helpers
 from tests.conftest import member_token
+from tests.test_recommendations import shop
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 Q = """query($c: RecommendationContext, $p: String, $ps: [String!], $first: Int, $m: String) {
@@ -30,20 +31,6 @@ Q = """query($c: RecommendationContext, $p: String, $ps: [String!], $first: Int,
 TRACK = """mutation($e: [TrackEventInput!]!) { trackEvents(events: $e) { accepted errors { field code } } }"""
 CATALOG = [("coffee", "drinks"), ("tea", "drinks"), ("mug", "kitchen"), ("filter", "kitchen"), ("beans", "drinks"),
            ("grinder", "kitchen"), ("cookie", "snacks"), ("cake", "snacks"), ("scarf", "apparel")]
-
-
-async def shop(placed: datetime) -> None:
-    """Ten shoppers: coffee with mugs and filters, tea with cookies; orders a day apart up to `placed`."""
-    await upsert_products([{"external_id": p, "title": p.title(), "categories": [c]} for p, c in CATALOG])
-    n = 0
-    for i in range(10):
-        ext = f"s{i}"
-        await helpers.member(ext)
-        baskets = [["coffee", "mug", "filter"], ["coffee", "beans"]] if i % 2 == 0 else [["tea", "cookie"], ["tea", "cake"]]
-        for basket in baskets:
-            n += 1
-            await record_order(f"o{n}", ext, "USD", "web", placed - timedelta(days=20 - n),
-                               [LineInput(sku=p, product_external_id=p, quantity=1, unit_price=500) for p in basket])
 
 
 async def recs(api, token=None, **variables):

@@ -23,8 +23,9 @@ CATALOG = [("coffee", "drinks"), ("tea", "drinks"), ("mug", "kitchen"), ("filter
            ("grinder", "kitchen"), ("cookie", "snacks"), ("cake", "snacks"), ("scarf", "apparel")]
 
 
-async def shop() -> None:
-    """Ten shoppers whose baskets pair coffee with mugs and filters, tea with cookies."""
+async def shop(placed: datetime = T0 - timedelta(days=10)) -> None:
+    """Ten shoppers whose baskets pair coffee with mugs and filters, tea with cookies; orders a
+    day apart up to `placed`."""
     clock.set_now(T0)
     await upsert_products([{"external_id": p, "title": p.title(), "categories": [c]} for p, c in CATALOG])
     n = 0
@@ -34,7 +35,7 @@ async def shop() -> None:
         baskets = [["coffee", "mug", "filter"], ["coffee", "beans"]] if i % 2 == 0 else [["tea", "cookie"], ["tea", "cake"]]
         for basket in baskets:
             n += 1
-            await record_order(f"o{n}", ext, "USD", "web", T0 - timedelta(days=30 - n),
+            await record_order(f"o{n}", ext, "USD", "web", placed - timedelta(days=20 - n),
                                [LineInput(sku=p, product_external_id=p, quantity=1, unit_price=500) for p in basket])
 
 

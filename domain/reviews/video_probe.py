@@ -171,19 +171,25 @@ def _check_mdat_coverage(fh: BinaryIO, mdats: list[tuple[int, int]], samples: li
 # --- WebM / Matroska -------------------------------------------------------------------
 
 
-def _ebml_id(fh: BinaryIO) -> int | None:
-    first = fh.read(1)
-    if not first:
-        return None
+def _vint(fh: BinaryIO, first: bytes, max_length: int) -> tuple[bytes, int]:
+    """The rest of an EBML variable-length integer that starts with `first`, and its length."""
     length = 1
-    while length <= 4 and not first[0] & (0x80 >> (length - 1)):
+    while length <= max_length and not first[0] & (0x80 >> (length - 1)):
         length += 1
-    if length > 4:
+    if length > max_length:
         raise _foreign("The video holds bytes that are not a Matroska element")
     rest = fh.read(length - 1)
     if len(rest) != length - 1:
         raise _corrupt("The video is truncated")
-    return int.from_bytes(first + rest, "big")
+    return rest, length
+
+
+def _ebml_id(fh: BinaryIO) -> int | None:
+    first = fh.read(1)
+    if not first:
+        return None
+    rest, _ = _vint(fh, first, 4)
+    return int.from_bytes(first + rest, "big")  # an id keeps its length marker
 
 
 def _ebml_size(fh: BinaryIO) -> int | None:
@@ -191,14 +197,7 @@ def _ebml_size(fh: BinaryIO) -> int | None:
     first = fh.read(1)
     if not first:
         raise _corrupt("The video is truncated")
-    length = 1
-    while length <= 8 and not first[0] & (0x80 >> (length - 1)):
-        length += 1
-    if length > 8:
-        raise _foreign("The video holds bytes that are not a Matroska element")
-    rest = fh.read(length - 1)
-    if len(rest) != length - 1:
-        raise _corrupt("The video is truncated")
+    rest, length = _vint(fh, first, 8)
     value = first[0] & ((0x80 >> (length - 1)) - 1)
     for byte in rest:
         value = (value << 8) | byte
