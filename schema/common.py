@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import strawberry
-from strawberry.relay import to_base64
+from strawberry.relay import from_base64, to_base64
 from strawberry.scalars import JSON
 
-__all__ = ["JSON", "Money", "global_id"]
+from domain.observability.metrics import LEGACY_INT_IDS
+from schema.errors import bad_input
+
+__all__ = ["JSON", "Money", "decode_global_id", "global_id", "parse_id"]
+
+_LEGACY_INT = re.compile(r"[0-9]{1,18}")
+_MAX_ID_LENGTH = 200
 
 
 @strawberry.type(description="Money in integer minor units (e.g. cents; KRW has none) and an ISO 4217 currency.")
@@ -17,3 +25,31 @@ class Money:
 
 def global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(to_base64(type_name, pk))
+
+
+def decode_global_id(value: str) -> tuple[str, int] | None:
+    """(type name, primary key) of a global ID this API issued, else None (never raises)."""
+    if not isinstance(value, str) or len(value) > _MAX_ID_LENGTH:
+        return None
+    try:
+        type_name, raw_pk = from_base64(value)
+    except Exception:  # strawberry raises several types for garbage; all mean "not ours"
+        return None
+    if not type_name.isidentifier() or not _LEGACY_INT.fullmatch(raw_pk):
+        return None
+    return type_name, int(raw_pk)
+
+
+def parse_id(value: str | int, type_name: str, field: str = "id") -> int:
+    """The primary key named by `value`: a global ID of `type_name`, or (deprecated for
+    one release, see CHANGELOG.md) the legacy integer id. Anything else is BAD_USER_INPUT."""
+    raw = str(value)
+    if _LEGACY_INT.fullmatch(raw):
+        LEGACY_INT_IDS.labels(type=type_name).inc()
+        return int(raw)
+    decoded = decode_global_id(raw)
+    if decoded is None:
+        raise bad_input(f"{field} is not an ID this API issued")
+    if decoded[0] != type_name:
+        raise bad_input(f"{field} must be the ID of a {type_name}, not of a {decoded[0]}")
+    return decoded[1]

@@ -20,6 +20,9 @@ DB_POOL = Gauge("patron_db_pool_connections",
                 "PostgreSQL pool connections (size: open, idle: free, max: the cap); read on scrape", ["state"])
 OUTBOX_DEPTH = Gauge("patron_webhook_outbox_depth",
                      "Webhook deliveries waiting to be sent (pending or in flight); counted on scrape")
+LEGACY_INT_IDS = Counter(
+    "patron_legacy_int_ids_total",
+    "Arguments that named an object by its deprecated integer id instead of its global ID", ["type"])
 SUBSCRIPTION_SOCKETS = Gauge("patron_subscription_sockets", "Open GraphQL WebSocket connections")
 WEBHOOK_DELIVERIES = Counter(
     "patron_webhook_deliveries_total",
