@@ -181,10 +181,3 @@ async def init_orm(db_url: str | None = None) -> None:
 async def close_orm() -> None:
     await Tortoise.close_connections()
 
-
-def newest_first(qs: Any, first: int, before_id: int | None) -> Any:
-    """One keyset page, newest first: rows with id below the cursor, plus one extra row
-    that only tells the caller whether there is a next page."""
-    if before_id is not None:
-        qs = qs.filter(id__lt=before_id)
-    return qs.order_by("-id").limit(first + 1)

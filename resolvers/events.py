@@ -4,12 +4,12 @@ from strawberry.types import Info
 
 from domain.events.service import list_events
 from schema.events import Event
-from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.pagination import Connection, paginate
 
 
 async def events(
-    info: Info, first: int | None = 20, after: str | None = None, type: str | None = None
+    info: Info, first: int | None = None, after: str | None = None, type: str | None = None,
+    last: int | None = None, before: str | None = None,
 ) -> Connection[Event]:
-    size = page_size(first)
-    rows = await list_events(size, decode_cursor(after), type)
-    return connection(rows, size, Event.from_model, lambda e: e.id)
+    return await paginate("Query.events", first, after, last, before,
+                          lambda req: list_events(req, type), Event.from_model)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
-from domain.db import newest_first
 from domain.members import service
 from domain.members.data_usage import features
 from domain.members.export import export_member
 from domain.members.models import Member as MemberModel
+from domain.pagination import NEWEST_ID, keyset_page
 from resolvers.common import attempt, fields_given, target_external_id
 from schema.common import JSON
 from schema.members import (
@@ -21,7 +21,7 @@ from schema.members import (
     UpsertMemberInput,
     UpsertMemberPayload,
 )
-from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.pagination import Connection, paginate
 
 
 async def upsert_member(info: Info, input: UpsertMemberInput) -> UpsertMemberPayload:
@@ -57,10 +57,11 @@ async def member(info: Info, external_id: str) -> Member | None:
     return Member.from_model(row) if row else None
 
 
-async def members(info: Info, first: int | None = 20, after: str | None = None) -> Connection[Member]:
-    size = page_size(first)
-    rows = await newest_first(MemberModel.all(), size, decode_cursor(after))
-    return connection(rows, size, Member.from_model, lambda m: m.id)
+async def members(info: Info, first: int | None = None, after: str | None = None,
+                  last: int | None = None, before: str | None = None) -> Connection[Member]:
+    # Not counted: a COUNT over every member (millions) on each page is not cheap.
+    return await paginate("Query.members", first, after, last, before,
+                          lambda req: keyset_page(MemberModel.all(), NEWEST_ID, req), Member.from_model)
 
 
 async def _data_usage(external_id: str) -> DataUsage | None:

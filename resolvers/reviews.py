@@ -13,7 +13,7 @@ from domain.reviews.models import ModerationDecision as DecisionModel
 from domain.reviews.models import Question as QuestionModel
 from domain.reviews.models import Review as ReviewModel
 from resolvers.common import attempt, target_external_id, user_error
-from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.pagination import Connection, paginate
 from schema.reviews import (
     Answer,
     AnswerPayload,
@@ -212,20 +212,25 @@ async def moderate_answer(info: Info, input: ModerateInput) -> AnswerPayload:
 
 
 async def review_moderation_queue(
-    info: Info, first: int | None = 20, after: str | None = None, status: ModerationStatus | None = None,
+    info: Info, first: int | None = None, after: str | None = None, status: ModerationStatus | None = None,
+    last: int | None = None, before: str | None = None,
 ) -> Connection[Review]:
     """Without a status: everything waiting for a moderator (held, or reported while published)."""
-    size = page_size(first)
-    rows = await queries.moderation_queue(size, decode_cursor(after), status.value if status else None)
-    return connection(rows, size, lambda r: Review.from_model(r, public=False), lambda r: r.id)
+    return await paginate("Query.reviewModerationQueue", first, after, last, before,
+                          lambda req: queries.moderation_queue(req, status.value if status else None),
+                          _private_review)
 
 
 async def reviews_awaiting_reply(
-    info: Info, first: int | None = 20, after: str | None = None, overdue: bool | None = None,
+    info: Info, first: int | None = None, after: str | None = None, overdue: bool | None = None,
+    last: int | None = None, before: str | None = None,
 ) -> Connection[Review]:
-    size = page_size(first)
-    rows = await queries.awaiting_reply(size, decode_cursor(after), overdue)
-    return connection(rows, size, lambda r: Review.from_model(r, public=False), lambda r: r.id)
+    return await paginate("Query.reviewsAwaitingReply", first, after, last, before,
+                          lambda req: queries.awaiting_reply(req, overdue), _private_review)
+
+
+def _private_review(row: ReviewModel) -> Review:
+    return Review.from_model(row, public=False)
 
 
 async def moderation_log(info: Info, subject_type: str, subject_id: int) -> list[ModerationDecision]:

@@ -4,7 +4,7 @@ from strawberry.types import Info
 
 from domain.scheduler import queries
 from schema.errors import bad_input
-from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.pagination import Connection, paginate
 from schema.scheduler import Job, JobRun
 
 
@@ -12,10 +12,10 @@ async def jobs(info: Info) -> list[Job]:
     return [Job.from_model(s) for s in await queries.job_states()]
 
 
-async def job_runs(info: Info, name: str | None = None, first: int | None = 20,
-                   after: str | None = None) -> Connection[JobRun]:
+async def job_runs(info: Info, name: str | None = None, first: int | None = None,
+                   after: str | None = None, last: int | None = None,
+                   before: str | None = None) -> Connection[JobRun]:
     if name is not None and len(name) > 64:
         raise bad_input("name: no job has a name that long")
-    size = page_size(first)
-    rows = await queries.job_runs(name, size, decode_cursor(after))
-    return connection(rows, size, JobRun.from_model, lambda r: r.id)
+    return await paginate("Query.jobRuns", first, after, last, before,
+                          lambda req: queries.job_runs(name, req), JobRun.from_model)

@@ -4,13 +4,13 @@ from typing import Any
 
 from strawberry.types import Info
 
-from domain.db import newest_first
 from domain.errors import InvalidInput
+from domain.pagination import NEWEST_ID, keyset_page
 from domain.subscriptions import service
 from domain.subscriptions.models import Subscription as SubscriptionModel
 from domain.subscriptions.models import SubscriptionPlan as PlanModel
 from resolvers.common import attempt, fields_given, target_external_id, user_error
-from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.pagination import Connection, paginate
 from schema.subscriptions import (
     CancelSubscriptionInput,
     MemberSubscription,
@@ -131,13 +131,14 @@ async def record_renewal_failure(info: Info, input: RenewalFailureInput) -> Subs
 
 async def subscriptions(
     info: Info, status: SubscriptionStatus | None = None, plan_id: int | None = None,
-    first: int | None = 20, after: str | None = None,
+    first: int | None = None, after: str | None = None,
+    last: int | None = None, before: str | None = None,
 ) -> Connection[MemberSubscription]:
-    size = page_size(first)
     qs = SubscriptionModel.all()
     if status is not None:
         qs = qs.filter(status=status.value)
     if plan_id is not None:
         qs = qs.filter(plan_id=plan_id)
-    rows = await newest_first(qs, size, decode_cursor(after)).prefetch_related("plan")
-    return connection(rows, size, MemberSubscription.from_model, lambda s: s.id)
+    return await paginate("Query.subscriptions", first, after, last, before,
+                          lambda req: keyset_page(qs, NEWEST_ID, req, prefetch=("plan",)),
+                          MemberSubscription.from_model)

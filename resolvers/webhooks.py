@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
-from domain.db import newest_first
+from domain.pagination import NEWEST_ID, Page, PageRequest, keyset_page
 from domain.webhooks import service
 from domain.webhooks.models import WebhookDelivery as DeliveryModel
 from domain.webhooks.models import WebhookEndpoint as EndpointModel
 from resolvers.common import attempt, fields_given
-from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.pagination import Connection, paginate
 from schema.webhooks import (
     CreateWebhookEndpointInput,
     DeliveryStatus,
@@ -41,18 +41,21 @@ async def webhook_endpoints(info: Info) -> list[WebhookEndpoint]:
 
 
 async def webhook_deliveries(
-    info: Info, endpoint_id: int, status: DeliveryStatus | None = None, first: int | None = 20, after: str | None = None,
+    info: Info, endpoint_id: int, status: DeliveryStatus | None = None, first: int | None = None, after: str | None = None,
+    last: int | None = None, before: str | None = None,
 ) -> Connection[WebhookDelivery]:
-    size = page_size(first)
     owner = _owner(info)
     endpoint = await EndpointModel.get_or_none(id=endpoint_id)
-    if endpoint is None or (owner is not None and endpoint.owner_key_id != owner):
-        return connection([], size, WebhookDelivery.from_model, lambda d: d.id)
-    qs = DeliveryModel.filter(endpoint_id=endpoint_id)
-    if status is not None:
-        qs = qs.filter(status=status.value)
-    rows = await newest_first(qs, size, decode_cursor(after)).prefetch_related("event")
-    return connection(rows, size, WebhookDelivery.from_model, lambda d: d.id)
+
+    async def fetch(request: PageRequest) -> Page[DeliveryModel]:
+        if endpoint is None or (owner is not None and endpoint.owner_key_id != owner):
+            return Page.empty()
+        qs = DeliveryModel.filter(endpoint_id=endpoint_id)
+        if status is not None:
+            qs = qs.filter(status=status.value)
+        return await keyset_page(qs, NEWEST_ID, request, prefetch=("event",))
+
+    return await paginate("Query.webhookDeliveries", first, after, last, before, fetch, WebhookDelivery.from_model)
 
 
 async def create_webhook_endpoint(info: Info, input: CreateWebhookEndpointInput) -> WebhookEndpointPayload:

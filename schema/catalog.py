@@ -6,18 +6,10 @@ import strawberry
 from strawberry.types import Info
 
 from domain.catalog.models import Product as ProductModel
-from domain.errors import InvalidInput
 from domain.reviews import queries, summary
 from schema.common import Money, global_id
 from schema.errors import UserError, bad_input
-from schema.pagination import (
-    Connection,
-    connection,
-    decode_cursor,
-    decode_values,
-    encode_values,
-    page_size,
-)
+from schema.pagination import Connection, paginate
 from schema.reviews import Question, RatingCount, Review, ReviewFilter, ReviewSort
 
 
@@ -69,29 +61,24 @@ class Product:
 
     @strawberry.field(description="Published reviews.")
     async def reviews(
-        self, first: int | None = 20, after: str | None = None, sort: ReviewSort = ReviewSort.NEWEST,
-        filter: ReviewFilter | None = None,
+        self, first: int | None = None, after: str | None = None, sort: ReviewSort = ReviewSort.NEWEST,
+        filter: ReviewFilter | None = None, last: int | None = None, before: str | None = None,
     ) -> Connection[Review]:
-        size = page_size(first)
         f = filter or ReviewFilter()
         if f.rating is not None and not 1 <= f.rating <= 5:
             raise bad_input("filter.rating must be from 1 to 5")
-        order = queries.SORTS[sort.value]
-        try:
-            rows = await queries.product_reviews(
-                self.model.id, size, decode_values(after, len(order)), sort.value,
-                rating=f.rating, with_media=f.with_media, verified_only=f.verified_only,
-            )
-        except InvalidInput as e:
-            raise bad_input(e.message) from None
-        return connection(rows, size, Review.from_model, lambda r: r.id,
-                          cursor=lambda r: encode_values(queries.sort_key(r, sort.value)))
+        # The sort is part of the cursor's tag: a position in one order means nothing in another.
+        return await paginate(
+            f"Product.reviews:{sort.value}", first, after, last, before,
+            lambda req: queries.product_reviews(self.model, req, sort.value, rating=f.rating,
+                                                with_media=f.with_media, verified_only=f.verified_only),
+            Review.from_model)
 
     @strawberry.field(description="Published questions with their published answers.")
-    async def questions(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[Question]:
-        size = page_size(first)
-        rows = await queries.product_questions(self.model.id, size, decode_cursor(after))
-        return connection(rows, size, Question.from_model, lambda q: q.id)
+    async def questions(self, info: Info, first: int | None = None, after: str | None = None,
+                        last: int | None = None, before: str | None = None) -> Connection[Question]:
+        return await paginate("Product.questions", first, after, last, before,
+                              lambda req: queries.product_questions(self.model.id, req), Question.from_model)
 
 
 @strawberry.input

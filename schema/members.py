@@ -21,7 +21,7 @@ from schema.common import global_id
 from schema.errors import UserError
 from schema.ledger import LedgerEntry, Points
 from schema.orders import Order
-from schema.pagination import Connection, connection, decode_cursor, page_size
+from schema.pagination import Connection, paginate
 from schema.reviews import Review
 from schema.rewards import Redemption
 from schema.subscriptions import MemberSubscription
@@ -133,10 +133,10 @@ class Member:
         return [TierChange.from_model(c) for c in await tiers.tier_history(self.model.id)]
 
     @strawberry.field(description="Orders, newest first.")
-    async def orders(self, first: int | None = 20, after: str | None = None) -> Connection[Order]:
-        size = page_size(first)
-        rows = await order_queries.orders_page(self.model.id, size, decode_cursor(after))
-        return connection(rows, size, Order.from_model, lambda o: o.id)
+    async def orders(self, first: int | None = None, after: str | None = None,
+                     last: int | None = None, before: str | None = None) -> Connection[Order]:
+        return await paginate("Member.orders", first, after, last, before,
+                              lambda req: order_queries.orders_page(self.model.id, req), Order.from_model)
 
     @strawberry.field(description="This member's reviews in every state, with moderation reasons. "
                                   "Text the member wrote: empty without members:pii.")
@@ -161,10 +161,10 @@ class Member:
         return [Redemption.from_model(r) for r in rows]
 
     @strawberry.field(description="Ledger entries, newest first.")
-    async def ledger(self, first: int | None = 20, after: str | None = None) -> Connection[LedgerEntry]:
-        size = page_size(first)
-        rows = await ledger_queries.ledger_page(self.model.id, size, decode_cursor(after))
-        return connection(rows, size, LedgerEntry.from_model, lambda e: e.id)
+    async def ledger(self, first: int | None = None, after: str | None = None,
+                     last: int | None = None, before: str | None = None) -> Connection[LedgerEntry]:
+        return await paginate("Member.ledger", first, after, last, before,
+                              lambda req: ledger_queries.ledger_page(self.model.id, req), LedgerEntry.from_model)
 
 
 @strawberry.input

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.db import newest_first
 from domain.events.bus import event_bus
 from domain.events.models import Event
+from domain.pagination import NEWEST_ID, Page, PageRequest, keyset_page
 
 
 def message(event: Event) -> dict[str, Any]:
@@ -24,12 +24,10 @@ async def record_event(type_: str, payload: dict[str, Any], member_id: int | Non
     return await event_bus.record(type_, payload, member_id)
 
 
-async def list_events(
-    first: int, after_id: int | None, type_: str | None, member_id: int | None = None
-) -> list[Event]:
+async def list_events(request: PageRequest, type_: str | None, member_id: int | None = None) -> Page[Event]:
     qs = Event.all()
     if type_:
         qs = qs.filter(type=type_)
     if member_id is not None:
         qs = qs.filter(member_id=member_id)
-    return await newest_first(qs, first, after_id)
+    return await keyset_page(qs, NEWEST_ID, request)

@@ -8,13 +8,14 @@ from tortoise.expressions import F
 from tortoise.functions import Sum
 
 from domain import clock
-from domain.db import newest_first
 from domain.ledger.models import Award, LedgerEntry
+from domain.pagination import NEWEST_ID, Page, PageRequest, keyset_page
 
 
-async def ledger_page(member_id: int, first: int, before_id: int | None) -> list[LedgerEntry]:
-    """Newest first; one extra row tells whether there is a next page."""
-    return await newest_first(LedgerEntry.filter(member_id=member_id), first, before_id)
+async def ledger_page(member_id: int, request: PageRequest) -> Page[LedgerEntry]:
+    """Newest first. Counted: one member's entries are one indexed COUNT on a small set."""
+    qs = LedgerEntry.filter(member_id=member_id)
+    return await keyset_page(qs, NEWEST_ID, request, count=qs.count)
 
 
 async def expiring_soon(member_id: int, days: int) -> int:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from domain.db import newest_first
 from domain.orders.models import Order
+from domain.pagination import NEWEST_ID, Page, PageRequest, keyset_page
 
 
-async def orders_page(member_id: int, first: int, before_id: int | None) -> list[Order]:
-    """Newest first; one extra row tells whether there is a next page."""
-    return await newest_first(Order.filter(member_id=member_id), first, before_id)
+async def orders_page(member_id: int, request: PageRequest) -> Page[Order]:
+    """Newest first. Counted: one member's orders are one indexed COUNT on a small set."""
+    qs = Order.filter(member_id=member_id)
+    return await keyset_page(qs, NEWEST_ID, request, count=qs.count)

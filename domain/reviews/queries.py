@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from tortoise.expressions import Q
 
 from domain import clock
-from domain.db import newest_first
-from domain.errors import InvalidInput
+from domain.catalog.models import Product
+from domain.pagination import NEWEST_ID, Page, PageRequest, keyset_page
 from domain.reviews.jobs import negative_unanswered
 from domain.reviews.models import Answer, Question, Review, ReviewMedia, ReviewReport
 from domain.settings import get_settings
@@ -25,53 +24,31 @@ SORTS: dict[str, list[tuple[str, bool]]] = {
     "RATING_LOW": [("rating", False), ("created_at", True), ("id", True)],
 }
 NEWEST = [f"-{field}" for field, _ in SORTS["NEWEST"]]
-DATE_FIELDS = {"created_at"}
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
-
-
-def sort_key(review: Review, sort: str) -> list[Any]:
-    """The cursor values of a review: whole numbers only (dates as microseconds since 1970)."""
-    return [_to_cursor(getattr(review, field)) for field, _ in SORTS[sort]]
-
-
-def _to_cursor(value: Any) -> Any:
-    return (value - EPOCH) // MICROSECOND if isinstance(value, datetime) else value
-
-
-def _from_cursor(order: list[tuple[str, bool]], values: list[Any]) -> list[Any]:
-    try:
-        return [EPOCH + v * MICROSECOND if field in DATE_FIELDS else v
-                for (field, _), v in zip(order, values, strict=True)]
-    except (OverflowError, TypeError, ValueError):
-        raise InvalidInput("after is not a cursor this API issued for this sort", "after") from None
-
-
-def after(order: list[tuple[str, bool]], values: list[Any]) -> Q:
-    """Rows strictly after `values` (the sort's own field values) in the order given."""
-    clauses = []
-    for i, (field, desc) in enumerate(order):
-        equal = {name: values[j] for j, (name, _) in enumerate(order[:i])}
-        clauses.append(Q(**equal, **{f"{field}__{'lt' if desc else 'gt'}": values[i]}))
-    return Q(*clauses, join_type="OR")
+# The moderation queue may hold every review ever published or rejected: counted only in the
+# views that are a bounded work queue.
+COUNTED_QUEUES = {None, "pending"}
 
 
 async def product_reviews(
-    product_id: int, first: int, cursor: list[Any] | None, sort: str,
+    product: Product, request: PageRequest, sort: str,
     rating: int | None = None, with_media: bool | None = None, verified_only: bool = False,
-) -> list[Review]:
-    order = SORTS[sort]
-    qs = Review.filter(product_id=product_id, status="published")
+) -> Page[Review]:
+    qs = Review.filter(product_id=product.id, status="published")
     if rating is not None:
         qs = qs.filter(rating=rating)
     if with_media is not None:
         qs = qs.filter(has_media=with_media)
     if verified_only:
         qs = qs.filter(verified_purchase=True)
-    if cursor is not None:
-        qs = qs.filter(after(order, _from_cursor(order, cursor)))
-    ordering = [f"-{f}" if desc else f for f, desc in order]
-    return await qs.order_by(*ordering).limit(first + 1)
+
+    async def count() -> int:
+        # The review summary already holds the unfiltered and per-rating counts; other filters
+        # count the product's reviews (one product's rows on the product index).
+        if with_media is None and not verified_only:
+            return product.review_count if rating is None else product.rating_histogram[rating - 1]
+        return await qs.count()
+
+    return await keyset_page(qs, SORTS[sort], request, count=count)
 
 
 async def newest_published(product_id: int, n: int) -> list[Review]:
@@ -88,14 +65,15 @@ async def media_for(review_ids: list[int], public: bool) -> dict[int, list[Revie
     return grouped
 
 
-async def moderation_queue(first: int, before_id: int | None, status: str | None) -> list[Review]:
+async def moderation_queue(request: PageRequest, status: str | None) -> Page[Review]:
     """Reviews in one state, or (status None) every review waiting for a moderator: held ones
     and published ones that members reported since the last decision."""
     if status is None:
         qs = Review.filter(Q(status="pending") | Q(status="published", open_reports__gt=0))
     else:
         qs = Review.filter(status=status)
-    return await newest_first(qs, first, before_id).prefetch_related("product")
+    return await keyset_page(qs, NEWEST_ID, request, prefetch=("product",),
+                             count=qs.count if status in COUNTED_QUEUES else None)
 
 
 async def reports_for(review_ids: list[int]) -> dict[int, list[ReviewReport]]:
@@ -105,7 +83,7 @@ async def reports_for(review_ids: list[int]) -> dict[int, list[ReviewReport]]:
     return grouped
 
 
-async def awaiting_reply(first: int, before_id: int | None, overdue: bool | None) -> list[Review]:
+async def awaiting_reply(request: PageRequest, overdue: bool | None) -> Page[Review]:
     """Negative published reviews without a reply; `overdue` splits them at the SLA."""
     qs = negative_unanswered()
     deadline = clock.now() - timedelta(hours=get_settings().review_reply_sla_hours)
@@ -114,11 +92,13 @@ async def awaiting_reply(first: int, before_id: int | None, overdue: bool | None
         qs = qs.filter(received_at__lte=deadline)
     elif overdue is False:
         qs = qs.filter(received_at__gt=deadline)
-    return await newest_first(qs, first, before_id).prefetch_related("product")
+    # Counted: negative reviews without a reply are a work queue that replies drain.
+    return await keyset_page(qs, NEWEST_ID, request, prefetch=("product",), count=qs.count)
 
 
-async def product_questions(product_id: int, first: int, before_id: int | None) -> list[Question]:
-    return await newest_first(Question.filter(product_id=product_id, status="published"), first, before_id)
+async def product_questions(product_id: int, request: PageRequest) -> Page[Question]:
+    qs = Question.filter(product_id=product_id, status="published")
+    return await keyset_page(qs, NEWEST_ID, request, count=qs.count)
 
 
 async def answers_for(question_ids: list[int]) -> dict[int, list[Answer]]:

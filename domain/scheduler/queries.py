@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain import db
+from domain.pagination import NEWEST_ID, Page, PageRequest, keyset_page
 from domain.scheduler.models import JobRun, JobState
 
 
@@ -10,6 +10,6 @@ async def job_states() -> list[JobState]:
     return await JobState.all().order_by("name")
 
 
-async def job_runs(name: str | None, first: int, before_id: int | None) -> list[JobRun]:
+async def job_runs(name: str | None, request: PageRequest) -> Page[JobRun]:
     qs = JobRun.filter(name=name) if name else JobRun.all()
-    return await db.newest_first(qs, first, before_id)
+    return await keyset_page(qs, NEWEST_ID, request)
