@@ -93,6 +93,10 @@ def decode_cursor(cursor: str | None, tag: str, name: str) -> list[Any] | None:
         if not (isinstance(values, list) and values and all(
                 isinstance(v, int) and -(2**63) <= v < 2**63 for v in values)):
             raise ValueError
+        # Only the exact text this API issues: lenient base64 would also read a cursor with
+        # junk after its padding.
+        if encode_cursor(tag, values) != cursor:
+            raise ValueError
         return values
     except (ValueError, UnicodeError, binascii.Error):
         # json.JSONDecodeError is a ValueError.
