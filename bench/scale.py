@@ -255,13 +255,15 @@ async def pagination(url: str, repeat: int) -> dict[str, Any]:
         await conn.close()
     from schema.pagination import encode_cursor
 
-    def deep(lo: int, hi: int) -> str:  # newest first: 90 % deep = a key 10 % above the oldest
-        return encode_cursor(lo + (hi - lo) // 10)
+    def deep(table: str) -> str:  # newest first: 90 % deep = a key 10 % above the oldest
+        lo, hi = bounds[table]["lo"], bounds[table]["hi"]
+        return encode_cursor(f"Query.{table}", [lo + (hi - lo) // 10])
 
     cases = {
-        "events": (EVENTS, ADMIN_KEY, deep(bounds["events"]["lo"], bounds["events"]["hi"])),
-        "members": (MEMBERS, ADMIN_KEY, deep(bounds["members"]["lo"], bounds["members"]["hi"])),
-        "ledger": (LEDGER, member_token(heavy["external_id"]), encode_cursor(ledger_ids[len(ledger_ids) // 10])),
+        "events": (EVENTS, ADMIN_KEY, deep("events")),
+        "members": (MEMBERS, ADMIN_KEY, deep("members")),
+        "ledger": (LEDGER, member_token(heavy["external_id"]),
+                   encode_cursor("Member.ledger", [ledger_ids[len(ledger_ids) // 10]])),
     }
     server = Server("server:create_app", app_env(url))
     out: dict[str, Any] = {"ledger_member_entries": heavy["n"]}
