@@ -5,8 +5,9 @@ every row has one position. A page is asked for by a `PageRequest`: how many row
 (forward = `first`, backward = `last`) and the sort-key values of the `after` / `before` cursors.
 Backward pages read the index in the reverse order (no OFFSET) and are returned in the list's
 normal order. One extra row in the direction of travel tells whether more rows lie that way;
-the other side of a cursor is answered by one `EXISTS ... LIMIT 1` on the same index (the Relay
-spec allows `false` there only when that is expensive; a one-row index probe is not).
+the other side of a cursor is answered by one ordered `LIMIT 1` probe from the cursor on the same
+index (the Relay spec allows `false` there only when that is expensive; a one-row index probe
+is not).
 
 Cursor values are whole numbers: dates travel as microseconds since 1970 and are converted back
 here, where the model's field types are known. The GraphQL layer (schema/pagination.py) wraps
@@ -95,6 +96,18 @@ def beyond(order: Order, values: list[Any], forward: bool, inclusive: bool = Fal
     return Q(*clauses, join_type="OR")
 
 
+def _ordering(order: Order, forward: bool) -> list[str]:
+    return [f"-{name}" if desc == forward else name for name, desc in order]
+
+
+async def _any_at_or_beyond(qs: Any, order: Order, values: list[Any], forward: bool) -> bool:
+    """Is there a row at `values` or past it (forward: later in the list)? Ordered from the
+    cursor outward so the database walks the index from the cursor: an unordered
+    `EXISTS`/`LIMIT 1` let PostgreSQL pick a sequential scan (205 ms on 1M events)."""
+    probe = qs.filter(beyond(order, values, forward, inclusive=True)).order_by(*_ordering(order, forward))
+    return bool(await probe.limit(1).values_list(qs.model._meta.pk_attr, flat=True))
+
+
 async def keyset_page(
     qs: Any, order: Order, request: PageRequest, prefetch: Sequence[str] = (),
     count: Callable[[], Awaitable[int]] | None = None,
@@ -110,8 +123,8 @@ async def keyset_page(
     if before is not None:
         window = window.filter(beyond(order, before, forward=False))
     forward = not request.backward
-    ordering = [f"-{name}" if desc == forward else name for name, desc in order]
-    fetched = list(await window.order_by(*ordering).limit(request.size + 1).prefetch_related(*prefetch))
+    fetched = list(await window.order_by(*_ordering(order, forward)).limit(request.size + 1)
+                   .prefetch_related(*prefetch))
     more = len(fetched) > request.size
     rows = fetched[:request.size]
     if not forward:
@@ -119,10 +132,10 @@ async def keyset_page(
     # The far side of a cursor: is any row at or beyond it? (The cursor's own row counts: it
     # was on the page the client came from.)
     if forward:
-        has_previous = after is not None and await qs.filter(beyond(order, after, False, True)).exists()
-        has_next = more or (before is not None and await qs.filter(beyond(order, before, True, True)).exists())
+        has_previous = after is not None and await _any_at_or_beyond(qs, order, after, forward=False)
+        has_next = more or (before is not None and await _any_at_or_beyond(qs, order, before, forward=True))
     else:
-        has_next = before is not None and await qs.filter(beyond(order, before, True, True)).exists()
-        has_previous = more or (after is not None and await qs.filter(beyond(order, after, False, True)).exists())
+        has_next = before is not None and await _any_at_or_beyond(qs, order, before, forward=True)
+        has_previous = more or (after is not None and await _any_at_or_beyond(qs, order, after, forward=False))
     return Page(rows=rows, keys=[cursor_values(r, order) for r in rows],
                 has_previous=has_previous, has_next=has_next, count=count)

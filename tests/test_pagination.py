@@ -339,7 +339,7 @@ async def test_the_moderation_queue_counts_only_its_bounded_views(api, admin_tok
 
 
 async def test_paging_forward_after_the_first_row_is_deleted_still_sees_the_rows_before(api, admin_token):
-    # hasPreviousPage comes from an EXISTS probe at or before the cursor, so it stays right when
+    # hasPreviousPage comes from a one-row probe at or before the cursor, so it stays right when
     # the cursor's own row is gone; and the next page starts right after the deleted row.
     await make_members(4)
     case = CASES[0]
