@@ -101,6 +101,7 @@ def _action(name: str, **required: str):  # noqa: ANN202
     """A resolver for one self-service action; `required` maps its arguments to input fields."""
 
     async def resolve(info: Info, input: SubscriptionActionInput) -> SubscriptionPayload:
+        subscription_id = _subscription_id(input)  # a malformed id is refused before anything else
         args = {}
         for arg, field_name in required.items():
             value = getattr(input, field_name)
@@ -108,7 +109,6 @@ def _action(name: str, **required: str):  # noqa: ANN202
                 return SubscriptionPayload(subscription=None, cancelled=False, retention_offer=None,
                                            errors=[user_error(InvalidInput(f"{field_name} is required", field_name))])
             args[arg] = value.value if hasattr(value, "value") else value
-        subscription_id = _subscription_id(input)
         owner = _owner(info, input.member_external_id)
         return await _payload(service.act(subscription_id, owner, name, info.context.viewer.actor, **args))
 

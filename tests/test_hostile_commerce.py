@@ -36,7 +36,7 @@ RECORD = """mutation($i: RecordOrderInput!) { recordOrder(input: $i) { order { e
 USE_CODE = """mutation($c: String!, $o: String!) { markRewardCodeUsed(input: {code: $c, orderExternalId: $o}) {
   redemption { status orderExternalId } errors { field code } } }"""
 CREATE_PLAN = "mutation($i: PlanInput!) { createSubscriptionPlan(input: $i) { plan { retentionOffers } errors { field code } } }"
-UPDATE_PLAN = "mutation($id: Int!, $i: PlanInput!) { updateSubscriptionPlan(id: $id, input: $i) { plan { retentionOffers } errors { field code } } }"
+UPDATE_PLAN = "mutation($id: ID!, $i: PlanInput!) { updateSubscriptionPlan(id: $id, input: $i) { plan { retentionOffers } errors { field code } } }"
 PENDING = '{ member(externalId: "m1") { points { pending pendingAwards { amount sourceId } } } }'
 HISTORY = '{ member(externalId: "m1") { tier { name } tierHistory { toTier reason } } }'
 
