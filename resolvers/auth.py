@@ -7,7 +7,8 @@ from domain.auth import scopes as access
 from domain.auth import service
 from domain.events.types import EVENT_TYPES
 from domain.auth.models import ApiKey as ApiKeyModel
-from resolvers.common import attempt, decode_id
+from resolvers.common import attempt
+from schema.common import parse_id
 from schema.auth import (
     ApiKey,
     ApiKeyPayload,
@@ -37,10 +38,10 @@ async def create_api_key(info: Info, input: CreateApiKeyInput) -> CreateApiKeyPa
 
 
 async def revoke_api_key(info: Info, id: strawberry.ID) -> ApiKeyPayload:
-    key, errors = await attempt(service.revoke_api_key(decode_id(id, "ApiKey")))
+    key, errors = await attempt(service.revoke_api_key(parse_id(id, "ApiKey")))
     return ApiKeyPayload(api_key=ApiKey.from_model(key) if key else None, errors=errors)
 
 
 async def set_api_key_scopes(info: Info, input: SetApiKeyScopesInput) -> ApiKeyPayload:
-    key, errors = await attempt(service.set_api_key_scopes(decode_id(input.id, "ApiKey"), input.scopes))
+    key, errors = await attempt(service.set_api_key_scopes(parse_id(input.id, "ApiKey"), input.scopes))
     return ApiKeyPayload(api_key=ApiKey.from_model(key) if key else None, errors=errors)

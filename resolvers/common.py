@@ -6,7 +6,6 @@ import re
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from strawberry.relay import from_base64
 from strawberry.types import Info
 
 from domain.errors import DomainError, InvalidInput, NotFound, input_problem, is_bad_input
@@ -70,18 +69,3 @@ def fields_given(obj: Any, mapping: dict[str, str] | None = None) -> dict[str, A
             value = value.value  # enums
         values[(mapping or {}).get(name, name)] = value
     return values
-
-
-def decode_id(value: str, type_name: str) -> int:
-    """A global id of `type_name` (or a plain integer) to the primary key."""
-    if value.isdigit():
-        if int(value) > 2**31 - 1:
-            raise bad_input(f"Not a {type_name} id")
-        return int(value)
-    try:
-        name, pk = from_base64(value)
-        if name != type_name or not 0 < int(pk) <= 2**31 - 1:
-            raise ValueError
-        return int(pk)
-    except ValueError:
-        raise bad_input(f"Not a {type_name} id") from None

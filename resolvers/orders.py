@@ -4,6 +4,7 @@ from strawberry.types import Info
 
 from domain.orders import service
 from resolvers.common import attempt
+from schema.common import parse_id
 from schema.orders import (
     Order,
     OrderNotice,
@@ -14,9 +15,12 @@ from schema.orders import (
     RecordRefundPayload,
     Refund,
 )
+from schema.subscriptions import SUBSCRIPTION_ID_TYPE
 
 
 async def record_order(info: Info, input: RecordOrderInput) -> RecordOrderPayload:
+    subscription_id = (None if input.subscription_id is None
+                       else parse_id(input.subscription_id, SUBSCRIPTION_ID_TYPE, "subscriptionId"))
     lines = [
         service.LineInput(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price,
                           product_external_id=ln.product_external_id, category=ln.category)
@@ -24,7 +28,7 @@ async def record_order(info: Info, input: RecordOrderInput) -> RecordOrderPayloa
     ]
     result, errors = await attempt(service.record_order(
         input.external_id, input.member_external_id, input.currency, input.channel, input.placed_at, lines,
-        input.subscription_id,
+        subscription_id,
     ))
     if result is None:
         return RecordOrderPayload(order=None, points_awarded=0, replayed=False, errors=errors)

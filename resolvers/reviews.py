@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
+import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
@@ -13,6 +14,8 @@ from domain.reviews.models import ModerationDecision as DecisionModel
 from domain.reviews.models import Question as QuestionModel
 from domain.reviews.models import Review as ReviewModel
 from resolvers.common import attempt, target_external_id, user_error
+from schema.common import decode_global_id, parse_id
+from schema.errors import bad_input
 from schema.pagination import Connection, paginate
 from schema.reviews import (
     Answer,
@@ -27,6 +30,7 @@ from schema.reviews import (
     ModerateInput,
     ModerationAction,
     ModerationDecision,
+    MODERATION_SUBJECTS,
     ModerationStatus,
     Question,
     QuestionPayload,
@@ -100,24 +104,32 @@ async def submit_review(info: Info, input: SubmitReviewInput, media: list[Upload
     return _payload(*await attempt(_with_media(media, work)))
 
 
+def _review_id(input: EditReviewInput | ReviewRefInput | ReportReviewInput | ReplyInput | VoteInput
+               | FollowUpAnswerInput) -> int:
+    return parse_id(input.review_id, "Review", "reviewId")
+
+
 async def edit_review(info: Info, input: EditReviewInput) -> ReviewPayload:
     member = target_external_id(info, input.member_external_id)
+    review_id = _review_id(input)
     if input.attributes is not None and not isinstance(input.attributes, dict):
         return _payload(None, [user_error(InvalidInput("attributes must be an object", "attributes"))])
     return _payload(*await attempt(service.edit_review(
-        input.review_id, member, input.rating, input.title, input.body, input.attributes, info.context.viewer.actor)))
+        review_id, member, input.rating, input.title, input.body, input.attributes, info.context.viewer.actor)))
 
 
 async def delete_review(info: Info, input: ReviewRefInput) -> ReviewPayload:
+    review_id = _review_id(input)
     return _payload(*await attempt(service.delete_review(
-        input.review_id, _author(info, input.member_external_id), info.context.viewer.actor)))
+        review_id, _author(info, input.member_external_id), info.context.viewer.actor)))
 
 
 async def add_review_media(info: Info, input: ReviewRefInput, media: list[Upload]) -> ReviewPayload:
     author = _author(info, input.member_external_id)
+    review_id = _review_id(input)
 
     async def work(stored):  # noqa: ANN001, ANN202
-        return await service.add_media(input.review_id, author, stored, info.context.viewer.actor)
+        return await service.add_media(review_id, author, stored, info.context.viewer.actor)
 
     return _payload(*await attempt(_with_media(media, work)))
 
@@ -129,34 +141,34 @@ def _reason(input: ModerateInput) -> str | None:
 async def moderate_review(info: Info, input: ModerateInput) -> ReviewPayload:
     publish = input.action == ModerationAction.PUBLISH
     return _payload(*await attempt(service.moderate_review(
-        input.id, publish, _reason(input), input.note, info.context.viewer.actor)))
+        parse_id(input.id, "Review", "id"), publish, _reason(input), input.note, info.context.viewer.actor)))
 
 
 async def moderate_review_media(info: Info, input: ModerateInput) -> ReviewPayload:
     publish = input.action == ModerationAction.PUBLISH
-    return _payload(*await attempt(service.moderate_media(input.id, publish, _reason(input), info.context.viewer.actor)))
+    return _payload(*await attempt(service.moderate_media(parse_id(input.id, "ReviewMedia", "id"), publish, _reason(input), info.context.viewer.actor)))
 
 
 async def report_review(info: Info, input: ReportReviewInput) -> ReviewPayload:
     reporter = target_external_id(info, input.member_external_id)
-    review, errors = await attempt(service.report_review(input.review_id, reporter, input.reason.value, input.comment))
+    review, errors = await attempt(service.report_review(_review_id(input), reporter, input.reason.value, input.comment))
     # Shoppers learn only that the report was taken, not the review's new state.
     return ReviewPayload(review=None, errors=errors)
 
 
 async def reply_to_review(info: Info, input: ReplyInput) -> ReviewPayload:
-    return _payload(*await attempt(service.reply(input.review_id, input.body, info.context.viewer.actor)))
+    return _payload(*await attempt(service.reply(_review_id(input), input.body, info.context.viewer.actor)))
 
 
 async def vote_review(info: Info, input: VoteInput) -> ReviewPayload:
     member = target_external_id(info, input.member_external_id)
-    review, errors = await attempt(service.vote(input.review_id, member, input.helpful))
+    review, errors = await attempt(service.vote(_review_id(input), member, input.helpful))
     return ReviewPayload(review=Review.from_model(review) if review else None, errors=errors)
 
 
 async def answer_follow_up(info: Info, input: FollowUpAnswerInput) -> ReviewPayload:
     member = target_external_id(info, input.member_external_id)
-    return _payload(*await attempt(service.answer_follow_up(input.review_id, member, input.answer)))
+    return _payload(*await attempt(service.answer_follow_up(_review_id(input), member, input.answer)))
 
 
 async def set_follow_up_question(info: Info, input: FollowUpQuestionInput) -> FollowUpQuestionPayload:
@@ -193,20 +205,20 @@ async def ask_question(info: Info, input: AskQuestionInput) -> QuestionPayload:
 
 async def answer_question(info: Info, input: AnswerQuestionInput) -> AnswerPayload:
     member = _author(info, input.member_external_id)
-    row, errors = await attempt(questions.answer(input.question_id, input.body, member, info.context.viewer.actor))
+    row, errors = await attempt(questions.answer(parse_id(input.question_id, "Question", "questionId"), input.body, member, info.context.viewer.actor))
     return AnswerPayload(answer=Answer.from_model(row) if row else None, errors=errors)
 
 
 async def moderate_question(info: Info, input: ModerateInput) -> QuestionPayload:
     publish = input.action == ModerationAction.PUBLISH
-    row, errors = await attempt(questions.moderate(QuestionModel, "question", input.id, publish, _reason(input),
+    row, errors = await attempt(questions.moderate(QuestionModel, "question", parse_id(input.id, "Question", "id"), publish, _reason(input),
                                                    info.context.viewer.actor))
     return QuestionPayload(question=Question.from_model(row) if row else None, errors=errors)
 
 
 async def moderate_answer(info: Info, input: ModerateInput) -> AnswerPayload:
     publish = input.action == ModerationAction.PUBLISH
-    row, errors = await attempt(questions.moderate(AnswerModel, "answer", input.id, publish, _reason(input),
+    row, errors = await attempt(questions.moderate(AnswerModel, "answer", parse_id(input.id, "Answer", "id"), publish, _reason(input),
                                                    info.context.viewer.actor))
     return AnswerPayload(answer=Answer.from_model(row) if row else None, errors=errors)
 
@@ -233,8 +245,28 @@ def _private_review(row: ReviewModel) -> Review:
     return Review.from_model(row, public=False)
 
 
-async def moderation_log(info: Info, subject_type: str, subject_id: int) -> list[ModerationDecision]:
-    rows = await DecisionModel.filter(subject_type=subject_type, subject_id=subject_id).order_by("id")
+def _moderation_subject(subject_type: str | None, subject_id: str) -> tuple[str, int]:
+    """(subject kind, primary key): a global ID names its own type (subjectType, if given, must
+    agree); a legacy integer id needs subjectType."""
+    decoded = decode_global_id(subject_id)
+    if decoded is not None and decoded[0] in MODERATION_SUBJECTS.values():
+        kind = next(k for k, name in MODERATION_SUBJECTS.items() if name == decoded[0])
+        if subject_type is not None and subject_type != kind:
+            raise bad_input(f"subjectType {subject_type} does not match subjectId, the ID of a {decoded[0]}")
+    elif subject_type in MODERATION_SUBJECTS:
+        kind = subject_type
+    elif subject_type is None:
+        raise bad_input("subjectId must be the ID of a Review, ReviewMedia, Question or Answer "
+                        "(a legacy integer id needs subjectType)")
+    else:
+        raise bad_input(f"subjectType must be one of {', '.join(MODERATION_SUBJECTS)}")
+    return kind, parse_id(subject_id, MODERATION_SUBJECTS[kind], "subjectId")
+
+
+async def moderation_log(info: Info, *, subject_type: str | None = None, subject_id: strawberry.ID,
+                         ) -> list[ModerationDecision]:
+    kind, pk = _moderation_subject(subject_type, subject_id)
+    rows = await DecisionModel.filter(subject_type=kind, subject_id=pk).order_by("id")
     return [ModerationDecision.from_model(d) for d in rows]
 
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import strawberry
 from strawberry.types import Info
 
 from domain.rewards import service
 from domain.rewards.models import Reward as RewardModel
 from resolvers.common import attempt, fields_given, lookup, target_external_id
+from schema.common import parse_id
 from schema.rewards import (
     CodeInput,
     MarkCodeUsedInput,
@@ -30,8 +32,8 @@ async def create_reward(info: Info, input: RewardInput) -> RewardPayload:
     return RewardPayload(reward=Reward.from_model(reward) if reward else None, errors=errors)
 
 
-async def update_reward(info: Info, id: int, input: RewardInput) -> RewardPayload:
-    reward, errors = await attempt(service.save_reward(id, fields_given(input)))
+async def update_reward(info: Info, id: strawberry.ID, input: RewardInput) -> RewardPayload:
+    reward, errors = await attempt(service.save_reward(parse_id(id, "Reward"), fields_given(input)))
     return RewardPayload(reward=Reward.from_model(reward) if reward else None, errors=errors)
 
 
@@ -45,7 +47,8 @@ async def _redemption(work) -> RedemptionPayload:  # noqa: ANN001
 
 async def redeem_reward(info: Info, input: RedeemRewardInput) -> RedemptionPayload:
     member = target_external_id(info, input.member_external_id)
-    return await _redemption(service.redeem(member, input.reward_id, input.idempotency_key))
+    reward_id = parse_id(input.reward_id, "Reward", "rewardId")
+    return await _redemption(service.redeem(member, reward_id, input.idempotency_key))
 
 
 async def reward_code(info: Info, code: str) -> Redemption | None:

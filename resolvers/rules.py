@@ -8,7 +8,8 @@ from domain.rules import activities, service
 from domain.rules.models import Activity as ActivityModel
 from domain.rules.models import EarningRule as RuleModel
 from domain.tiers.models import Tier as TierModel
-from resolvers.common import attempt, decode_id, fields_given, target_external_id
+from resolvers.common import attempt, fields_given, target_external_id
+from schema.common import parse_id
 from schema.errors import bad_input
 from schema.rules import (
     Activity,
@@ -45,7 +46,7 @@ async def create_earning_rule(info: Info, input: EarningRuleInput) -> EarningRul
 
 
 async def update_earning_rule(info: Info, id: strawberry.ID, input: EarningRuleInput) -> EarningRulePayload:
-    rule, errors = await attempt(service.save_rule(decode_id(id, "EarningRule"), _values(input)))
+    rule, errors = await attempt(service.save_rule(parse_id(id, "EarningRule"), _values(input)))
     return EarningRulePayload(rule=EarningRule.from_model(rule) if rule else None, errors=errors)
 
 
@@ -58,7 +59,7 @@ async def record_activity(info: Info, input: RecordActivityInput) -> ActivityPay
 
 
 async def review_activity(info: Info, input: ReviewActivityInput) -> ActivityPayload:
-    result, errors = await attempt(activities.decide(input.activity_id, input.approve, info.context.viewer.actor))
+    result, errors = await attempt(activities.decide(parse_id(input.activity_id, "Activity", "activityId"), input.approve, info.context.viewer.actor))
     if result is None:
         return ActivityPayload(activity=None, points_awarded=0, errors=errors)
     return ActivityPayload(activity=Activity.from_model(result[0]), points_awarded=result[1], errors=[])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import strawberry
 from strawberry.types import Info
 
 from domain.errors import InvalidInput
@@ -10,6 +11,7 @@ from domain.subscriptions import service
 from domain.subscriptions.models import Subscription as SubscriptionModel
 from domain.subscriptions.models import SubscriptionPlan as PlanModel
 from resolvers.common import attempt, fields_given, target_external_id, user_error
+from schema.common import parse_id
 from schema.pagination import Connection, paginate
 from schema.subscriptions import (
     CancelSubscriptionInput,
@@ -18,6 +20,7 @@ from schema.subscriptions import (
     PlanPayload,
     RenewalFailureInput,
     SubscribeInput,
+    SUBSCRIPTION_ID_TYPE,
     SubscriptionActionInput,
     SubscriptionPayload,
     SubscriptionPlan,
@@ -50,6 +53,8 @@ async def subscription_plans(info: Info) -> list[SubscriptionPlan]:
 def _plan_values(input: PlanInput) -> dict[str, Any]:
     """The typed offer list becomes the stored map (reason -> offer); errors name list paths."""
     values = fields_given(input)
+    if "grants_tier_id" in values:
+        values["grants_tier_id"] = parse_id(values["grants_tier_id"], "Tier", "grantsTierId")
     typed = values.pop("retention_offer_list", None)
     if typed is None:
         return values
@@ -77,20 +82,26 @@ async def create_plan(info: Info, input: PlanInput) -> PlanPayload:
     return PlanPayload(plan=SubscriptionPlan.from_model(plan) if plan else None, errors=errors)
 
 
-async def update_plan(info: Info, id: int, input: PlanInput) -> PlanPayload:
-    plan, errors = await attempt(_save_plan(id, input))
+async def update_plan(info: Info, id: strawberry.ID, input: PlanInput) -> PlanPayload:
+    plan, errors = await attempt(_save_plan(parse_id(id, "SubscriptionPlan"), input))
     return PlanPayload(plan=SubscriptionPlan.from_model(plan) if plan else None, errors=errors)
 
 
 async def subscribe(info: Info, input: SubscribeInput) -> SubscriptionPayload:
     member = target_external_id(info, input.member_external_id)
-    return await _payload(service.subscribe(member, input.plan_id, input.sku, info.context.viewer.actor))
+    plan_id = parse_id(input.plan_id, "SubscriptionPlan", "planId")
+    return await _payload(service.subscribe(member, plan_id, input.sku, info.context.viewer.actor))
+
+
+def _subscription_id(input: SubscriptionActionInput | CancelSubscriptionInput | RenewalFailureInput) -> int:
+    return parse_id(input.subscription_id, SUBSCRIPTION_ID_TYPE, "subscriptionId")
 
 
 def _action(name: str, **required: str):  # noqa: ANN202
     """A resolver for one self-service action; `required` maps its arguments to input fields."""
 
     async def resolve(info: Info, input: SubscriptionActionInput) -> SubscriptionPayload:
+        subscription_id = _subscription_id(input)  # a malformed id is refused before anything else
         args = {}
         for arg, field_name in required.items():
             value = getattr(input, field_name)
@@ -99,7 +110,7 @@ def _action(name: str, **required: str):  # noqa: ANN202
                                            errors=[user_error(InvalidInput(f"{field_name} is required", field_name))])
             args[arg] = value.value if hasattr(value, "value") else value
         owner = _owner(info, input.member_external_id)
-        return await _payload(service.act(input.subscription_id, owner, name, info.context.viewer.actor, **args))
+        return await _payload(service.act(subscription_id, owner, name, info.context.viewer.actor, **args))
 
     resolve.__name__ = name
     return resolve
@@ -115,22 +126,23 @@ reschedule = _action("reschedule", date="date")
 
 
 async def cancel(info: Info, input: CancelSubscriptionInput) -> SubscriptionPayload:
+    subscription_id = _subscription_id(input)
     owner = _owner(info, input.member_external_id)
     actor = info.context.viewer.actor
     if input.accept_retention_offer:
-        work = service.act(input.subscription_id, owner, "accept_offer", actor, reason=input.reason.value)
+        work = service.act(subscription_id, owner, "accept_offer", actor, reason=input.reason.value)
     else:
-        work = service.act(input.subscription_id, owner, "cancel", actor, reason=input.reason.value,
+        work = service.act(subscription_id, owner, "cancel", actor, reason=input.reason.value,
                            comment=input.comment, confirm=input.confirm)
     return await _payload(work)
 
 
 async def record_renewal_failure(info: Info, input: RenewalFailureInput) -> SubscriptionPayload:
-    return await _payload(service.record_failure(input.subscription_id, input.reason, info.context.viewer.actor))
+    return await _payload(service.record_failure(_subscription_id(input), input.reason, info.context.viewer.actor))
 
 
 async def subscriptions(
-    info: Info, status: SubscriptionStatus | None = None, plan_id: int | None = None,
+    info: Info, status: SubscriptionStatus | None = None, plan_id: strawberry.ID | None = None,
     first: int | None = None, after: str | None = None,
     last: int | None = None, before: str | None = None,
 ) -> Connection[MemberSubscription]:
@@ -138,7 +150,7 @@ async def subscriptions(
     if status is not None:
         qs = qs.filter(status=status.value)
     if plan_id is not None:
-        qs = qs.filter(plan_id=plan_id)
+        qs = qs.filter(plan_id=parse_id(plan_id, "SubscriptionPlan", "planId"))
     return await paginate("Query.subscriptions", first, after, last, before,
                           lambda req: keyset_page(qs, NEWEST_ID, req, prefetch=("plan",)),
                           MemberSubscription.from_model)

@@ -4,7 +4,8 @@ import strawberry
 from strawberry.types import Info
 
 from domain.tiers import service
-from resolvers.common import attempt, decode_id, fields_given
+from resolvers.common import attempt, fields_given
+from schema.common import parse_id
 from schema.tiers import Tier, TierInput, TierPayload
 
 
@@ -25,5 +26,5 @@ async def create_tier(info: Info, input: TierInput) -> TierPayload:
 
 
 async def update_tier(info: Info, id: strawberry.ID, input: TierInput) -> TierPayload:
-    tier, errors = await attempt(service.save_tier(decode_id(id, "Tier"), _values(input)))
+    tier, errors = await attempt(service.save_tier(parse_id(id, "Tier"), _values(input)))
     return TierPayload(tier=Tier.from_model(tier) if tier else None, errors=errors)

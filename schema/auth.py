@@ -8,7 +8,7 @@ import strawberry
 
 from domain.auth.models import ApiKey as ApiKeyModel
 from domain.auth.service import key_scopes
-from schema.common import global_id
+from schema.common import global_id, legacy_int_id
 from schema.errors import UserError
 
 
@@ -22,7 +22,7 @@ class ApiKeyRole(Enum):
 @strawberry.type
 class ApiKey:
     id: strawberry.ID
-    key_id: int
+    key_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     name: str
     role: ApiKeyRole
     prefix: str = strawberry.field(description="The first characters of the secret, to recognise it.")

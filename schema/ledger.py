@@ -12,7 +12,7 @@ from domain.ledger import queries
 from domain.ledger.models import Award as AwardModel
 from domain.ledger.models import LedgerEntry as LedgerEntryModel
 from domain.members.personal_data import is_personal_reason
-from schema.common import JSON, global_id
+from schema.common import JSON, global_id, legacy_int_id
 from schema.errors import UserError, bad_input
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class LedgerEntry:
     kind: LedgerKind
     source_type: str | None
     source_id: str | None
-    rule_id: int | None
+    rule_id: int | None = strawberry.field(deprecation_reason=legacy_int_id("ruleGlobalId"))
     details: JSON | None
     created_at: str
     expires_at: str | None
@@ -49,6 +49,10 @@ class LedgerEntry:
         if is_personal_reason(e.source_type) and not info.context.viewer.sees_personal_data:
             return None
         return e.reason
+
+    @strawberry.field(description="The global ID of the earning rule that awarded it.")
+    def rule_global_id(self) -> strawberry.ID | None:
+        return None if self.rule_id is None else global_id("EarningRule", self.rule_id)
 
     @classmethod
     def from_model(cls, e: LedgerEntryModel) -> LedgerEntry:

@@ -63,7 +63,8 @@ class RecordOrderInput:
     channel: str = "web"
     placed_at: dt.datetime
     lines: list[OrderLineInput]
-    subscription_id: int | None = strawberry.field(default=None, description="This order renews that subscription.")
+    subscription_id: strawberry.ID | None = strawberry.field(
+        default=None, description="This order renews that subscription (its global ID).")
 
 
 @strawberry.enum(description="Why something the order asked for was not done (the order itself was recorded).")

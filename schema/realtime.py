@@ -16,7 +16,7 @@ from domain.auth.service import credential_problem
 from domain.events.types import matches
 from domain.members.models import Member
 from domain.realtime.bus import bus
-from schema.common import JSON
+from schema.common import JSON, global_id, legacy_int_id
 from schema.errors import bad_input, forbidden, unauthenticated
 
 log = logging.getLogger("patron.realtime")
@@ -63,11 +63,15 @@ class TierChangeNotice:
 
 @strawberry.type
 class PublishedReview:
-    review_id: int
+    review_id: int = strawberry.field(deprecation_reason=legacy_int_id("reviewGlobalId"))
     product_external_id: str
     rating: int
     title: str | None
     author: str
+
+    @strawberry.field(description="The global ID of the review published.")
+    def review_global_id(self) -> strawberry.ID:
+        return global_id("Review", self.review_id)
 
 
 @strawberry.type

@@ -16,7 +16,7 @@ from domain.reviews.models import Review as ReviewModel
 from domain.reviews.models import ReviewMedia as MediaModel
 from domain.reviews.models import ReviewReport as ReportModel
 from domain.reviews.service import is_rating_only
-from schema.common import JSON, global_id
+from schema.common import JSON, global_id, legacy_int_id
 from schema.errors import UserError
 from schema.permissions import IsAdmin
 
@@ -77,7 +77,7 @@ def _reason(value: str | None) -> ModerationReason | None:
 @strawberry.type
 class ReviewMedia:
     id: strawberry.ID
-    media_id: int
+    media_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     kind: MediaKind
     content_type: str
     url: str
@@ -131,7 +131,7 @@ class ReviewReport:
 @strawberry.type
 class Review:
     id: strawberry.ID
-    review_id: int
+    review_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     rating: int
     rating_only: bool = strawberry.field(description="A rating without title or text (counted in the summary like any other).")
     attributes: JSON
@@ -236,7 +236,7 @@ class Answer:
 @strawberry.type
 class Question:
     id: strawberry.ID
-    question_id: int
+    question_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     body: str
     author_name: str
     status: ModerationStatus
@@ -255,10 +255,14 @@ class Question:
         return [Answer.from_model(a) for a in await info.context.loaders.answers.load(self.model.id)]
 
 
+# A moderation decision's subject kind (domain/reviews/models.py) and the type of its global ID.
+MODERATION_SUBJECTS = {"review": "Review", "media": "ReviewMedia", "question": "Question", "answer": "Answer"}
+
+
 @strawberry.type
 class ModerationDecision:
     subject_type: str
-    subject_id: int
+    subject_id: int = strawberry.field(deprecation_reason=legacy_int_id("subjectGlobalId"))
     status: str
     reason: str | None
     note: str | None
@@ -269,6 +273,10 @@ class ModerationDecision:
     def from_model(cls, d: DecisionModel) -> ModerationDecision:
         return cls(subject_type=d.subject_type, subject_id=d.subject_id, status=d.status, reason=d.reason,
                    note=d.note, actor=d.actor, created_at=d.created_at)
+
+    @strawberry.field(description="The global ID of the review, media, question or answer decided on.")
+    def subject_global_id(self) -> strawberry.ID:
+        return global_id(MODERATION_SUBJECTS[self.subject_type], self.subject_id)
 
 
 @strawberry.input
@@ -290,7 +298,7 @@ class SubmitReviewInput:
 
 @strawberry.input
 class EditReviewInput:
-    review_id: int
+    review_id: strawberry.ID
     member_external_id: str | None = None
     rating: int | None = None
     title: str | None = None
@@ -300,13 +308,14 @@ class EditReviewInput:
 
 @strawberry.input
 class ReviewRefInput:
-    review_id: int
+    review_id: strawberry.ID
     member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
 
 
 @strawberry.input
 class ModerateInput:
-    id: int = strawberry.field(description="The review, media, question or answer id.")
+    id: strawberry.ID = strawberry.field(
+        description="The global ID of the review, media, question or answer the mutation moderates (a legacy integer id is deprecated).")
     action: ModerationAction
     reason: ModerationReason | None = None
     note: str | None = None
@@ -314,7 +323,7 @@ class ModerateInput:
 
 @strawberry.input
 class ReportReviewInput:
-    review_id: int
+    review_id: strawberry.ID
     member_external_id: str | None = None
     reason: ReportReason
     comment: str | None = None
@@ -322,20 +331,20 @@ class ReportReviewInput:
 
 @strawberry.input
 class ReplyInput:
-    review_id: int
+    review_id: strawberry.ID
     body: str
 
 
 @strawberry.input
 class VoteInput:
-    review_id: int
+    review_id: strawberry.ID
     member_external_id: str | None = None
     helpful: bool
 
 
 @strawberry.input
 class FollowUpAnswerInput:
-    review_id: int
+    review_id: strawberry.ID
     member_external_id: str | None = None
     answer: str
 
@@ -368,7 +377,7 @@ class AskQuestionInput:
 
 @strawberry.input
 class AnswerQuestionInput:
-    question_id: int
+    question_id: strawberry.ID
     member_external_id: str | None = strawberry.field(
         default=None, description="A buyer answering (member token or storefront); omitted by an admin = the store.")
     body: str

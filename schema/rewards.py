@@ -9,7 +9,7 @@ import strawberry
 
 from domain.rewards.models import Redemption as RedemptionModel
 from domain.rewards.models import Reward as RewardModel
-from schema.common import Money, global_id
+from schema.common import Money, global_id, legacy_int_id
 from schema.errors import UserError
 
 
@@ -34,7 +34,7 @@ class CodeStatus(Enum):
 @strawberry.type
 class Reward:
     id: strawberry.ID
-    reward_id: int
+    reward_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     name: str
     type: RewardType
     points_cost: int
@@ -65,7 +65,7 @@ class Reward:
 @strawberry.type
 class Redemption:
     id: strawberry.ID
-    redemption_id: int
+    redemption_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     code: str
     status: CodeStatus
     points: int
@@ -108,7 +108,7 @@ class RewardInput:
 @strawberry.input
 class RedeemRewardInput:
     member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
-    reward_id: int
+    reward_id: strawberry.ID
     idempotency_key: str
 
 

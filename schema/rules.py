@@ -9,7 +9,7 @@ import strawberry
 
 from domain.rules.models import Activity as ActivityModel
 from domain.rules.models import EarningRule as RuleModel
-from schema.common import global_id
+from schema.common import global_id, legacy_int_id
 from schema.errors import UserError
 
 
@@ -56,7 +56,7 @@ class CapPeriod(Enum):
 @strawberry.type
 class EarningRule:
     id: strawberry.ID
-    rule_id: int
+    rule_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     name: str
     type: EarningRuleType
     active: bool
@@ -123,7 +123,8 @@ class EarningRulePayload:
 
 @strawberry.type
 class Activity:
-    activity_id: int
+    id: strawberry.ID = strawberry.field(description="Its global ID (reviewActivity takes it).")
+    activity_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     type: ActivityType
     custom_type: str | None
     external_id: str
@@ -133,7 +134,7 @@ class Activity:
 
     @classmethod
     def from_model(cls, a: ActivityModel) -> Activity:
-        return cls(activity_id=a.id, type=ActivityType(a.type), custom_type=a.custom_type, external_id=a.external_id,
+        return cls(id=global_id("Activity", a.id), activity_id=a.id, type=ActivityType(a.type), custom_type=a.custom_type, external_id=a.external_id,
                    url=a.url, status=a.status, created_at=a.created_at)
 
 
@@ -148,7 +149,7 @@ class RecordActivityInput:
 
 @strawberry.input
 class ReviewActivityInput:
-    activity_id: int
+    activity_id: strawberry.ID
     approve: bool
 
 
@@ -161,12 +162,16 @@ class ActivityPayload:
 
 @strawberry.type
 class EarningLine:
-    rule_id: int
+    rule_id: int = strawberry.field(deprecation_reason=legacy_int_id("ruleGlobalId"))
     rule_name: str
     points: int
     eligible_amount: int
     multiplier: float
     capped_from: int | None
+
+    @strawberry.field(description="The global ID of the earning rule behind this line.")
+    def rule_global_id(self) -> strawberry.ID:
+        return global_id("EarningRule", self.rule_id)
 
 
 @strawberry.type

@@ -12,7 +12,7 @@ from domain.members.personal_data import redact_details
 from domain.subscriptions.models import Subscription as SubscriptionModel
 from domain.subscriptions.models import SubscriptionChange as ChangeModel
 from domain.subscriptions.models import SubscriptionPlan as PlanModel
-from schema.common import JSON, Money, global_id
+from schema.common import JSON, Money, global_id, legacy_int_id
 from schema.errors import UserError
 
 
@@ -73,7 +73,7 @@ def offer_list(offers: dict) -> list[RetentionOffer]:
 @strawberry.type
 class SubscriptionPlan:
     id: strawberry.ID
-    plan_id: int
+    plan_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     name: str
     kind: PlanKind
     skus: list[str]
@@ -83,7 +83,7 @@ class SubscriptionPlan:
     discount_percent: int
     cycles: int | None
     trial_days: int
-    grants_tier_id: int | None
+    grants_tier_id: int | None = strawberry.field(deprecation_reason=legacy_int_id("grantsTierGlobalId"))
     perks: list[str]
     retention_offers: JSON
     retention_offer_list: list[RetentionOffer] = strawberry.field(description="The same offers, typed.")
@@ -97,6 +97,10 @@ class SubscriptionPlan:
                    trial_days=p.trial_days, grants_tier_id=p.grants_tier_id, perks=list(p.perks),
                    retention_offers=p.retention_offers, retention_offer_list=offer_list(p.retention_offers),
                    active=p.active)
+
+    @strawberry.field(description="The global ID of the tier a MEMBERSHIP plan grants.")
+    def grants_tier_global_id(self) -> strawberry.ID | None:
+        return None if self.grants_tier_id is None else global_id("Tier", self.grants_tier_id)
 
 
 @strawberry.type
@@ -114,10 +118,14 @@ class SubscriptionChange:
                    actor=c.actor, created_at=c.created_at)
 
 
+# The type name inside a MemberSubscription's global ID (parse_id checks it on input).
+SUBSCRIPTION_ID_TYPE = "Subscription"
+
+
 @strawberry.type
 class MemberSubscription:
     id: strawberry.ID
-    subscription_id: int
+    subscription_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     status: SubscriptionStatus
     sku: str | None
     interval_unit: IntervalUnit
@@ -137,7 +145,7 @@ class MemberSubscription:
     @classmethod
     def from_model(cls, s: SubscriptionModel) -> MemberSubscription:
         discount = s.discount_percent_override if s.discount_percent_override is not None else s.plan.discount_percent
-        return cls(id=global_id("Subscription", s.id), subscription_id=s.id, status=SubscriptionStatus(s.status),
+        return cls(id=global_id(SUBSCRIPTION_ID_TYPE, s.id), subscription_id=s.id, status=SubscriptionStatus(s.status),
                    sku=s.sku, interval_unit=IntervalUnit(s.interval_unit), interval_count=s.interval_count,
                    next_delivery_at=s.next_delivery_at, paused_until=s.paused_until, cycles_completed=s.cycles_completed,
                    trial_ends_at=s.trial_ends_at, paid_through=s.paid_through, failure_count=s.failure_count,
@@ -176,7 +184,7 @@ class PlanInput:
     discount_percent: int | None = None
     cycles: int | None = None
     trial_days: int | None = None
-    grants_tier_id: int | None = None
+    grants_tier_id: strawberry.ID | None = strawberry.field(default=None, description="The global ID of a Tier.")
     perks: list[str] | None = None
     retention_offers: JSON | None = strawberry.field(
         default=None, description='Per cancel reason, e.g. {"TOO_MUCH_PRODUCT": {"type": "SKIP_NEXT"}, '
@@ -190,13 +198,13 @@ class PlanInput:
 @strawberry.input
 class SubscribeInput:
     member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
-    plan_id: int
+    plan_id: strawberry.ID
     sku: str | None = None
 
 
 @strawberry.input
 class SubscriptionActionInput:
-    subscription_id: int
+    subscription_id: strawberry.ID
     member_external_id: str | None = strawberry.field(default=None, description="Storefront acting for a member.")
     until: dt.datetime | None = strawberry.field(default=None, description="pauseSubscription")
     sku: str | None = strawberry.field(default=None, description="swapSubscriptionProduct")
@@ -207,7 +215,7 @@ class SubscriptionActionInput:
 
 @strawberry.input
 class CancelSubscriptionInput:
-    subscription_id: int
+    subscription_id: strawberry.ID
     member_external_id: str | None = None
     reason: CancelReason
     comment: str | None = None
@@ -217,7 +225,7 @@ class CancelSubscriptionInput:
 
 @strawberry.input
 class RenewalFailureInput:
-    subscription_id: int
+    subscription_id: strawberry.ID
     reason: str
 
 

@@ -9,7 +9,7 @@ import strawberry
 
 from domain.webhooks.models import WebhookDelivery as DeliveryModel
 from domain.webhooks.models import WebhookEndpoint as EndpointModel
-from schema.common import global_id
+from schema.common import global_id, legacy_int_id
 from schema.errors import UserError
 
 
@@ -24,7 +24,7 @@ class DeliveryStatus(Enum):
 @strawberry.type
 class WebhookEndpoint:
     id: strawberry.ID
-    endpoint_id: int
+    endpoint_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     url: str
     event_types: list[str]
     description: str | None
@@ -44,9 +44,9 @@ class WebhookEndpoint:
 @strawberry.type
 class WebhookDelivery:
     id: strawberry.ID
-    delivery_id: int
-    endpoint_id: int
-    event_id: int
+    delivery_id: int = strawberry.field(deprecation_reason=legacy_int_id())
+    endpoint_id: int = strawberry.field(deprecation_reason=legacy_int_id("endpointGlobalId"))
+    event_id: int = strawberry.field(deprecation_reason=legacy_int_id("eventGlobalId"))
     event_type: str
     status: DeliveryStatus
     attempts: int
@@ -67,6 +67,14 @@ class WebhookDelivery:
                    last_status_code=d.last_status_code, last_error=d.last_error, request_excerpt=d.request_excerpt,
                    response_excerpt=d.response_excerpt, duration_ms=d.duration_ms, created_at=d.created_at,
                    delivered_at=d.delivered_at)
+
+    @strawberry.field(description="The global ID of the endpoint it goes to.")
+    def endpoint_global_id(self) -> strawberry.ID:
+        return global_id("WebhookEndpoint", self.endpoint_id)
+
+    @strawberry.field(description="The global ID of the event it carries.")
+    def event_global_id(self) -> strawberry.ID:
+        return global_id("Event", self.event_id)
 
 
 @strawberry.input

@@ -24,7 +24,6 @@ cache, the subscription matrix (SUBSCRIPTION_MATRIX), and invalid tokens (HTTP 4
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import io
 import json
@@ -48,6 +47,7 @@ from domain.members.models import Consent, Member
 from domain.reviews.models import ReviewMedia
 from domain.settings import get_settings
 from domain.webhooks import service as webhooks
+from schema.common import decode_global_id, global_id
 from schema.context import Context
 from tests.conftest import member_token
 
@@ -179,19 +179,20 @@ class World:
     tier_id: str
     rule_id: str
     spare_key_id: str
-    reviews: dict[str, int]  # member external id -> their review of prod-1
-    question_id: int
-    answer_id: int
-    media_id: int
-    endpoint_id: int  # the partner's webhook endpoint
-    delivery_id: int  # a delivery to it
-    reward_id: int
+    # Objects are named by the global IDs the API returns (legacy ints: tests/test_global_ids.py).
+    reviews: dict[str, str]  # member external id -> their review of prod-1
+    question_id: str
+    answer_id: str
+    media_id: str
+    endpoint_id: str  # the partner's webhook endpoint
+    delivery_id: str  # a delivery to it
+    reward_id: str
     codes: dict[str, str]  # member external id -> a reward code they redeemed
-    activity_id: int  # B's brand UGC awaiting approval
-    plan_id: int
-    subscriptions: dict[str, dict[str, int]]  # member -> {"active"|"paused"|"skipped": subscription id}
+    activity_id: str  # B's brand UGC awaiting approval
+    plan_id: str
+    subscriptions: dict[str, dict[str, str]]  # member -> {"active"|"paused"|"skipped": subscription id}
 
-    def other_review(self, member: str) -> int:
+    def other_review(self, member: str) -> str:
         return self.reviews[MEMBER_B if member == MEMBER_A else MEMBER_A]
 
 
@@ -223,36 +224,36 @@ mutation Setup($a: String!, $b: String!) {
   }
   spare: createApiKey(input: {name: "spare", role: PARTNER}) { apiKey { id } errors { code } }
   reviewA: submitReview(input: {memberExternalId: $a, productExternalId: "prod-1", rating: 5, body: "Great fit."}) {
-    review { reviewId } errors { code }
+    review { id } errors { code }
   }
   reviewB: submitReview(input: {memberExternalId: $b, productExternalId: "prod-1", rating: 2, body: "Too small."}) {
-    review { reviewId } errors { code }
+    review { id } errors { code }
   }
 }
 """
 REWARD_SETUP = """mutation($b: String!) {
   reward: createReward(input: {name: "Free socks", type: FREE_PRODUCT, pointsCost: 100, sku: "sock"}) {
-    reward { rewardId } errors { code }
+    reward { id } errors { code }
   }
   ugc: recordActivity(input: {memberExternalId: $b, type: UGC_SUBMITTED, externalId: "ugc-b",
-                              url: "https://example.com/b.jpg"}) { activity { activityId status } errors { code } }
+                              url: "https://example.com/b.jpg"}) { activity { id status } errors { code } }
 }"""
-REDEEM_SETUP = """mutation($a: String!, $b: String!, $r: Int!) {
+REDEEM_SETUP = """mutation($a: String!, $b: String!, $r: ID!) {
   a: redeemReward(input: {memberExternalId: $a, rewardId: $r, idempotencyKey: "setup-a"}) { redemption { code } errors { code } }
   b: redeemReward(input: {memberExternalId: $b, rewardId: $r, idempotencyKey: "setup-b"}) { redemption { code } errors { code } }
 }"""
 PLAN_SETUP = """mutation { plan: createSubscriptionPlan(input: {name: "Socks monthly", kind: PRODUCT,
     skus: ["sku-1", "sku-2"], intervalUnit: MONTH, intervalCount: 1, price: 1000, currency: "USD"}) {
-    plan { planId } errors { code } } }"""
-SUBSCRIBE_SETUP = """mutation($a: String!, $b: String!, $p: Int!) {
-  aActive: subscribe(input: {memberExternalId: $a, planId: $p}) { subscription { subscriptionId } errors { code } }
-  aPaused: subscribe(input: {memberExternalId: $a, planId: $p}) { subscription { subscriptionId } errors { code } }
-  aSkipped: subscribe(input: {memberExternalId: $a, planId: $p}) { subscription { subscriptionId } errors { code } }
-  bActive: subscribe(input: {memberExternalId: $b, planId: $p}) { subscription { subscriptionId } errors { code } }
-  bPaused: subscribe(input: {memberExternalId: $b, planId: $p}) { subscription { subscriptionId } errors { code } }
-  bSkipped: subscribe(input: {memberExternalId: $b, planId: $p}) { subscription { subscriptionId } errors { code } }
+    plan { id } errors { code } } }"""
+SUBSCRIBE_SETUP = """mutation($a: String!, $b: String!, $p: ID!) {
+  aActive: subscribe(input: {memberExternalId: $a, planId: $p}) { subscription { id } errors { code } }
+  aPaused: subscribe(input: {memberExternalId: $a, planId: $p}) { subscription { id } errors { code } }
+  aSkipped: subscribe(input: {memberExternalId: $a, planId: $p}) { subscription { id } errors { code } }
+  bActive: subscribe(input: {memberExternalId: $b, planId: $p}) { subscription { id } errors { code } }
+  bPaused: subscribe(input: {memberExternalId: $b, planId: $p}) { subscription { id } errors { code } }
+  bSkipped: subscribe(input: {memberExternalId: $b, planId: $p}) { subscription { id } errors { code } }
 }"""
-SUBSCRIPTION_STATES = """mutation($ap: Int!, $as: Int!, $bp: Int!, $bs: Int!, $until: DateTime!) {
+SUBSCRIPTION_STATES = """mutation($ap: ID!, $as: ID!, $bp: ID!, $bs: ID!, $until: DateTime!) {
   ap: pauseSubscription(input: {subscriptionId: $ap, until: $until}) { errors { code } }
   as: skipNextDelivery(input: {subscriptionId: $as}) { errors { code } }
   bp: pauseSubscription(input: {subscriptionId: $bp, until: $until}) { errors { code } }
@@ -260,12 +261,12 @@ SUBSCRIPTION_STATES = """mutation($ap: Int!, $as: Int!, $bp: Int!, $bs: Int!, $u
 }"""
 PARTNER_SETUP = """mutation {
   created: createWebhookEndpoint(input: {url: "http://127.0.0.1:9/partner-hook", eventTypes: ["member.*"],
-                                         description: "partner one"}) { endpoint { endpointId } errors { code } }
+                                         description: "partner one"}) { endpoint { id } errors { code } }
 }"""
-SEND_TEST = "mutation($e: Int!) { sendTestWebhook(endpointId: $e) { delivery { deliveryId } errors { code } } }"
+SEND_TEST = "mutation($e: ID!) { sendTestWebhook(endpointId: $e) { delivery { id } errors { code } } }"
 ASK = """mutation($b: String!) { askQuestion(input: {productExternalId: "prod-1", memberExternalId: $b,
-         body: "Does it run small?"}) { question { questionId } errors { code } } }"""
-ANSWER = """mutation($q: Int!) { answerQuestion(input: {questionId: $q, body: "It runs true to size."}) {
+         body: "Does it run small?"}) { question { id } errors { code } } }"""
+ANSWER = """mutation($q: ID!) { answerQuestion(input: {questionId: $q, body: "It runs true to size."}) {
             answer { id } errors { code } } }"""
 
 
@@ -273,8 +274,8 @@ def _in_days(days: int) -> str:
     return (clock.now() + timedelta(days=days)).isoformat()
 
 
-def _pk(global_id: str) -> int:
-    return int(base64.b64decode(global_id).decode().rpartition(":")[2])
+def _pk(value: str) -> int:
+    return decode_global_id(value)[1]
 
 
 @pytest.fixture
@@ -284,28 +285,28 @@ async def world(api, admin_token, storefront_token, partner_token) -> World:
         assert payload["errors"] == [], (name, payload)
     asked = (await api.ok(ASK, {"b": MEMBER_B}, storefront_token))["askQuestion"]
     assert asked["errors"] == [], asked
-    question_id = asked["question"]["questionId"]
+    question_id = asked["question"]["id"]
     answered = (await api.ok(ANSWER, {"q": question_id}, admin_token))["answerQuestion"]
     assert answered["errors"] == [], answered
-    review_b = data["reviewB"]["review"]["reviewId"]
+    review_b = data["reviewB"]["review"]["id"]
     # A photo on B's review, written directly: this fixture is about who may moderate it.
-    media = await ReviewMedia.create(review_id=review_b, kind="photo", content_type="image/png", file_name="b.png",
+    media = await ReviewMedia.create(review_id=_pk(review_b), kind="photo", content_type="image/png", file_name="b.png",
                                      size=77, width=8, height=8, status="published", created_at=clock.now())
     created = (await api.ok(PARTNER_SETUP, token=partner_token))["created"]
     assert created["errors"] == [], created
-    endpoint_id = created["endpoint"]["endpointId"]
+    endpoint_id = created["endpoint"]["id"]
     sent = (await api.ok(SEND_TEST, {"e": endpoint_id}, partner_token))["sendTestWebhook"]
     assert sent["errors"] == [], sent
     rewarded = await api.ok(REWARD_SETUP, {"b": MEMBER_B}, admin_token)
     assert all(payload["errors"] == [] for payload in rewarded.values()), rewarded
     assert rewarded["ugc"]["activity"]["status"] == "pending"
-    reward_id = rewarded["reward"]["reward"]["rewardId"]
+    reward_id = rewarded["reward"]["reward"]["id"]
     redeemed = await api.ok(REDEEM_SETUP, {"a": MEMBER_A, "b": MEMBER_B, "r": reward_id}, admin_token)
     assert all(payload["errors"] == [] for payload in redeemed.values()), redeemed
-    plan_id = (await api.ok(PLAN_SETUP, token=admin_token))["plan"]["plan"]["planId"]
+    plan_id = (await api.ok(PLAN_SETUP, token=admin_token))["plan"]["plan"]["id"]
     subscribed = await api.ok(SUBSCRIBE_SETUP, {"a": MEMBER_A, "b": MEMBER_B, "p": plan_id}, admin_token)
     assert all(payload["errors"] == [] for payload in subscribed.values()), subscribed
-    subs = {member: {state: subscribed[f"{key}{state.capitalize()}"]["subscription"]["subscriptionId"]
+    subs = {member: {state: subscribed[f"{key}{state.capitalize()}"]["subscription"]["id"]
                      for state in ("active", "paused", "skipped")}
             for member, key in ((MEMBER_A, "a"), (MEMBER_B, "b"))}
     states = await api.ok(SUBSCRIPTION_STATES, {
@@ -322,15 +323,15 @@ async def world(api, admin_token, storefront_token, partner_token) -> World:
         tier_id=data["tier"]["tier"]["id"],
         rule_id=data["rule"]["rule"]["id"],
         spare_key_id=data["spare"]["apiKey"]["id"],
-        reviews={MEMBER_A: data["reviewA"]["review"]["reviewId"], MEMBER_B: review_b},
+        reviews={MEMBER_A: data["reviewA"]["review"]["id"], MEMBER_B: review_b},
         question_id=question_id,
-        answer_id=_pk(answered["answer"]["id"]),
-        media_id=media.id,
+        answer_id=answered["answer"]["id"],
+        media_id=global_id("ReviewMedia", media.id),
         endpoint_id=endpoint_id,
-        delivery_id=sent["delivery"]["deliveryId"],
+        delivery_id=sent["delivery"]["id"],
         reward_id=reward_id,
         codes={MEMBER_A: redeemed["a"]["redemption"]["code"], MEMBER_B: redeemed["b"]["redemption"]["code"]},
-        activity_id=rewarded["ugc"]["activity"]["activityId"],
+        activity_id=rewarded["ugc"]["activity"]["id"],
         plan_id=plan_id,
         subscriptions=subs,
     )
@@ -447,46 +448,46 @@ CALLS: dict[str, Call] = {
     "reviewsAwaitingReply": Call(
         "query { reviewsAwaitingReply(first: 5) { edges { node { reviewId } } } }", lambda w, t: {}),
     "moderationLog": Call(
-        'query($r: Int!) { moderationLog(subjectType: "review", subjectId: $r) { status } }',
+        'query($r: ID!) { moderationLog(subjectType: "review", subjectId: $r) { status } }',
         lambda w, t: {"r": w.reviews[MEMBER_B]}),
     "upsertProducts": Call(
         'mutation { upsertProducts(input: [{externalId: "prod-new", title: "New"}]) { products { externalId } errors { code } } }',
         lambda w, t: {}),
     "submitReview": Call(
         """mutation($t: String) { submitReview(input: {memberExternalId: $t, productExternalId: "prod-2", rating: 4,
-             body: "Solid product, arrived quickly and fits well."}) { review { reviewId } errors { code } } }"""),
+             body: "Solid product, arrived quickly and fits well."}) { review { id } errors { code } } }"""),
     "editReview": Call(
-        """mutation($t: String, $r: Int!) { editReview(input: {reviewId: $r, memberExternalId: $t,
-             body: "Edited after a month: still happy."}) { review { reviewId } errors { code } } }""",
+        """mutation($t: String, $r: ID!) { editReview(input: {reviewId: $r, memberExternalId: $t,
+             body: "Edited after a month: still happy."}) { review { id } errors { code } } }""",
         _own_review),
     "deleteReview": Call(
-        """mutation($t: String, $r: Int!) { deleteReview(input: {reviewId: $r, memberExternalId: $t}) {
+        """mutation($t: String, $r: ID!) { deleteReview(input: {reviewId: $r, memberExternalId: $t}) {
              review { status } errors { code } } }""",
         _own_review),
     "addReviewMedia": Call(
-        """mutation($t: String, $r: Int!, $media: [Upload!]!) {
+        """mutation($t: String, $r: ID!, $media: [Upload!]!) {
              addReviewMedia(input: {reviewId: $r, memberExternalId: $t}, media: $media) { errors { code } } }""",
         lambda w, t: _own_review(w, t) | {"media": []}),
     "moderateReview": Call(
-        """mutation($r: Int!) { moderateReview(input: {id: $r, action: REJECT, reason: SPAM}) {
+        """mutation($r: ID!) { moderateReview(input: {id: $r, action: REJECT, reason: SPAM}) {
              review { status } errors { code } } }""",
         lambda w, t: {"r": w.reviews[MEMBER_B]}),
     "moderateReviewMedia": Call(
-        "mutation($m: Int!) { moderateReviewMedia(input: {id: $m, action: REJECT, reason: OTHER}) { errors { code } } }",
+        "mutation($m: ID!) { moderateReviewMedia(input: {id: $m, action: REJECT, reason: OTHER}) { errors { code } } }",
         lambda w, t: {"m": w.media_id}),
     "reportReview": Call(
-        """mutation($t: String, $r: Int!) { reportReview(input: {reviewId: $r, memberExternalId: $t, reason: SPAM}) {
+        """mutation($t: String, $r: ID!) { reportReview(input: {reviewId: $r, memberExternalId: $t, reason: SPAM}) {
              errors { code } } }""",
         _others_review, touches_only_own_rows=False),
     "replyToReview": Call(
-        'mutation($r: Int!) { replyToReview(input: {reviewId: $r, body: "Sorry to hear that."}) { errors { code } } }',
+        'mutation($r: ID!) { replyToReview(input: {reviewId: $r, body: "Sorry to hear that."}) { errors { code } } }',
         lambda w, t: {"r": w.reviews[MEMBER_B]}),
     "voteReview": Call(
-        """mutation($t: String, $r: Int!) { voteReview(input: {reviewId: $r, memberExternalId: $t, helpful: true}) {
+        """mutation($t: String, $r: ID!) { voteReview(input: {reviewId: $r, memberExternalId: $t, helpful: true}) {
              errors { code } } }""",
         _others_review, touches_only_own_rows=False),
     "answerFollowUp": Call(
-        """mutation($t: String, $r: Int!) { answerFollowUp(input: {reviewId: $r, memberExternalId: $t,
+        """mutation($t: String, $r: ID!) { answerFollowUp(input: {reviewId: $r, memberExternalId: $t,
              answer: "Order a size up."}) { errors { code } } }""",
         _own_review),
     "setFollowUpQuestion": Call(
@@ -500,14 +501,14 @@ CALLS: dict[str, Call] = {
         """mutation($t: String) { askQuestion(input: {productExternalId: "prod-1", memberExternalId: $t,
              body: "Is it waterproof?"}) { errors { code } } }"""),
     "answerQuestion": Call(
-        """mutation($t: String, $q: Int!) { answerQuestion(input: {questionId: $q, memberExternalId: $t,
+        """mutation($t: String, $q: ID!) { answerQuestion(input: {questionId: $q, memberExternalId: $t,
              body: "Yes, in light rain."}) { errors { code } } }""",
         lambda w, t: {"t": t, "q": w.question_id}, touches_only_own_rows=False),  # B, the asker, is notified
     "moderateQuestion": Call(
-        "mutation($q: Int!) { moderateQuestion(input: {id: $q, action: REJECT, reason: SPAM}) { errors { code } } }",
+        "mutation($q: ID!) { moderateQuestion(input: {id: $q, action: REJECT, reason: SPAM}) { errors { code } } }",
         lambda w, t: {"q": w.question_id}),
     "moderateAnswer": Call(
-        "mutation($a: Int!) { moderateAnswer(input: {id: $a, action: REJECT, reason: SPAM}) { errors { code } } }",
+        "mutation($a: ID!) { moderateAnswer(input: {id: $a, action: REJECT, reason: SPAM}) { errors { code } } }",
         lambda w, t: {"a": w.answer_id}),
     # --- earning activities and rewards
     "previewEarning": Call(
@@ -518,7 +519,7 @@ CALLS: dict[str, Call] = {
         """mutation($t: String) { recordActivity(input: {memberExternalId: $t, type: SOCIAL_SHARE, externalId: "share-1",
              url: "https://example.com/post"}) { activity { status } errors { code } } }"""),
     "reviewActivity": Call(
-        "mutation($id: Int!) { reviewActivity(input: {activityId: $id, approve: true}) { errors { code } } }",
+        "mutation($id: ID!) { reviewActivity(input: {activityId: $id, approve: true}) { errors { code } } }",
         lambda w, t: {"id": w.activity_id}),
     "rewards": Call("query { rewards { name pointsCost } }", lambda w, t: {}),
     "rewardCode": Call("query($c: String!) { rewardCode(code: $c) { status memberExternalId } }",
@@ -528,10 +529,10 @@ CALLS: dict[str, Call] = {
              errors { code } } }""",
         lambda w, t: {}),
     "updateReward": Call(
-        "mutation($id: Int!) { updateReward(id: $id, input: {pointsCost: 1}) { errors { code } } }",
+        "mutation($id: ID!) { updateReward(id: $id, input: {pointsCost: 1}) { errors { code } } }",
         lambda w, t: {"id": w.reward_id}),
     "redeemReward": Call(
-        """mutation($t: String, $r: Int!) { redeemReward(input: {memberExternalId: $t, rewardId: $r,
+        """mutation($t: String, $r: ID!) { redeemReward(input: {memberExternalId: $t, rewardId: $r,
              idempotencyKey: "redeem-1"}) { redemption { memberExternalId } errors { code } } }""",
         lambda w, t: {"t": t, "r": w.reward_id},
         owner=lambda d: (d["redeemReward"]["redemption"] or {}).get("memberExternalId")),
@@ -552,72 +553,72 @@ CALLS: dict[str, Call] = {
              intervalCount: 1, price: 500, currency: "USD"}) { errors { code } } }""",
         lambda w, t: {}),
     "updateSubscriptionPlan": Call(
-        "mutation($id: Int!) { updateSubscriptionPlan(id: $id, input: {price: 900}) { errors { code } } }",
+        "mutation($id: ID!) { updateSubscriptionPlan(id: $id, input: {price: 900}) { errors { code } } }",
         lambda w, t: {"id": w.plan_id}),
     "subscribe": Call(
-        """mutation($t: String, $p: Int!) { subscribe(input: {memberExternalId: $t, planId: $p}) {
+        """mutation($t: String, $p: ID!) { subscribe(input: {memberExternalId: $t, planId: $p}) {
              subscription { status } errors { code } } }""",
         lambda w, t: {"t": t, "p": w.plan_id}),
     "pauseSubscription": Call(
-        """mutation($t: String, $s: Int!, $until: DateTime) { pauseSubscription(input: {subscriptionId: $s,
+        """mutation($t: String, $s: ID!, $until: DateTime) { pauseSubscription(input: {subscriptionId: $s,
              memberExternalId: $t, until: $until}) { subscription { status } errors { code } } }""",
         lambda w, t: {"t": t, "s": w.subscriptions[t]["active"], "until": _in_days(20)}),
     "resumeSubscription": Call(
-        """mutation($t: String, $s: Int!) { resumeSubscription(input: {subscriptionId: $s, memberExternalId: $t}) {
+        """mutation($t: String, $s: ID!) { resumeSubscription(input: {subscriptionId: $s, memberExternalId: $t}) {
              subscription { status } errors { code } } }""",
         lambda w, t: {"t": t, "s": w.subscriptions[t]["paused"]}),
     "skipNextDelivery": Call(
-        """mutation($t: String, $s: Int!) { skipNextDelivery(input: {subscriptionId: $s, memberExternalId: $t}) {
+        """mutation($t: String, $s: ID!) { skipNextDelivery(input: {subscriptionId: $s, memberExternalId: $t}) {
              errors { code } } }""",
         lambda w, t: {"t": t, "s": w.subscriptions[t]["active"]}),
     "unskipDelivery": Call(
-        """mutation($t: String, $s: Int!) { unskipDelivery(input: {subscriptionId: $s, memberExternalId: $t}) {
+        """mutation($t: String, $s: ID!) { unskipDelivery(input: {subscriptionId: $s, memberExternalId: $t}) {
              errors { code } } }""",
         lambda w, t: {"t": t, "s": w.subscriptions[t]["skipped"]}),
     "swapSubscriptionProduct": Call(
-        """mutation($t: String, $s: Int!) { swapSubscriptionProduct(input: {subscriptionId: $s, memberExternalId: $t,
+        """mutation($t: String, $s: ID!) { swapSubscriptionProduct(input: {subscriptionId: $s, memberExternalId: $t,
              sku: "sku-2"}) { subscription { sku } errors { code } } }""",
         lambda w, t: {"t": t, "s": w.subscriptions[t]["active"]}),
     "changeSubscriptionInterval": Call(
-        """mutation($t: String, $s: Int!) { changeSubscriptionInterval(input: {subscriptionId: $s,
+        """mutation($t: String, $s: ID!) { changeSubscriptionInterval(input: {subscriptionId: $s,
              memberExternalId: $t, intervalUnit: WEEK, intervalCount: 2}) { errors { code } } }""",
         lambda w, t: {"t": t, "s": w.subscriptions[t]["active"]}),
     "rescheduleSubscription": Call(
-        """mutation($t: String, $s: Int!, $date: DateTime) { rescheduleSubscription(input: {subscriptionId: $s,
+        """mutation($t: String, $s: ID!, $date: DateTime) { rescheduleSubscription(input: {subscriptionId: $s,
              memberExternalId: $t, date: $date}) { errors { code } } }""",
         lambda w, t: {"t": t, "s": w.subscriptions[t]["active"], "date": _in_days(10)}),
     "cancelSubscription": Call(
-        """mutation($t: String, $s: Int!) { cancelSubscription(input: {subscriptionId: $s, memberExternalId: $t,
+        """mutation($t: String, $s: ID!) { cancelSubscription(input: {subscriptionId: $s, memberExternalId: $t,
              reason: OTHER, confirm: true}) { cancelled errors { code } } }""",
         lambda w, t: {"t": t, "s": w.subscriptions[t]["active"]}),
     "recordRenewalFailure": Call(
-        """mutation($s: Int!) { recordRenewalFailure(input: {subscriptionId: $s, reason: "card declined"}) {
+        """mutation($s: ID!) { recordRenewalFailure(input: {subscriptionId: $s, reason: "card declined"}) {
              errors { code } } }""",
         lambda w, t: {"s": w.subscriptions[MEMBER_B]["active"]}),
     # --- webhooks (on the partner's endpoint)
     "webhookEndpoints": Call("query { webhookEndpoints { endpointId url } }", lambda w, t: {}),
     "webhookDeliveries": Call(
-        "query($e: Int!) { webhookDeliveries(endpointId: $e) { edges { node { deliveryId eventType } } } }",
+        "query($e: ID!) { webhookDeliveries(endpointId: $e) { edges { node { deliveryId eventType } } } }",
         lambda w, t: {"e": w.endpoint_id}),
     "createWebhookEndpoint": Call(
         """mutation { createWebhookEndpoint(input: {url: "http://127.0.0.1:9/new-hook", eventTypes: ["*"]}) {
              secret errors { code } } }""",
         lambda w, t: {}),
     "updateWebhookEndpoint": Call(
-        """mutation($e: Int!) { updateWebhookEndpoint(id: $e, input: {url: "http://127.0.0.1:9/moved"}) {
+        """mutation($e: ID!) { updateWebhookEndpoint(id: $e, input: {url: "http://127.0.0.1:9/moved"}) {
              endpoint { url } errors { code } } }""",
         lambda w, t: {"e": w.endpoint_id}),
     "deleteWebhookEndpoint": Call(
-        "mutation($e: Int!) { deleteWebhookEndpoint(id: $e) { endpoint { enabled } errors { code } } }",
+        "mutation($e: ID!) { deleteWebhookEndpoint(id: $e) { endpoint { enabled } errors { code } } }",
         lambda w, t: {"e": w.endpoint_id}),
     "rotateWebhookSecret": Call(
-        "mutation($e: Int!) { rotateWebhookSecret(id: $e) { secret errors { code } } }",
+        "mutation($e: ID!) { rotateWebhookSecret(id: $e) { secret errors { code } } }",
         lambda w, t: {"e": w.endpoint_id}),
     "redeliverWebhook": Call(
-        "mutation($d: Int!) { redeliverWebhook(deliveryId: $d) { delivery { deliveryId } errors { code } } }",
+        "mutation($d: ID!) { redeliverWebhook(deliveryId: $d) { delivery { deliveryId } errors { code } } }",
         lambda w, t: {"d": w.delivery_id}),
     "sendTestWebhook": Call(
-        "mutation($e: Int!) { sendTestWebhook(endpointId: $e) { delivery { deliveryId } errors { code } } }",
+        "mutation($e: ID!) { sendTestWebhook(endpointId: $e) { delivery { deliveryId } errors { code } } }",
         lambda w, t: {"e": w.endpoint_id}),
     "recommendations": Call(
         "query($t: String) { recommendations(context: HOME, memberExternalId: $t) { personalized } }"),
@@ -819,11 +820,11 @@ async def test_inactive_earning_rules_are_for_admins_only(api, world):
 # --- reviews: a member names a review by id, so ownership is checked past the permission class ----
 
 REVIEW_BY_ID = {
-    "editReview": 'mutation($r: Int!) { editReview(input: {reviewId: $r, body: "Hijacked text"}) { errors { code } } }',
-    "deleteReview": "mutation($r: Int!) { deleteReview(input: {reviewId: $r}) { errors { code } } }",
-    "addReviewMedia": ("mutation($r: Int!) { addReviewMedia(input: {reviewId: $r}, media: []) "
+    "editReview": 'mutation($r: ID!) { editReview(input: {reviewId: $r, body: "Hijacked text"}) { errors { code } } }',
+    "deleteReview": "mutation($r: ID!) { deleteReview(input: {reviewId: $r}) { errors { code } } }",
+    "addReviewMedia": ("mutation($r: ID!) { addReviewMedia(input: {reviewId: $r}, media: []) "
                        "{ errors { code } } }"),
-    "answerFollowUp": ('mutation($r: Int!) { answerFollowUp(input: {reviewId: $r, answer: "Hijacked"}) '
+    "answerFollowUp": ('mutation($r: ID!) { answerFollowUp(input: {reviewId: $r, answer: "Hijacked"}) '
                        "{ errors { code } } }"),
 }
 
@@ -838,11 +839,11 @@ async def test_member_cannot_change_another_members_review_by_its_id(api, world,
 
 
 SUBSCRIPTION_BY_ID = {
-    "pauseSubscription": "mutation($s: Int!) { pauseSubscription(input: {subscriptionId: $s}) { errors { code } } }",
-    "skipNextDelivery": "mutation($s: Int!) { skipNextDelivery(input: {subscriptionId: $s}) { errors { code } } }",
-    "cancelSubscription": ("mutation($s: Int!) { cancelSubscription(input: {subscriptionId: $s, reason: OTHER, "
+    "pauseSubscription": "mutation($s: ID!) { pauseSubscription(input: {subscriptionId: $s}) { errors { code } } }",
+    "skipNextDelivery": "mutation($s: ID!) { skipNextDelivery(input: {subscriptionId: $s}) { errors { code } } }",
+    "cancelSubscription": ("mutation($s: ID!) { cancelSubscription(input: {subscriptionId: $s, reason: OTHER, "
                            "confirm: true}) { errors { code } } }"),
-    "swapSubscriptionProduct": ('mutation($s: Int!) { swapSubscriptionProduct(input: {subscriptionId: $s, sku: "sku-2"}) '
+    "swapSubscriptionProduct": ('mutation($s: ID!) { swapSubscriptionProduct(input: {subscriptionId: $s, sku: "sku-2"}) '
                                 "{ errors { code } } }"),
 }
 
@@ -872,7 +873,7 @@ async def test_preview_earning_without_a_member_is_public(api, world):
 
 async def test_storefront_acting_for_a_member_cannot_change_another_members_review(api, world):
     before = await database_snapshot()
-    body = await api.ok('mutation($r: Int!) { editReview(input: {reviewId: $r, memberExternalId: "member-a", '
+    body = await api.ok('mutation($r: ID!) { editReview(input: {reviewId: $r, memberExternalId: "member-a", '
                         'body: "Hijacked text"}) { errors { code } } }',
                         {"r": world.reviews[MEMBER_B]}, world.tokens["storefront"])
     assert body["editReview"]["errors"] == [{"code": "NOT_ALLOWED"}]
@@ -880,24 +881,24 @@ async def test_storefront_acting_for_a_member_cannot_change_another_members_revi
 
 
 PUBLIC_PRODUCT = """query { product(externalId: "prod-1") {
-  reviews(first: 10) { edges { node { reviewId body author { displayName } media { mediaId } } } } } }"""
+  reviews(first: 10) { edges { node { id body author { displayName } media { id } } } } } }"""
 
 
 async def test_public_product_shows_only_published_reviews_and_media_and_no_emails(api, world):
     shown = await api.ok(PUBLIC_PRODUCT)
     assert "@example.com" not in json.dumps(shown)
-    by_id = {e["node"]["reviewId"]: e["node"] for e in shown["product"]["reviews"]["edges"]}
-    assert by_id[world.reviews[MEMBER_B]]["media"] == [{"mediaId": world.media_id}]
+    by_id = {e["node"]["id"]: e["node"] for e in shown["product"]["reviews"]["edges"]}
+    assert by_id[world.reviews[MEMBER_B]]["media"] == [{"id": world.media_id}]
     assert by_id[world.reviews[MEMBER_B]]["author"] == {"displayName": "Bob S."}
-    await api.ok("mutation($m: Int!) { moderateReviewMedia(input: {id: $m, action: REJECT, reason: OTHER}) "
+    await api.ok("mutation($m: ID!) { moderateReviewMedia(input: {id: $m, action: REJECT, reason: OTHER}) "
                  "{ errors { code } } }", {"m": world.media_id}, world.admin)
     shown = await api.ok(PUBLIC_PRODUCT, token=world.tokens["partner"])
-    by_id = {e["node"]["reviewId"]: e["node"] for e in shown["product"]["reviews"]["edges"]}
+    by_id = {e["node"]["id"]: e["node"] for e in shown["product"]["reviews"]["edges"]}
     assert by_id[world.reviews[MEMBER_B]]["media"] == []
-    await api.ok("mutation($r: Int!) { moderateReview(input: {id: $r, action: REJECT, reason: SPAM}) "
+    await api.ok("mutation($r: ID!) { moderateReview(input: {id: $r, action: REJECT, reason: SPAM}) "
                  "{ errors { code } } }", {"r": world.reviews[MEMBER_B]}, world.admin)
     shown = await api.ok(PUBLIC_PRODUCT, token=member_token(MEMBER_A))
-    assert [e["node"]["reviewId"] for e in shown["product"]["reviews"]["edges"]] == [world.reviews[MEMBER_A]]
+    assert [e["node"]["id"] for e in shown["product"]["reviews"]["edges"]] == [world.reviews[MEMBER_A]]
 
 
 def _png() -> bytes:
@@ -908,8 +909,8 @@ def _png() -> bytes:
     return out.getvalue()
 
 
-async def _upload(client, token: str, review_id: int):
-    operations = {"query": "mutation($r: Int!, $media: [Upload!]!) { addReviewMedia(input: {reviewId: $r}, "
+async def _upload(client, token: str, review_id: str):
+    operations = {"query": "mutation($r: ID!, $media: [Upload!]!) { addReviewMedia(input: {reviewId: $r}, "
                            "media: $media) { review { media { kind } } errors { code message } } }",
                   "variables": {"r": review_id, "media": [None]}}
     return await client.post("/graphql", headers={"authorization": f"Bearer {token}"},
@@ -922,23 +923,23 @@ async def test_member_adds_a_photo_to_own_review_but_not_to_another_members(clie
     own = await _upload(client, token, world.reviews[MEMBER_A])
     assert own.status_code == 200, own.text
     assert own.json()["data"]["addReviewMedia"] == {"review": {"media": [{"kind": "PHOTO"}]}, "errors": []}, own.text
-    media_before = await ReviewMedia.filter(review_id=world.reviews[MEMBER_B]).count()
+    media_before = await ReviewMedia.filter(review_id=_pk(world.reviews[MEMBER_B])).count()
     other = await _upload(client, token, world.reviews[MEMBER_B])
     assert other.json()["data"]["addReviewMedia"]["errors"][0]["code"] == "NOT_ALLOWED", other.text
-    assert await ReviewMedia.filter(review_id=world.reviews[MEMBER_B]).count() == media_before
+    assert await ReviewMedia.filter(review_id=_pk(world.reviews[MEMBER_B])).count() == media_before
 
 
 # --- webhooks: partner A versus partner B --------------------------------------------------------
 
 PARTNER_B_ON_A = {
-    "updateWebhookEndpoint": ('mutation($e: Int!) { updateWebhookEndpoint(id: $e, input: {url: "http://127.0.0.1:9/stolen"}) '
+    "updateWebhookEndpoint": ('mutation($e: ID!) { updateWebhookEndpoint(id: $e, input: {url: "http://127.0.0.1:9/stolen"}) '
                               "{ endpoint { url } errors { code } } }", "e"),
-    "deleteWebhookEndpoint": ("mutation($e: Int!) { deleteWebhookEndpoint(id: $e) { endpoint { enabled } errors { code } } }",
+    "deleteWebhookEndpoint": ("mutation($e: ID!) { deleteWebhookEndpoint(id: $e) { endpoint { enabled } errors { code } } }",
                               "e"),
-    "rotateWebhookSecret": ("mutation($e: Int!) { rotateWebhookSecret(id: $e) { secret errors { code } } }", "e"),
-    "sendTestWebhook": ("mutation($e: Int!) { sendTestWebhook(endpointId: $e) { delivery { deliveryId } errors { code } } }",
+    "rotateWebhookSecret": ("mutation($e: ID!) { rotateWebhookSecret(id: $e) { secret errors { code } } }", "e"),
+    "sendTestWebhook": ("mutation($e: ID!) { sendTestWebhook(endpointId: $e) { delivery { deliveryId } errors { code } } }",
                         "e"),
-    "redeliverWebhook": ("mutation($d: Int!) { redeliverWebhook(deliveryId: $d) { delivery { deliveryId } "
+    "redeliverWebhook": ("mutation($d: ID!) { redeliverWebhook(deliveryId: $d) { delivery { deliveryId } "
                          "errors { code } } }", "d"),
 }
 
@@ -957,7 +958,7 @@ async def test_partner_cannot_act_on_another_partners_webhooks(api, world, field
 async def test_partner_sees_only_its_own_webhooks(api, world):
     _, partner_b = await auth.create_api_key("partner two", "partner")
     assert await api.ok("query { webhookEndpoints { endpointId } }", token=partner_b) == {"webhookEndpoints": []}
-    deliveries = await api.ok("query($e: Int!) { webhookDeliveries(endpointId: $e) { edges { cursor } } }",
+    deliveries = await api.ok("query($e: ID!) { webhookDeliveries(endpointId: $e) { edges { cursor } } }",
                               {"e": world.endpoint_id}, partner_b)
     assert deliveries == {"webhookDeliveries": {"edges": []}}
 
@@ -968,7 +969,7 @@ async def test_private_answers_are_not_served_to_others_from_the_response_cache(
     storefront may read (a reward code's owner) is not for anonymous callers or partners."""
     _, partner_b = await auth.create_api_key("partner two", "partner")
     endpoints = "query { webhookEndpoints { endpointId url description } }"
-    deliveries = "query($e: Int!) { webhookDeliveries(endpointId: $e) { edges { node { deliveryId eventType } } } }"
+    deliveries = "query($e: ID!) { webhookDeliveries(endpointId: $e) { edges { node { deliveryId eventType } } } }"
     variables = {"e": world.endpoint_id}
     own = await api.ok(endpoints, token=world.tokens["partner"])  # partner A asks first
     assert own["webhookEndpoints"][0]["url"] == "http://127.0.0.1:9/partner-hook"

@@ -143,7 +143,7 @@ async def test_a_test_webhook_goes_through_the_bus_to_its_endpoint_only(api, adm
     unsubscribe = event_bus.subscribe("webhook.*", seen, after_commit=True)
     try:
         # when a test webhook is sent to the first
-        body = await api.ok("mutation($e: Int!) { sendTestWebhook(endpointId: $e) { delivery { deliveryId eventType } "
+        body = await api.ok("mutation($e: ID!) { sendTestWebhook(endpointId: $e) { delivery { deliveryId eventType } "
                             "errors { code } } }", {"e": target}, admin_token)
     finally:
         unsubscribe()

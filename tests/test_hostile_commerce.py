@@ -24,6 +24,7 @@ from domain.subscriptions.models import Subscription, SubscriptionChange, Subscr
 from domain.subscriptions.service import save_plan, subscribe
 from domain.tiers.models import Tier, TierChange
 from domain.tiers.service import save_tier
+from schema.common import global_id
 from tests import helpers
 from tests.conftest import member_token
 from tests.helpers import assert_no_drift, fresh
@@ -36,7 +37,7 @@ RECORD = """mutation($i: RecordOrderInput!) { recordOrder(input: $i) { order { e
 USE_CODE = """mutation($c: String!, $o: String!) { markRewardCodeUsed(input: {code: $c, orderExternalId: $o}) {
   redemption { status orderExternalId } errors { field code } } }"""
 CREATE_PLAN = "mutation($i: PlanInput!) { createSubscriptionPlan(input: $i) { plan { retentionOffers } errors { field code } } }"
-UPDATE_PLAN = "mutation($id: Int!, $i: PlanInput!) { updateSubscriptionPlan(id: $id, input: $i) { plan { retentionOffers } errors { field code } } }"
+UPDATE_PLAN = "mutation($id: ID!, $i: PlanInput!) { updateSubscriptionPlan(id: $id, input: $i) { plan { retentionOffers } errors { field code } } }"
 PENDING = '{ member(externalId: "m1") { points { pending pendingAwards { amount sourceId } } } }'
 HISTORY = '{ member(externalId: "m1") { tier { name } tierHistory { toTier reason } } }'
 
@@ -552,17 +553,17 @@ HOSTILE: list[tuple[str, str, dict[str, Any], str, str | None]] = [
     ("cancelSubscription", "CancelSubscriptionInput!", {"reason": "OTHER", "comment": "c" * 5000}, "INVALID", "comment"),
     ("recordRenewalFailure", "RenewalFailureInput!", {"reason": NUL}, "INVALID", "reason"),
     ("recordRenewalFailure", "RenewalFailureInput!", {"reason": " "}, "INVALID", "reason"),
-    ("subscribe", "SubscribeInput!", {"planId": -1}, "PLAN_NOT_FOUND", "planId"),
+    ("subscribe", "SubscribeInput!", {"planId": global_id("SubscriptionPlan", 999_999)}, "PLAN_NOT_FOUND", "planId"),
     ("subscribe", "SubscribeInput!", {"sku": "s" * 300}, "INVALID", "sku"),
     ("redeemReward", "RedeemRewardInput!", {"idempotencyKey": "k" * 300}, "INVALID", "idempotencyKey"),
-    ("redeemReward", "RedeemRewardInput!", {"rewardId": -1}, "REWARD_NOT_FOUND", "rewardId"),
+    ("redeemReward", "RedeemRewardInput!", {"rewardId": global_id("Reward", 999_999)}, "REWARD_NOT_FOUND", "rewardId"),
     ("markRewardCodeUsed", "MarkCodeUsedInput!", {"orderExternalId": "o" * 5000}, "INVALID", "orderExternalId"),
     ("markRewardCodeUsed", "MarkCodeUsedInput!", {"orderExternalId": " "}, "INVALID", "orderExternalId"),
     ("markRewardCodeUsed", "MarkCodeUsedInput!", {"code": "c" * 5000}, "CODE_NOT_FOUND", "code"),
     ("cancelRedemption", "CodeInput!", {"code": "PTN-NOPE-NOPE-NOPE"}, "CODE_NOT_FOUND", "code"),
     ("recordActivity", "RecordActivityInput!", {"type": "CUSTOM", "customType": "c" * 300}, "INVALID", "customType"),
     ("recordActivity", "RecordActivityInput!", {"type": "UGC_SUBMITTED", "url": "javascript:alert(1)"}, "INVALID", "url"),
-    ("reviewActivity", "ReviewActivityInput!", {"activityId": -1}, "NOT_FOUND", "activityId"),
+    ("reviewActivity", "ReviewActivityInput!", {"activityId": global_id("Activity", 999_999)}, "NOT_FOUND", "activityId"),
 ]
 
 

@@ -29,7 +29,7 @@ UPSERT = """mutation($i: UpsertMemberInput!) { upsertMember(input: $i) {
   member { externalId email name birthday personalDataWithheld } created errors { field code } } }"""
 CREATE_ENDPOINT = """mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) {
   endpoint { endpointId eventTypes } errors { field code message } } }"""
-DELIVERIES = """query($e: Int!) { webhookDeliveries(endpointId: $e) { edges { node {
+DELIVERIES = """query($e: ID!) { webhookDeliveries(endpointId: $e) { edges { node {
   eventType status lastStatusCode lastError requestExcerpt responseExcerpt } } } }"""
 CREATE_KEY = """mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) {
   apiKey { id role scopes } secret errors { field code message } } }"""
@@ -121,7 +121,7 @@ async def test_registration_refuses_patterns_outside_the_scopes_and_writes_nothi
     assert await WebhookEndpoint.all().count() == 0
     # a wildcard that reaches an allowed type is kept: it means "what my scopes allow"
     endpoint_id = await _endpoint(api, token, "http://127.0.0.1:9/h", ["*"])
-    moved = (await api.ok("""mutation($e: Int!) { updateWebhookEndpoint(id: $e, input: {eventTypes: ["order.recorded"]}) {
+    moved = (await api.ok("""mutation($e: ID!) { updateWebhookEndpoint(id: $e, input: {eventTypes: ["order.recorded"]}) {
         endpoint { eventTypes } errors { field code } } }""", {"e": endpoint_id}, token))["updateWebhookEndpoint"]
     assert moved == {"endpoint": None, "errors": [{"field": "eventTypes", "code": "SCOPE_MISSING"}]}
     assert (await WebhookEndpoint.get(id=endpoint_id)).event_types == ["*"]
@@ -141,7 +141,7 @@ async def test_star_endpoint_receives_only_the_event_types_its_scopes_allow(api,
     await _drain(deliverer)
     assert [json.loads(h.body)["type"] for h in receiver.at("/orders")] == ["order.recorded"]
     # and its own test event still reaches it (events:webhooks is held by every key)
-    sent = await api.ok("mutation($e: Int!) { sendTestWebhook(endpointId: $e) { errors { code } } }",
+    sent = await api.ok("mutation($e: ID!) { sendTestWebhook(endpointId: $e) { errors { code } } }",
                         {"e": endpoint_id}, token)
     assert sent["sendTestWebhook"]["errors"] == []
     await _drain(deliverer)
@@ -283,9 +283,9 @@ async def test_subscription_history_hides_the_members_comment_without_members_pi
     plan = (await api.ok("""mutation { createSubscriptionPlan(input: {name: "Socks", kind: PRODUCT, skus: ["s1"],
         intervalUnit: MONTH, intervalCount: 1, price: 1000, currency: "USD"}) { plan { planId } } }""",
                          token=admin_token))["createSubscriptionPlan"]["plan"]["planId"]
-    sub = (await api.ok("""mutation($p: Int!) { subscribe(input: {memberExternalId: "m1", planId: $p}) {
+    sub = (await api.ok("""mutation($p: ID!) { subscribe(input: {memberExternalId: "m1", planId: $p}) {
         subscription { subscriptionId } } }""", {"p": plan}, storefront_token))["subscribe"]["subscription"]["subscriptionId"]
-    cancel = """mutation($s: Int!) { cancelSubscription(input: {subscriptionId: $s, memberExternalId: "m1", reason: OTHER,
+    cancel = """mutation($s: ID!) { cancelSubscription(input: {subscriptionId: $s, memberExternalId: "m1", reason: OTHER,
         comment: "Moving in with Ann Lee", confirm: true}) { subscription { history { action details } } errors { code } } }"""
     answer = (await api.ok(cancel, {"s": sub}, storefront_token))["cancelSubscription"]
     assert answer["errors"] == []
@@ -340,7 +340,7 @@ async def test_recorded_payloads_carry_no_personal_value_once_redacted(api, admi
         body: "Does it run small for Ann?"}) { question { questionId } errors { code } } }""",
                           token=storefront_token))["askQuestion"]
     assert asked["errors"] == [], asked
-    more = await api.ok("""mutation($r: Int!, $q: Int!, $p: Int!) {
+    more = await api.ok("""mutation($r: ID!, $q: ID!, $p: ID!) {
       reply: replyToReview(input: {reviewId: $r, body: "Sorry to hear that, Ann Lee."}) { errors { code } }
       adjust: adjustPoints(input: {memberExternalId: "m1", amount: 50, reason: "goodwill Ann birthday 1990-05-01",
                                    idempotencyKey: "adj-1"}) { errors { code } }
@@ -354,11 +354,11 @@ async def test_recorded_payloads_carry_no_personal_value_once_redacted(api, admi
         reason: "checkout for Ann Lee"}) { errors { code } } }""", token=storefront_token)
     assert spent["spendPoints"]["errors"] == []
     secrets.append("checkout for Ann Lee")
-    cancelled = await api.ok("""mutation($s: Int!) { cancelSubscription(input: {subscriptionId: $s, memberExternalId: "m1",
+    cancelled = await api.ok("""mutation($s: ID!) { cancelSubscription(input: {subscriptionId: $s, memberExternalId: "m1",
         reason: OTHER, comment: "Moving in with Ann Lee", confirm: true}) { errors { code } } }""",
                              {"s": more["sub"]["subscription"]["subscriptionId"]}, admin_token)
     assert cancelled["cancelSubscription"]["errors"] == []
-    deleted = await api.ok("""mutation($r: Int!) { deleteReview(input: {reviewId: $r, memberExternalId: "m1"}) {
+    deleted = await api.ok("""mutation($r: ID!) { deleteReview(input: {reviewId: $r, memberExternalId: "m1"}) {
         errors { code } } }""", {"r": review_id}, storefront_token)
     assert deleted["deleteReview"]["errors"] == []
     events = await Event.all()

@@ -26,7 +26,7 @@ from tests.receiver import Receiver, Reply
 
 CREATE = """mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) {
   endpoint { endpointId url } errors { field code message } } }"""
-UPDATE = """mutation($id: Int!, $i: UpdateWebhookEndpointInput!) { updateWebhookEndpoint(id: $id, input: $i) {
+UPDATE = """mutation($id: ID!, $i: UpdateWebhookEndpointInput!) { updateWebhookEndpoint(id: $id, input: $i) {
   endpoint { endpointId url } errors { field code message } } }"""
 REBOUND = "127.0.0.2"  # what a second lookup would answer: loopback, refused by the guard, nothing listens
 

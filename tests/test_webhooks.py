@@ -171,7 +171,7 @@ async def test_ssrf_guard_refuses_private_targets_unless_allowed(api, admin_toke
 
 async def test_rotation_signs_with_both_secrets_during_the_overlap(api, admin_token, receiver, deliverer):
     endpoint_id, old = await endpoint(api, admin_token, receiver.script("/rot", Reply(200)), ["member.*"])
-    rotated = await api.ok("mutation($id: Int!) { rotateWebhookSecret(id: $id) { secret endpoint { rotatingUntil } errors { code } } }",
+    rotated = await api.ok("mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { rotatingUntil } errors { code } } }",
                            {"id": endpoint_id}, admin_token)
     new = rotated["rotateWebhookSecret"]["secret"]
     assert new != old and rotated["rotateWebhookSecret"]["endpoint"]["rotatingUntil"]
@@ -193,23 +193,23 @@ async def test_delivery_log_redeliver_and_test_webhook_through_graphql(api, admi
     endpoint_id, _ = await endpoint(api, admin_token, receiver.script("/log", Reply(500), Reply(200)), ["member.*"])
     await helpers.member("m1")
     await deliverer.run_once()
-    q = """query($e: Int!, $s: DeliveryStatus) { webhookDeliveries(endpointId: $e, status: $s) { edges { node {
+    q = """query($e: ID!, $s: DeliveryStatus) { webhookDeliveries(endpointId: $e, status: $s) { edges { node {
       deliveryId eventType status attempts lastStatusCode requestExcerpt responseExcerpt durationMs } } } }"""
     log = (await api.ok(q, {"e": endpoint_id}, admin_token))["webhookDeliveries"]["edges"]
     node = log[0]["node"]
     assert (node["eventType"], node["status"], node["attempts"], node["lastStatusCode"]) == ("member.created", "PENDING", 1, 500)
     assert "member.created" in node["requestExcerpt"] and node["responseExcerpt"] == "no" and node["durationMs"] >= 0
-    again = await api.ok("mutation($d: Int!) { redeliverWebhook(deliveryId: $d) { delivery { status } errors { code } } }",
+    again = await api.ok("mutation($d: ID!) { redeliverWebhook(deliveryId: $d) { delivery { status } errors { code } } }",
                          {"d": node["deliveryId"]}, admin_token)
     assert again["redeliverWebhook"]["delivery"]["status"] == "PENDING"
-    test = await api.ok("mutation($e: Int!) { sendTestWebhook(endpointId: $e) { delivery { eventType } errors { code } } }",
+    test = await api.ok("mutation($e: ID!) { sendTestWebhook(endpointId: $e) { delivery { eventType } errors { code } } }",
                         {"e": endpoint_id}, admin_token)
     assert test["sendTestWebhook"]["delivery"]["eventType"] == "webhook.test"
     await deliverer.run_once()
     assert "webhook.test" in [json.loads(h.body)["type"] for h in receiver.at("/log")]
     # A partner sees only its own endpoints and cannot touch the admin's.
     assert (await api.ok("{ webhookEndpoints { endpointId } }", token=partner_token))["webhookEndpoints"] == []
-    foreign = await api.ok("mutation($e: Int!) { sendTestWebhook(endpointId: $e) { errors { code } } }", {"e": endpoint_id}, partner_token)
+    foreign = await api.ok("mutation($e: ID!) { sendTestWebhook(endpointId: $e) { errors { code } } }", {"e": endpoint_id}, partner_token)
     assert foreign["sendTestWebhook"]["errors"] == [{"code": "WEBHOOK_NOT_FOUND"}]
     own_id, _ = await endpoint(api, partner_token, receiver.script("/partner", Reply(200)), ["review.*"])
     listed = (await api.ok("{ webhookEndpoints { endpointId } }", token=partner_token))["webhookEndpoints"]
