@@ -10,6 +10,7 @@ from domain.errors import InvalidInput
 from domain.reviews import queries, summary
 from schema.common import Money, global_id
 from schema.errors import UserError, bad_input
+from schema.node import Node
 from schema.pagination import (
     Connection,
     connection,
@@ -39,8 +40,7 @@ class ReviewSummary:
 
 
 @strawberry.type
-class Product:
-    id: strawberry.ID
+class Product(Node):
     external_id: str
     title: str | None
     categories: list[str]

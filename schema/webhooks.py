@@ -11,6 +11,7 @@ from domain.webhooks.models import WebhookDelivery as DeliveryModel
 from domain.webhooks.models import WebhookEndpoint as EndpointModel
 from schema.common import global_id
 from schema.errors import UserError
+from schema.node import Node
 
 
 @strawberry.enum
@@ -22,8 +23,7 @@ class DeliveryStatus(Enum):
 
 
 @strawberry.type
-class WebhookEndpoint:
-    id: strawberry.ID
+class WebhookEndpoint(Node):
     endpoint_id: int
     url: str
     event_types: list[str]
@@ -42,8 +42,7 @@ class WebhookEndpoint:
 
 
 @strawberry.type
-class WebhookDelivery:
-    id: strawberry.ID
+class WebhookDelivery(Node):
     delivery_id: int
     endpoint_id: int
     event_id: int
