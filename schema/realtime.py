@@ -16,7 +16,7 @@ from domain.auth.service import credential_problem
 from domain.events.types import matches
 from domain.members.models import Member
 from domain.realtime.bus import bus
-from schema.common import JSON
+from schema.common import JSON, global_id
 from schema.errors import bad_input, forbidden, unauthenticated
 
 log = logging.getLogger("patron.realtime")
@@ -72,7 +72,10 @@ class PublishedReview:
 
 @strawberry.type
 class EventMessage:
-    id: int
+    # The event's global ID, the same as `Event.id`: node(id:) refetches it as an Event.
+    id: strawberry.ID = strawberry.field(description="The event's global ID (as Event.id; node(id:) refetches it).")
+    event_id: int = strawberry.field(deprecation_reason="Use id (a global ID). Integer ids are removed in the next "
+                                                        "minor release.")
     type: str
     created_at: str
     data: JSON
@@ -160,4 +163,5 @@ async def _events(types: list[str]) -> AsyncGenerator[EventMessage, None]:
         while True:
             msg = await queue.get()
             if matches(types, msg["type"]):
-                yield EventMessage(id=msg["id"], type=msg["type"], created_at=msg["createdAt"], data=msg["data"])
+                yield EventMessage(id=global_id("Event", msg["id"]), event_id=msg["id"], type=msg["type"],
+                                   created_at=msg["createdAt"], data=msg["data"])
