@@ -201,9 +201,10 @@ async def test_member_owned_nodes_follow_the_member_fields(api, world, caller):
         assert "b@example.com" not in json.dumps(single)
 
 
-async def test_personal_fields_keep_their_scope_checks(api, world):
-    """The storefront may refetch B's redemption (as rewardCode), and the partner B's nothing;
-    PII on a member reached through it stays withheld from a key without members:pii."""
+async def test_node_objects_keep_their_field_level_checks(api, world):
+    """Refetched objects are the same types with the same field checks: the storefront reads
+    B's code as through rewardCode; a held review's text is there for the admin (and withheld
+    from keys without members:pii, who cannot reach it anyway: it is null for them)."""
     ids = await _member_owned_ids(api, world, MEMBER_B)
     data = await api.ok("query($id: ID!) { node(id: $id) { ... on Redemption { memberExternalId code } } }",
                         {"id": ids["Redemption"]}, world.tokens["storefront"])
@@ -214,6 +215,12 @@ async def test_personal_fields_keep_their_scope_checks(api, world):
     query = "query($id: ID!) { node(id: $id) { ... on Review { status body personalDataWithheld } } }"
     assert (await api.ok(query, {"id": review}, world.admin))["node"] == {
         "status": "PENDING", "body": held.body, "personalDataWithheld": False}
+    assert await api(query, {"id": review}, world.tokens["storefront"]) == {"data": {"node": None}}
+    open_reports = "query($id: ID!) { node(id: $id) { ... on Review { openReports } } }"
+    published = global_id("Review", world.reviews[MEMBER_A])
+    body = await api(open_reports, {"id": published}, world.tokens["storefront"])  # moderators only, as before
+    assert body["data"] == {"node": None}
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [(["node", "openReports"], "FORBIDDEN")]
 
 
 async def test_unpublished_reviews_and_their_content_are_hidden_like_on_the_product_page(api, world):
