@@ -9,6 +9,7 @@ import resolvers.catalog
 import resolvers.events
 import resolvers.ledger
 import resolvers.members
+import resolvers.node
 import resolvers.orders
 import resolvers.recommendations
 import resolvers.reviews
@@ -24,6 +25,7 @@ from schema.common import JSON
 from schema.events import Event
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
 from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
+from schema.node import Node
 from schema.orders import RecordOrderPayload, RecordRefundPayload
 from schema.pagination import Connection
 from schema.permissions import (
@@ -71,6 +73,15 @@ from schema.webhooks import (
 
 @strawberry.type
 class Query:
+    # No permission class: each object is checked as its own field would be (resolvers/node.py).
+    node: Node | None = strawberry.field(
+        resolver=resolvers.node.node,
+        description="The object with this global ID, with the permissions of the field that lists it: null when "
+                    "it does not exist or is hidden from you (unpublished, inactive); FORBIDDEN when it is "
+                    "another member's.")
+    nodes: list[Node | None] = strawberry.field(
+        resolver=resolvers.node.nodes,
+        description="node(id:) for up to 100 ids at once, in order; each position answers on its own.")
     me: Member | None = strawberry.field(resolver=resolvers.members.me, permission_classes=[IsMember],
                                          description="The signed-in member (member token).")
     member: Member | None = strawberry.field(resolver=resolvers.members.member, permission_classes=[AdminOrSelf])

@@ -10,6 +10,7 @@ from domain.auth.models import ApiKey as ApiKeyModel
 from domain.auth.service import key_scopes
 from schema.common import global_id, legacy_int_id
 from schema.errors import UserError
+from schema.node import Node
 
 
 @strawberry.enum
@@ -20,8 +21,7 @@ class ApiKeyRole(Enum):
 
 
 @strawberry.type
-class ApiKey:
-    id: strawberry.ID
+class ApiKey(Node):
     key_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     name: str
     role: ApiKeyRole

@@ -9,6 +9,7 @@ from domain.catalog.models import Product as ProductModel
 from domain.reviews import queries, summary
 from schema.common import Money, global_id
 from schema.errors import UserError, bad_input
+from schema.node import Node
 from schema.pagination import Connection, paginate
 from schema.reviews import Question, RatingCount, Review, ReviewFilter, ReviewSort
 
@@ -31,8 +32,7 @@ class ReviewSummary:
 
 
 @strawberry.type
-class Product:
-    id: strawberry.ID
+class Product(Node):
     external_id: str
     title: str | None
     categories: list[str]

@@ -61,6 +61,9 @@ class Loaders:
     all_media: DataLoader[int, list[ReviewMedia]] = field(default_factory=lambda: DataLoader(_load_all_media))
     answers: DataLoader[int, list[Answer]] = field(default_factory=lambda: DataLoader(_load_answers))
     review_reports: DataLoader[int, list[ReviewReport]] = field(default_factory=lambda: DataLoader(_load_review_reports))
+    # (type name, key) -> a Node, None or a refusal: made by resolvers/node.py on first use,
+    # because its permission checks need the request's viewer.
+    node: DataLoader[tuple[str, int], Any] | None = None
 
 
 @dataclass

@@ -6,11 +6,11 @@ import strawberry
 
 from domain.events.models import Event as EventModel
 from schema.common import JSON, global_id
+from schema.node import Node
 
 
 @strawberry.type
-class Event:
-    id: strawberry.ID
+class Event(Node):
     type: str
     payload: JSON
     created_at: str

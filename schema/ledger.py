@@ -14,6 +14,7 @@ from domain.ledger.models import LedgerEntry as LedgerEntryModel
 from domain.members.personal_data import is_personal_reason
 from schema.common import JSON, global_id, legacy_int_id
 from schema.errors import UserError, bad_input
+from schema.node import Node
 
 if TYPE_CHECKING:
     from schema.members import Member
@@ -29,8 +30,7 @@ class LedgerKind(Enum):
 
 
 @strawberry.type(description="One append-only ledger entry. Credits are lots with expiry and remaining.")
-class LedgerEntry:
-    id: strawberry.ID
+class LedgerEntry(Node):
     amount: int
     kind: LedgerKind
     source_type: str | None

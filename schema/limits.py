@@ -1,8 +1,8 @@
 """Query limits: depth, tokens, aliases, cost and crowded selection sets, plus parse/validation
 caches; the extensions list (masking lives in schema/request_errors.py).
 
-Cost: every field costs 1, multiplied by the `first`/`last` of each list above it
-(capped like the resolvers at 100; a variable counts as 100), so a nested
+Cost: every field costs 1, multiplied by the `first`/`last` of each list above it (and by
+the number of `ids` of `nodes`), capped like the resolvers at 100; a variable counts as 100, so a nested
 `members(first: 100) { ledger(first: 100) }` is priced at what it would really load.
 Introspection fields cost INTROSPECTION_FIELD_COST each.
 """
@@ -24,6 +24,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
 )
@@ -41,6 +42,10 @@ from schema.trusted import is_trusted, refusal, trusted_document, trusted_errors
 
 def _page_factor(field: FieldNode) -> int:
     for arg in field.arguments or ():
+        if field.name.value == "nodes" and arg.name.value == "ids":  # one object per id
+            if isinstance(arg.value, ListValueNode):
+                return max(1, min(len(arg.value.values), MAX_PAGE))
+            return MAX_PAGE
         if arg.name.value in ("first", "last"):
             if isinstance(arg.value, IntValueNode):
                 return max(1, min(int(arg.value.value), MAX_PAGE))

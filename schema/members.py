@@ -20,6 +20,7 @@ from domain.tiers import service as tiers
 from schema.common import global_id
 from schema.errors import UserError
 from schema.ledger import LedgerEntry, Points
+from schema.node import Node
 from schema.orders import Order
 from schema.pagination import Connection, paginate
 from schema.reviews import Review
@@ -49,8 +50,7 @@ def _sees_personal_data(info: Info) -> bool:
 
 
 @strawberry.type
-class Member:
-    id: strawberry.ID
+class Member(Node):
     external_id: str
     signup_channel: str | None
     created_at: str

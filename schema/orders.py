@@ -11,11 +11,11 @@ from domain.orders.models import Order as OrderModel
 from domain.orders.models import Refund as RefundModel
 from schema.common import Money, global_id
 from schema.errors import UserError
+from schema.node import Node
 
 
 @strawberry.type
-class Order:
-    id: strawberry.ID
+class Order(Node):
     external_id: str
     currency: str
     channel: str

@@ -76,7 +76,10 @@ class PublishedReview:
 
 @strawberry.type
 class EventMessage:
-    id: int
+    # The event's global ID, the same as `Event.id`: node(id:) refetches it as an Event.
+    id: strawberry.ID = strawberry.field(description="The event's global ID (as Event.id; node(id:) refetches it).")
+    event_id: int = strawberry.field(deprecation_reason="Use id (a global ID). Integer ids are removed in the next "
+                                                        "minor release.")
     type: str
     created_at: str
     data: JSON
@@ -164,4 +167,5 @@ async def _events(types: list[str]) -> AsyncGenerator[EventMessage, None]:
         while True:
             msg = await queue.get()
             if matches(types, msg["type"]):
-                yield EventMessage(id=msg["id"], type=msg["type"], created_at=msg["createdAt"], data=msg["data"])
+                yield EventMessage(id=global_id("Event", msg["id"]), event_id=msg["id"], type=msg["type"],
+                                   created_at=msg["createdAt"], data=msg["data"])

@@ -18,6 +18,7 @@ from domain.reviews.models import ReviewReport as ReportModel
 from domain.reviews.service import is_rating_only
 from schema.common import JSON, global_id, legacy_int_id
 from schema.errors import UserError
+from schema.node import Node
 from schema.permissions import IsAdmin
 
 
@@ -75,8 +76,7 @@ def _reason(value: str | None) -> ModerationReason | None:
 
 
 @strawberry.type
-class ReviewMedia:
-    id: strawberry.ID
+class ReviewMedia(Node):
     media_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     kind: MediaKind
     content_type: str
@@ -129,8 +129,7 @@ class ReviewReport:
 
 
 @strawberry.type
-class Review:
-    id: strawberry.ID
+class Review(Node):
     review_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     rating: int
     rating_only: bool = strawberry.field(description="A rating without title or text (counted in the summary like any other).")
@@ -219,8 +218,7 @@ class RatingCount:
 
 
 @strawberry.type
-class Answer:
-    id: strawberry.ID
+class Answer(Node):
     body: str
     author_name: str
     author_kind: str = strawberry.field(description="merchant or verified_buyer")
@@ -234,8 +232,7 @@ class Answer:
 
 
 @strawberry.type
-class Question:
-    id: strawberry.ID
+class Question(Node):
     question_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     body: str
     author_name: str

@@ -11,6 +11,7 @@ from domain.rewards.models import Redemption as RedemptionModel
 from domain.rewards.models import Reward as RewardModel
 from schema.common import Money, global_id, legacy_int_id
 from schema.errors import UserError
+from schema.node import Node
 
 
 @strawberry.enum
@@ -32,8 +33,7 @@ class CodeStatus(Enum):
 
 
 @strawberry.type
-class Reward:
-    id: strawberry.ID
+class Reward(Node):
     reward_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     name: str
     type: RewardType
@@ -63,8 +63,7 @@ class Reward:
 
 
 @strawberry.type
-class Redemption:
-    id: strawberry.ID
+class Redemption(Node):
     redemption_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     code: str
     status: CodeStatus

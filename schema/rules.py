@@ -11,6 +11,7 @@ from domain.rules.models import Activity as ActivityModel
 from domain.rules.models import EarningRule as RuleModel
 from schema.common import global_id, legacy_int_id
 from schema.errors import UserError
+from schema.node import Node
 
 
 @strawberry.enum
@@ -54,8 +55,7 @@ class CapPeriod(Enum):
 
 
 @strawberry.type
-class EarningRule:
-    id: strawberry.ID
+class EarningRule(Node):
     rule_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     name: str
     type: EarningRuleType

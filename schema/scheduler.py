@@ -9,6 +9,8 @@ import strawberry
 from domain import clock
 from domain.scheduler.models import JobRun as JobRunModel
 from domain.scheduler.models import JobState
+from schema.common import global_id
+from schema.node import Node
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -40,7 +42,7 @@ class Job:
 
 
 @strawberry.type(description="One run of a periodic job. FENCED: its lease was taken over, outcome discarded.")
-class JobRun:
+class JobRun(Node):
     name: str
     worker: str
     status: str
@@ -52,7 +54,7 @@ class JobRun:
 
     @classmethod
     def from_model(cls, r: JobRunModel) -> JobRun:
-        return cls(name=r.name, worker=r.worker, status=r.status.upper(), started_at=r.started_at.isoformat(),
+        return cls(id=global_id("JobRun", r.id), name=r.name, worker=r.worker, status=r.status.upper(), started_at=r.started_at.isoformat(),
                    finished_at=_iso(r.finished_at), duration_ms=r.duration_ms, result=r.result, error=r.error)
 
 

@@ -14,6 +14,7 @@ from domain.subscriptions.models import SubscriptionChange as ChangeModel
 from domain.subscriptions.models import SubscriptionPlan as PlanModel
 from schema.common import JSON, Money, global_id, legacy_int_id
 from schema.errors import UserError
+from schema.node import Node
 
 
 @strawberry.enum
@@ -71,8 +72,7 @@ def offer_list(offers: dict) -> list[RetentionOffer]:
 
 
 @strawberry.type
-class SubscriptionPlan:
-    id: strawberry.ID
+class SubscriptionPlan(Node):
     plan_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     name: str
     kind: PlanKind
@@ -123,8 +123,7 @@ SUBSCRIPTION_ID_TYPE = "Subscription"
 
 
 @strawberry.type
-class MemberSubscription:
-    id: strawberry.ID
+class MemberSubscription(Node):
     subscription_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     status: SubscriptionStatus
     sku: str | None

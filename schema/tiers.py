@@ -11,6 +11,7 @@ from domain.tiers.models import Tier as TierModel
 from domain.tiers.models import TierChange as TierChangeModel
 from schema.common import Money, global_id
 from schema.errors import UserError
+from schema.node import Node
 
 
 @strawberry.enum(description="The period over which tier thresholds are counted.")
@@ -21,8 +22,7 @@ class TierWindow(Enum):
 
 
 @strawberry.type
-class Tier:
-    id: strawberry.ID
+class Tier(Node):
     name: str
     rank: int
     earn_multiplier: float

@@ -11,6 +11,7 @@ from domain.webhooks.models import WebhookDelivery as DeliveryModel
 from domain.webhooks.models import WebhookEndpoint as EndpointModel
 from schema.common import global_id, legacy_int_id
 from schema.errors import UserError
+from schema.node import Node
 
 
 @strawberry.enum
@@ -22,8 +23,7 @@ class DeliveryStatus(Enum):
 
 
 @strawberry.type
-class WebhookEndpoint:
-    id: strawberry.ID
+class WebhookEndpoint(Node):
     endpoint_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     url: str
     event_types: list[str]
@@ -42,8 +42,7 @@ class WebhookEndpoint:
 
 
 @strawberry.type
-class WebhookDelivery:
-    id: strawberry.ID
+class WebhookDelivery(Node):
     delivery_id: int = strawberry.field(deprecation_reason=legacy_int_id())
     endpoint_id: int = strawberry.field(deprecation_reason=legacy_int_id("endpointGlobalId"))
     event_id: int = strawberry.field(deprecation_reason=legacy_int_id("eventGlobalId"))

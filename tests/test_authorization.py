@@ -59,6 +59,9 @@ ROLES = ("anonymous", "storefront", "partner", "member_other", "member_self", "a
 MEMBER_A = "member-a"
 MEMBER_B = "member-b"
 PUBLIC_FIELDS = {"tiers", "earningRules", "product", "rewards", "subscriptionPlans"}
+# No permission class either: each object is checked as the field that lists it (resolvers/node.py).
+# Their rows use the named member's Member id; tests/test_relay_node.py covers every type.
+PER_OBJECT_FIELDS = {"node", "nodes"}
 
 # field -> outcome per role, in ROLES order:
 #   anonymous, storefront, partner, member_other (A names B), member_self (A names A), admin
@@ -77,6 +80,8 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "jobs":                 (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "jobRuns":              (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "apiKeyScopes":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "node":                 (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),  # as `member`
+    "nodes":                (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),
     # --- Mutation
     "upsertMember":         (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "updateConsents":       (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
@@ -191,6 +196,7 @@ class World:
     activity_id: str  # B's brand UGC awaiting approval
     plan_id: str
     subscriptions: dict[str, dict[str, str]]  # member -> {"active"|"paused"|"skipped": subscription id}
+    member_ids: dict[str, str]  # member external id -> its global ID
 
     def other_review(self, member: str) -> str:
         return self.reviews[MEMBER_B if member == MEMBER_A else MEMBER_A]
@@ -314,7 +320,9 @@ async def world(api, admin_token, storefront_token, partner_token) -> World:
         "bp": subs[MEMBER_B]["paused"], "bs": subs[MEMBER_B]["skipped"], "until": _in_days(30)}, admin_token)
     assert all(payload["errors"] == [] for payload in states.values()), states
     token_a = member_token(MEMBER_A)
+    members = await Member.filter(external_id__in=[MEMBER_A, MEMBER_B])
     return World(
+        member_ids={m.external_id: global_id("Member", m.id) for m in members},
         tokens={
             "anonymous": None, "storefront": storefront_token, "partner": partner_token,
             "member_other": token_a, "member_self": token_a, "admin": admin_token,
@@ -346,6 +354,8 @@ class Call:
     variables: Callable[[World, str], dict[str, Any]] = lambda w, target: {"t": target}
     # The member external id the served answer is about, to check a member gets only its own data.
     owner: Callable[[Any], str | None] | None = None
+    # Where a refusal lands below the field: (0,) for the first item of a list (`nodes`).
+    refused_at: tuple[int, ...] = ()
     # False where a member's served call legitimately changes another member's rows (a vote or a
     # report changes the counters of B's review): then only B's account (member, ledger, consents)
     # is checked to be untouched.
@@ -383,6 +393,11 @@ CALLS: dict[str, Call] = {
     "jobs": Call("query { jobs { name schedule lastRunAt running } }", lambda w, t: {}),
     "jobRuns": Call("query { jobRuns(first: 5) { edges { node { name status } } } }", lambda w, t: {}),
     "apiKeyScopes": Call("query { apiKeyScopes { name grants eventTypes } }", lambda w, t: {}),
+    "node": Call("query($id: ID!) { node(id: $id) { ... on Member { externalId email points { balance } } } }",
+                 lambda w, t: {"id": w.member_ids[t]}, owner=lambda d: d["node"]["externalId"]),
+    "nodes": Call("query($ids: [ID!]!) { nodes(ids: $ids) { ... on Member { externalId email } } }",
+                  lambda w, t: {"ids": [w.member_ids[t]]}, owner=lambda d: d["nodes"][0]["externalId"],
+                  refused_at=(0,)),
     "upsertMember": Call(
         """mutation { upsertMember(input: {externalId: "member-new", email: "new@example.com"}) {
              created member { externalId } errors { code } } }""",
@@ -683,7 +698,7 @@ def test_only_the_public_fields_have_no_permission_class():
         for f in root.__strawberry_definition__.fields
         if not f.permission_classes
     }
-    assert open_fields == PUBLIC_FIELDS
+    assert open_fields == PUBLIC_FIELDS | PER_OBJECT_FIELDS
     assert {field for field, row in MATRIX.items() if set(row) == {OK}} == PUBLIC_FIELDS
 
 
@@ -708,8 +723,9 @@ async def test_matrix_refusals(api, world, field):
         body = await api(call.document, call.variables(world, _target(role)), world.tokens[role])
         assert body.get("errors"), (role, body)
         assert body["errors"][0]["extensions"]["code"] == expected, (role, body)
-        assert body["errors"][0]["path"] == [field], (role, body)
-        assert (body["data"] or {}).get(field) is None, (role, body)
+        assert body["errors"][0]["path"] == [field, *call.refused_at], (role, body)
+        refused = (body["data"] or {}).get(field)
+        assert (refused[call.refused_at[0]] if call.refused_at else refused) is None, (role, body)
         # Refused means refused: no member created, no balance changed, no event written ...
         assert await database_snapshot() == before, role
 
