@@ -53,7 +53,7 @@ from domain.webhooks.models import WebhookDelivery as DeliveryModel
 from domain.webhooks.models import WebhookEndpoint as EndpointModel
 from schema.auth import ApiKey
 from schema.catalog import Product
-from schema.common import decode_global_id
+from schema.common import BIGINT_MAX, INT32_MAX, decode_global_id
 from schema.errors import PublicError, bad_input
 from schema.events import Event
 from schema.ledger import LedgerEntry
@@ -70,8 +70,6 @@ from schema.reviews import Answer, Question, Review, ReviewMedia
 from schema.webhooks import WebhookDelivery, WebhookEndpoint
 
 MAX_NODES = 100
-INT_MAX = 2**31 - 1  # keys of IntField tables; a larger one names no row (and PostgreSQL refuses to compare)
-BIGINT_MAX = 2**63 - 1
 
 Shown = Any  # a Node, None (hidden or missing) or a PublicError for that position
 
@@ -103,7 +101,7 @@ class NodeKind:
     rows: Callable[[list[int]], QuerySet]
     show: Callable[[Info, Any], Shown | Awaitable[Shown]]
     guard: type[BasePermission] | None = None  # the root field's permission, checked before reading
-    max_pk: int = INT_MAX
+    max_pk: int = INT32_MAX  # a larger key names no row of an IntField table
 
 
 def _owned(permission: type[BasePermission], to_node: Callable[[Any], Node],

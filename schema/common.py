@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from domain.observability.metrics import LEGACY_INT_IDS
 from schema.errors import bad_input
 
-__all__ = ["BIGINT_MAX", "JSON", "Money", "decode_global_id", "global_id", "legacy_int_id", "parse_id"]
+__all__ = ["BIGINT_MAX", "INT32_MAX", "JSON", "Money", "decode_global_id", "global_id", "legacy_int_id", "parse_id"]
 
 _LEGACY_INT = re.compile(r"[0-9]{1,18}")
 _MAX_ID_LENGTH = 200

@@ -26,7 +26,7 @@ from domain.scheduler.models import JobRun as JobRunModel
 from domain.subscriptions.models import SubscriptionPlan as PlanModel
 from domain.tiers.models import Tier as TierModel
 from resolvers.node import KINDS
-from schema.common import global_id
+from schema.common import decode_global_id, global_id
 from schema.limits import Walk, measure
 from tests.conftest import member_token
 from tests.test_authorization import (  # noqa: F401  (fixtures)
@@ -89,7 +89,7 @@ REFETCHES = [
     Refetch("WebhookEndpoint", "partner", "query { webhookEndpoints { ...F } }", ("webhookEndpoints", 0),
             "id url eventTypes enabled"),
     Refetch("WebhookDelivery", "partner",
-            "query($e: Int!) { webhookDeliveries(endpointId: $e) { edges { node { ...F } } } }",
+            "query($e: ID!) { webhookDeliveries(endpointId: $e) { edges { node { ...F } } } }",
             ("webhookDeliveries", "edges", 0, "node"), "id eventType status attempts"),
     Refetch("Event", "admin", "query { events(first: 1) { edges { node { ...F } } } }",
             ("events", "edges", 0, "node"), "id type payload createdAt"),
@@ -104,6 +104,11 @@ def test_every_node_type_has_a_refetch_case():
     assert len(node_types) == len(REFETCHES) == len(KINDS) == 19
 
 
+def _pk(global_id_value: str) -> int:
+    """The primary key inside a global ID the API returned (for direct database setup)."""
+    return decode_global_id(global_id_value)[1]
+
+
 def _dig(data, path):
     for step in path:
         data = data[step]
@@ -113,8 +118,8 @@ def _dig(data, path):
 async def _shown_on_the_product_page(w: World) -> None:
     """The world's question waits for a moderator, and its photo was written without the
     review's with-media flag: publish the one, set the other."""
-    await QuestionModel.filter(id=w.question_id).update(status="published")
-    await ReviewModel.filter(id=w.reviews[MEMBER_B]).update(has_media=True)
+    await QuestionModel.filter(id=_pk(w.question_id)).update(status="published")
+    await ReviewModel.filter(id=_pk(w.reviews[MEMBER_B])).update(has_media=True)
 
 
 async def _job_run() -> None:
@@ -209,7 +214,7 @@ async def test_node_objects_keep_their_field_level_checks(api, world):
     data = await api.ok("query($id: ID!) { node(id: $id) { ... on Redemption { memberExternalId code } } }",
                         {"id": ids["Redemption"]}, world.tokens["storefront"])
     assert data["node"] == {"memberExternalId": MEMBER_B, "code": world.codes[MEMBER_B]}
-    held = await ReviewModel.get(id=world.reviews[MEMBER_B])
+    held = await ReviewModel.get(id=_pk(world.reviews[MEMBER_B]))
     await ReviewModel.filter(id=held.id).update(status="pending")
     review = global_id("Review", held.id)
     query = "query($id: ID!) { node(id: $id) { ... on Review { status body personalDataWithheld } } }"
@@ -217,7 +222,7 @@ async def test_node_objects_keep_their_field_level_checks(api, world):
         "status": "PENDING", "body": held.body, "personalDataWithheld": False}
     assert await api(query, {"id": review}, world.tokens["storefront"]) == {"data": {"node": None}}
     open_reports = "query($id: ID!) { node(id: $id) { ... on Review { openReports } } }"
-    published = global_id("Review", world.reviews[MEMBER_A])
+    published = world.reviews[MEMBER_A]
     body = await api(open_reports, {"id": published}, world.tokens["storefront"])  # moderators only, as before
     assert body["data"] == {"node": None}
     assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [(["node", "openReports"], "FORBIDDEN")]
@@ -225,10 +230,10 @@ async def test_node_objects_keep_their_field_level_checks(api, world):
 
 async def test_unpublished_reviews_and_their_content_are_hidden_like_on_the_product_page(api, world):
     review_b, review_a = world.reviews[MEMBER_B], world.reviews[MEMBER_A]
-    await ReviewModel.filter(id=review_b).update(status="pending")
-    await QuestionModel.filter(id=world.question_id).update(status="pending")
-    ids = [global_id("Review", review_b), global_id("ReviewMedia", world.media_id),
-           global_id("Question", world.question_id), global_id("Answer", world.answer_id), global_id("Review", review_a)]
+    await ReviewModel.filter(id=_pk(review_b)).update(status="pending")
+    await QuestionModel.filter(id=_pk(world.question_id)).update(status="pending")
+    ids = [review_b, world.media_id,
+           world.question_id, world.answer_id, review_a]
     query = "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Review { body } } }"
     for caller in ("anonymous", "storefront", "partner", "member_other"):
         body = await api(query, {"ids": ids}, world.tokens[caller])
@@ -239,15 +244,15 @@ async def test_unpublished_reviews_and_their_content_are_hidden_like_on_the_prod
     admin = await api.ok(query, {"ids": ids}, world.admin)
     assert [n["id"] for n in admin["nodes"]] == ids
     # Deleted is gone for the author too (the admin's queue still has it).
-    await ReviewModel.filter(id=review_b).update(status="deleted")
+    await ReviewModel.filter(id=_pk(review_b)).update(status="deleted")
     assert (await api.ok(query, {"ids": ids[:2]}, member_token(MEMBER_B)))["nodes"] == [None, None]
 
 
 async def test_inactive_catalog_items_are_for_admins(api, world):
     await RewardModel.all().update(active=False)
-    plan = await PlanModel.get(id=world.plan_id)
+    plan = await PlanModel.get(id=_pk(world.plan_id))
     await PlanModel.filter(id=plan.id).update(active=False)
-    ids = [global_id("Reward", world.reward_id), global_id("SubscriptionPlan", plan.id)]
+    ids = [world.reward_id, global_id("SubscriptionPlan", plan.id)]
     assert (await api.ok(NODES, {"ids": ids}))["nodes"] == [None, None]
     assert (await api.ok(NODES, {"ids": ids}, world.tokens["storefront"]))["nodes"] == [None, None]
     served = [{"__typename": "Reward", "id": ids[0]}, {"__typename": "SubscriptionPlan", "id": ids[1]}]
@@ -262,7 +267,7 @@ async def test_admin_and_partner_types(api, world, partner_token):
     event = await EventModel.first()
     endpoint = (await api.ok("query { webhookEndpoints { id } }", token=world.tokens["partner"]))
     endpoint_id = endpoint["webhookEndpoints"][0]["id"]
-    delivery_id = global_id("WebhookDelivery", world.delivery_id)
+    delivery_id = world.delivery_id
     admin_only = [global_id("JobRun", run.id), global_id("Event", event.id), world.spare_key_id]
     expected = {"anonymous": "UNAUTHENTICATED", "storefront": "FORBIDDEN", "partner": "FORBIDDEN",
                 "member_self": "FORBIDDEN"}
