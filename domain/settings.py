@@ -193,7 +193,9 @@ def _one_line(error: ValidationError) -> str:
     for item in error.errors(include_url=False):
         key = str(item["loc"][0]) if item["loc"] else "settings"
         value = item.get("input")
-        shown = f"={value!r}" if isinstance(value, (str, int, float)) else ""
+        # A secret's value is never echoed (the line goes to logs).
+        secret = any(not f.repr for n, f in Settings.model_fields.items() if key in (n, f.validation_alias))
+        shown = f"={value!r}" if isinstance(value, (str, int, float)) and not secret else ""
         parts.append(f"{names.get(key, key)}{shown}: {item['msg']}")
     return "patron: invalid setting " + "; ".join(parts)
 

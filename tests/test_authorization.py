@@ -39,7 +39,7 @@ import pytest
 from tortoise import Tortoise
 
 from composition.api import schema
-from composition.operations import Mutation, Query
+from composition.operations import Mutation
 from domain import clock
 from domain.auth import service as auth
 from domain.events.models import Event
@@ -58,7 +58,13 @@ FORBID = "FORBIDDEN"
 ROLES = ("anonymous", "storefront", "partner", "member_other", "member_self", "admin")
 MEMBER_A = "member-a"
 MEMBER_B = "member-b"
-PUBLIC_FIELDS = {"tiers", "earningRules", "product", "rewards", "subscriptionPlans"}
+# `_service` (federation) is public while PATRON_INTROSPECTION is (the tests' default; its other
+# policies are tested in tests/test_federation.py).
+PUBLIC_FIELDS = {"tiers", "earningRules", "product", "rewards", "subscriptionPlans", "_service"}
+# Permission checked per item, not on the root field: `_entities` applies each entity's root
+# field permission (`member(externalId:)` for a Member) to each representation, so a refusal
+# is at `_entities.<index>` and the other representations are still served.
+PER_ITEM_FIELDS = {"_entities"}
 
 # field -> outcome per role, in ROLES order:
 #   anonymous, storefront, partner, member_other (A names B), member_self (A names A), admin
@@ -77,6 +83,9 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "jobs":                 (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "jobRuns":              (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "apiKeyScopes":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    # --- federation: a Member representation is member(externalId:)
+    "_service":             (OK,     OK,     OK,     OK,     OK,     OK),
+    "_entities":            (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),
     # --- Mutation
     "upsertMember":         (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "updateConsents":       (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
@@ -366,6 +375,10 @@ def _others_review(w: World, t: str) -> dict[str, Any]:
 CALLS: dict[str, Call] = {
     "me": Call("query { me { externalId email points { balance } } }", lambda w, t: {},
                owner=lambda d: d["me"]["externalId"]),
+    "_service": Call("query { _service { sdl } }", lambda w, t: {}),
+    "_entities": Call("""query($t: String!) { _entities(representations: [{__typename: "Member", externalId: $t}]) {
+                           ... on Member { externalId email points { balance } } } }""",
+                      owner=lambda d: d["_entities"][0]["externalId"]),
     "member": Call("query($t: String!) { member(externalId: $t) { externalId email points { balance } } }",
                    owner=lambda d: d["member"]["externalId"]),
     "members": Call("query { members(first: 10) { edges { node { externalId email } } } }", lambda w, t: {}),
@@ -678,11 +691,11 @@ def test_every_root_field_has_a_matrix_row():
 def test_only_the_public_fields_have_no_permission_class():
     open_fields = {
         f.graphql_name or schema.config.name_converter.apply_naming_config(f.python_name)
-        for root in (Query, Mutation)
+        for root in (schema.query, Mutation)  # the served Query: federation's `_entities` included
         for f in root.__strawberry_definition__.fields
         if not f.permission_classes
     }
-    assert open_fields == PUBLIC_FIELDS
+    assert open_fields == PUBLIC_FIELDS | PER_ITEM_FIELDS
     assert {field for field, row in MATRIX.items() if set(row) == {OK}} == PUBLIC_FIELDS
 
 
@@ -707,8 +720,12 @@ async def test_matrix_refusals(api, world, field):
         body = await api(call.document, call.variables(world, _target(role)), world.tokens[role])
         assert body.get("errors"), (role, body)
         assert body["errors"][0]["extensions"]["code"] == expected, (role, body)
-        assert body["errors"][0]["path"] == [field], (role, body)
-        assert (body["data"] or {}).get(field) is None, (role, body)
+        if field in PER_ITEM_FIELDS:  # the one representation is null, with its own error
+            assert body["errors"][0]["path"] == [field, 0], (role, body)
+            assert body["data"] == {field: [None]}, (role, body)
+        else:
+            assert body["errors"][0]["path"] == [field], (role, body)
+            assert (body["data"] or {}).get(field) is None, (role, body)
         # Refused means refused: no member created, no balance changed, no event written ...
         assert await database_snapshot() == before, role
 
