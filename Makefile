@@ -1,5 +1,6 @@
 # Patron: `make run` serves the API on SQLite; `make test` runs the suite on SQLite and,
-# when they answer, on PostgreSQL + Redis. With Node it first installs tests/js (npm ci).
+# when they answer, on PostgreSQL + Redis. With Node it first installs tests/js and
+# tests/federation (npm ci).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -41,21 +42,28 @@ schema-baseline: schema
 
 test: install js-deps test-sqlite test-postgres
 
-# The JavaScript client tests' libraries (tests/test_js_clients.py), from the committed
-# lockfile; `npm ci` runs again only when package.json or package-lock.json changed.
+# The JavaScript client tests' libraries (tests/test_js_clients.py) and the federation
+# gateway's (tests/test_federation.py), from the committed lockfiles; `npm ci` runs again
+# only when a package.json or package-lock.json changed.
 # Without Node those tests are skipped, except in CI (CI=true), where this fails.
 JS_DIR := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed
+FED_DIR := tests/federation
+FED_STAMP := $(FED_DIR)/node_modules/.installed
 
 $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 	cd $(JS_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
+$(FED_STAMP): $(FED_DIR)/package.json $(FED_DIR)/package-lock.json
+	cd $(FED_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
 js-deps:
 	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
-		$(MAKE) --no-print-directory $(JS_STAMP); \
+		$(MAKE) --no-print-directory $(JS_STAMP) $(FED_STAMP); \
 	elif [ "$${CI:-}" = "true" ]; then \
-		echo "node and npm are required in CI (tests/js)"; exit 1; \
+		echo "node and npm are required in CI (tests/js, tests/federation)"; exit 1; \
 	else \
 		echo "node/npm not found: the JavaScript client tests will be skipped"; \
 	fi
@@ -77,4 +85,4 @@ bench: install
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) data $(JS_DIR)/node_modules
+	rm -rf $(VENV) data $(JS_DIR)/node_modules $(FED_DIR)/node_modules

@@ -58,6 +58,7 @@ from web import graphiql, proxies
 from web.body import BodyTooLarge, body_limit, is_multipart, limited, read_body, replay
 from web.cache_control import with_cache_control
 from web.errors import error_response
+from web.gateway import GATEWAY_HEADER, from_gateway
 from web.metrics import CountedSockets, metrics
 from web.request_id import RequestIdMiddleware
 from web.persisted import ManifestError, PersistedQueryError
@@ -76,9 +77,9 @@ class PatronGraphQL(StrictHttpView, graphiql.LocalGraphiQL, GraphQL):
     websocket_adapter_class = TextFrameWebSocketAdapter  # type: ignore[assignment]  # JSON as text frames
 
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
-        viewer = request.scope.get("state", {}).get("viewer", ANONYMOUS)
-        return Context(viewer=viewer, request=request, response=response,
-                       authorization=request.headers.get("authorization"))
+        state = request.scope.get("state", {})
+        return Context(viewer=state.get("viewer", ANONYMOUS), request=request, response=response,
+                       authorization=request.headers.get("authorization"), gateway=state.get("gateway", False))
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         try:
@@ -224,7 +225,12 @@ class GraphQLEndpoint:
         except AuthError as exc:
             await error_response(401, str(exc), "UNAUTHENTICATED")(scope, receive, send)
             return
-        scope.setdefault("state", {})["viewer"] = viewer
+        gateway = from_gateway(headers.get(GATEWAY_HEADER), get_settings().federation_gateway_secret)
+        if gateway is None:
+            await error_response(401, f"{GATEWAY_HEADER} is not this server's federation gateway secret",
+                                 "UNAUTHENTICATED")(scope, receive, send)
+            return
+        scope.setdefault("state", {}).update(viewer=viewer, gateway=gateway)
         if viewer.role == "anonymous" and scope["method"] == "POST" and is_multipart(content_type):
             # No anonymous field takes uploads: refuse before reading (up to ~180 MB) of files.
             await error_response(401, "Sign in to upload files", "UNAUTHENTICATED")(scope, receive, send)
@@ -252,7 +258,10 @@ class GraphQLEndpoint:
                 body = await self.persisted.resolve_body(await read_body(receive, limit))
                 receive = replay(body, receive)
                 if viewer.role in PUBLIC_ROLES and content_type.startswith("application/json"):
-                    key = self.cache.key(body, f"key:{viewer.api_key_id}" if viewer.api_key_id else "anonymous")
+                    caller = f"key:{viewer.api_key_id}" if viewer.api_key_id else "anonymous"
+                    # The gateway may run documents others may not (trusted documents `require`):
+                    # its answers are never served to them from the cache.
+                    key = self.cache.key(body, f"gateway/{caller}" if gateway else caller)
                     if key is not None:
                         await self._cached(scope, receive, tracked_send, key)
                         return

@@ -7,6 +7,7 @@ import strawberry
 import resolvers.auth
 import resolvers.catalog
 import resolvers.events
+import resolvers.federation
 import resolvers.ledger
 import resolvers.members
 import resolvers.node
@@ -23,6 +24,7 @@ from schema.auth import ApiKey, ApiKeyPayload, ApiKeyScope, CreateApiKeyPayload
 from schema.catalog import Product, ProductsPayload
 from schema.common import JSON
 from schema.events import Event
+from schema.federation import FederationService
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
 from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
 from schema.node import Node
@@ -138,6 +140,11 @@ class Query:
         description="All endpoints (admin) or the partner's own.")
     webhook_deliveries: Connection[WebhookDelivery] = strawberry.field(
         resolver=resolvers.webhooks.webhook_deliveries, permission_classes=[AdminOrPartner])
+    # Apollo Federation (composition/api.py adds `_entities`). Who may read it is
+    # PATRON_INTROSPECTION's rule (schema/introspection.py), checked before execution.
+    federation_service: FederationService = strawberry.field(
+        name="_service", resolver=resolvers.federation.service,
+        description="Federation: this subgraph's SDL, for a gateway or `rover subgraph introspect`.")
 
 
 @strawberry.type

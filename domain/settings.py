@@ -160,6 +160,10 @@ class Settings(BaseSettings):
     # run); the manifest is a JSON file {"<sha256>": "<document>"}.
     trusted_documents: Literal["off", "allow", "require"] = _env("PATRON_TRUSTED_DOCUMENTS", "off")
     trusted_documents_manifest: str = _env("PATRON_TRUSTED_DOCUMENTS_MANIFEST", "")
+    # Federation: the secret a supergraph gateway sends in `Patron-Gateway-Secret` (web/gateway.py);
+    # its requests may run documents outside the trusted documents manifest and read `_service`.
+    federation_gateway_secret: str | None = Field(None, validation_alias="PATRON_FEDERATION_GATEWAY_SECRET",
+                                                  repr=False, min_length=32, max_length=1024)
     # A GET answer the response cache would keep, asked without credentials, may be kept by a
     # CDN for this many seconds (Cache-Control: public); 0 = every GET answer is private, no-store.
     get_cache_max_age: Count = _env("PATRON_GET_CACHE_MAX_AGE", 60)
@@ -189,7 +193,9 @@ def _one_line(error: ValidationError) -> str:
     for item in error.errors(include_url=False):
         key = str(item["loc"][0]) if item["loc"] else "settings"
         value = item.get("input")
-        shown = f"={value!r}" if isinstance(value, (str, int, float)) else ""
+        # A secret's value is never echoed (the line goes to logs).
+        secret = any(not f.repr for n, f in Settings.model_fields.items() if key in (n, f.validation_alias))
+        shown = f"={value!r}" if isinstance(value, (str, int, float)) and not secret else ""
         parts.append(f"{names.get(key, key)}{shown}: {item['msg']}")
     return "patron: invalid setting " + "; ".join(parts)
 

@@ -16,3 +16,7 @@ async def product(info: Info, external_id: str) -> Product | None:
 async def upsert_products(info: Info, input: list[ProductInput]) -> ProductsPayload:
     rows, errors = await attempt(service.upsert_products([fields_given(p) for p in input]))
     return ProductsPayload(products=[Product.from_model(p) for p in rows or []], errors=errors)
+
+
+async def products_by_external_id(external_ids: list[str]) -> dict[str, Product]:
+    return {p.external_id: Product.from_model(p) for p in await ProductModel.filter(external_id__in=external_ids)}

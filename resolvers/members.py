@@ -57,6 +57,10 @@ async def member(info: Info, external_id: str) -> Member | None:
     return Member.from_model(row) if row else None
 
 
+async def members_by_external_id(external_ids: list[str]) -> dict[str, Member]:
+    return {m.external_id: Member.from_model(m) for m in await MemberModel.filter(external_id__in=external_ids)}
+
+
 async def members(info: Info, first: int | None = None, after: str | None = None,
                   last: int | None = None, before: str | None = None) -> Connection[Member]:
     # Not counted: a COUNT over every member (millions) on each page is not cheap.

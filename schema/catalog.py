@@ -31,7 +31,9 @@ class ReviewSummary:
         return summary.json_ld(self.model, await queries.newest_published(self.model.id, 3))
 
 
-@strawberry.type
+# A federation entity (composition/api.py): a supergraph resolves the commerce platform's
+# Product here by its externalId, with the review fields below.
+@strawberry.federation.type(keys=["externalId"])
 class Product(Node):
     external_id: str
     title: str | None

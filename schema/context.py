@@ -76,3 +76,6 @@ class Context:
     # The Authorization value the viewer was derived from (HTTP header or connection_init),
     # kept so long-lived subscriptions can check it again before every event.
     authorization: str | None = None
+    # Sent by the configured federation gateway (web/gateway.py): its subgraph fetches may run
+    # outside the trusted documents manifest; the caller's own credential still decides access.
+    gateway: bool = False

@@ -1,7 +1,8 @@
 """Who may introspect the schema (PATRON_INTROSPECTION = public | authenticated | off).
 
-`__typename` is always allowed (clients need it); `__schema` and `__type` are introspection,
-wherever they appear (operations or fragments)."""
+`__typename` is always allowed (clients need it); `__schema`, `__type` and federation's
+`_service` are introspection, wherever they appear (operations or fragments). The configured
+federation gateway (web/gateway.py) may always read `_service`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from graphql.language import Visitor
 
 from domain.settings import get_settings
 
-ROOTS = frozenset({"__schema", "__type"})
+# `_service { sdl }` (federation) hands out the whole schema: it is introspection too.
+ROOTS = frozenset({"__schema", "__type", "_service"})
 
 
 class _Finder(Visitor):
@@ -40,6 +42,8 @@ def introspection_errors(document: DocumentNode, context: Any) -> list[GraphQLEr
     viewer = getattr(context, "viewer", None)
     if viewer is None:
         return []  # called in-process (schema.introspect(), the SDL export): not a request
+    if getattr(context, "gateway", False):
+        return []  # the federation gateway composes the supergraph from `_service`
     if policy == "off":
         return [GraphQLError("Introspection is turned off on this server (PATRON_INTROSPECTION=off)",
                              extensions={"code": "INTROSPECTION_DISABLED"})]

@@ -1,8 +1,9 @@
 """Query limits: depth, tokens, aliases, cost and crowded selection sets, plus parse/validation
 caches; the extensions list (masking lives in schema/request_errors.py).
 
-Cost: every field costs 1, multiplied by the `first`/`last` of each list above it (and by
-the number of `ids` of `nodes`), capped like the resolvers at 100; a variable counts as 100, so a nested
+Cost: every field costs 1, multiplied by the `first`/`last` of each list above it (by the
+number of `ids` of `nodes`, and for federation's `_entities` by its number of representations),
+capped like the resolvers at 100; a variable counts as 100, so a nested
 `members(first: 100) { ledger(first: 100) }` is priced at what it would really load.
 Introspection fields cost INTROSPECTION_FIELD_COST each.
 """
@@ -27,6 +28,7 @@ from graphql import (
     ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    VariableNode,
 )
 from graphql.language.parser import parse
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
@@ -40,7 +42,28 @@ from schema.request_errors import PatronMaskErrors, coded_validation_errors, var
 from schema.trusted import is_trusted, refusal, trusted_document, trusted_errors
 
 
-def _page_factor(field: FieldNode) -> int:
+# Federation's `_entities` resolves one object per representation (at most MAX_PAGE), so its
+# selection costs that many times: the gateway sends them as a variable, whose length is known
+# when a request is validated (unknown, e.g. for a manifest document, it counts as MAX_PAGE).
+ENTITIES_FIELD = "_entities"
+
+
+def _entities_factor(field: FieldNode, variables: dict[str, Any] | None) -> int:
+    for arg in field.arguments or ():
+        if arg.name.value != "representations":
+            continue
+        if isinstance(arg.value, ListValueNode):
+            return max(1, min(len(arg.value.values), MAX_PAGE))
+        if isinstance(arg.value, VariableNode) and isinstance(variables, dict):
+            value = variables.get(arg.value.name.value)
+            if isinstance(value, list):
+                return max(1, min(len(value), MAX_PAGE))
+    return MAX_PAGE
+
+
+def _page_factor(field: FieldNode, variables: dict[str, Any] | None = None) -> int:
+    if field.name.value == ENTITIES_FIELD:
+        return _entities_factor(field, variables)
     for arg in field.arguments or ():
         if field.name.value == "nodes" and arg.name.value == "ids":  # one object per id
             if isinstance(arg.value, ListValueNode):
@@ -75,6 +98,7 @@ class Walk:
     whose fields are too many or repeat one response key too often."""
 
     fragments: dict[str, FragmentDefinitionNode]
+    variables: dict[str, Any] | None = None  # the request's, for `_entities`' representations
     memo: dict[tuple[str, bool], Measure] = field(default_factory=dict)
     visiting: set[str] = field(default_factory=set)
     crowded: str | None = None
@@ -114,7 +138,7 @@ def measure(selection_set: SelectionSetNode, walk: Walk, introspective: bool = F
             own_depth = 1 if sel.name.value.startswith("__") else 1 + inner.depth
             total.depth = max(total.depth, own_depth)
             total.aliases += inner.aliases
-            total.cost += unit + _page_factor(sel) * inner.cost
+            total.cost += unit + _page_factor(sel, walk.variables) * inner.cost
             continue
         if isinstance(sel, InlineFragmentNode):
             inner = measure(sel.selection_set, walk, introspective)
@@ -136,9 +160,10 @@ def measure(selection_set: SelectionSetNode, walk: Walk, introspective: bool = F
     return total
 
 
-def limit_errors(document: DocumentNode) -> list[GraphQLError]:
+def limit_errors(document: DocumentNode, variables: dict[str, Any] | None = None) -> list[GraphQLError]:
     s = get_settings()
-    walk = Walk({d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)})
+    walk = Walk({d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)},
+                variables)
     errors = []
     for op in document.definitions:
         if not isinstance(op, OperationDefinitionNode):
@@ -196,7 +221,7 @@ class GuardedValidation(SchemaExtension):
             ctx.pre_execution_errors = trusted_errors(ctx.graphql_document, ctx.context) or variable_errors(ctx.variables)
             yield
             return
-        errors = (refusal(ctx.context) or limit_errors(ctx.graphql_document)
+        errors = (refusal(ctx.context) or limit_errors(ctx.graphql_document, ctx.variables)
                   or introspection_errors(ctx.graphql_document, ctx.context))
         if not errors:
             errors = coded_validation_errors(_validate(ctx.schema._schema, ctx.graphql_document,

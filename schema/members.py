@@ -49,7 +49,9 @@ def _sees_personal_data(info: Info) -> bool:
     return info.context.viewer.sees_personal_data
 
 
-@strawberry.type
+# A federation entity (composition/api.py), keyed like `member(externalId:)` and with its
+# permission: a supergraph's Customer reaches points and tier through it.
+@strawberry.federation.type(keys=["externalId"])
 class Member(Node):
     external_id: str
     signup_channel: str | None

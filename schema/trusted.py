@@ -62,8 +62,12 @@ def is_trusted(query: str | None, document: DocumentNode | None) -> bool:
 
 def refusal(context: Any) -> list[GraphQLError]:
     """For a document that is not trusted: refused in `require` mode, for callers only (the
-    SDL export and in-process calls have no viewer)."""
+    SDL export and in-process calls have no viewer) other than the configured federation
+    gateway, whose query planner writes the documents it sends (the supergraph enforces its
+    own safelist on its clients' operations)."""
     if registry.mode != "require" or getattr(context, "viewer", None) is None:
+        return []
+    if getattr(context, "gateway", False):  # the federation gateway's generated subgraph fetches
         return []
     return [GraphQLError(NOT_IN_LIST_MESSAGE, extensions={"code": "PERSISTED_QUERY_NOT_IN_LIST"})]
 

@@ -27,12 +27,14 @@ import pytest  # noqa: E402
 from tortoise import Tortoise, connections  # noqa: E402
 
 from composition import subscribers  # noqa: E402
+from composition.api import schema  # noqa: E402
 from domain import changes, clock, db  # noqa: E402
 from domain.auth import service as auth  # noqa: E402
 from domain.recommendations import training as rec_training  # noqa: E402
 from domain.settings import reload_settings  # noqa: E402
 from domain.webhooks import service as webhook_service  # noqa: E402
 from domain.webhooks.delivery import Deliverer  # noqa: E402
+from schema import limits, trusted  # noqa: E402
 from server import create_app  # noqa: E402
 from tests.receiver import Receiver  # noqa: E402
 
@@ -161,6 +163,26 @@ async def deliverer():
     d = Deliverer("test")
     yield d
     await d.client.aclose()
+
+
+@pytest.fixture
+async def app_with(monkeypatch):
+    """A client of an app started with the given environment (the `client` fixture's app is
+    built before a test can set one)."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(**env: str) -> httpx.AsyncClient:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        reload_settings()
+        app = create_app(manage_db=False)
+        clients.append(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://patron.test"))
+        return clients[-1]
+
+    yield make
+    for c in clients:
+        await c.aclose()
+    trusted.configure(schema._schema, "off", {}, limits.limit_errors)  # no mode leaks to later tests
 
 
 @pytest.fixture

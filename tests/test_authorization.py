@@ -38,7 +38,7 @@ import pytest
 from tortoise import Tortoise
 
 from composition.api import schema
-from composition.operations import Mutation, Query
+from composition.operations import Mutation
 from domain import clock
 from domain.auth import service as auth
 from domain.events.models import Event
@@ -58,10 +58,14 @@ FORBID = "FORBIDDEN"
 ROLES = ("anonymous", "storefront", "partner", "member_other", "member_self", "admin")
 MEMBER_A = "member-a"
 MEMBER_B = "member-b"
-PUBLIC_FIELDS = {"tiers", "earningRules", "product", "rewards", "subscriptionPlans"}
-# No permission class either: each object is checked as the field that lists it (resolvers/node.py).
-# Their rows use the named member's Member id; tests/test_relay_node.py covers every type.
-PER_OBJECT_FIELDS = {"node", "nodes"}
+# `_service` (federation) is public while PATRON_INTROSPECTION is (the tests' default; its other
+# policies are tested in tests/test_federation.py).
+PUBLIC_FIELDS = {"tiers", "earningRules", "product", "rewards", "subscriptionPlans", "_service"}
+# No permission class either: each object is checked as the field that lists it (resolvers/node.py),
+# and `_entities` applies each entity's root field permission (`member(externalId:)` for a Member)
+# to each representation; a refusal is at `<field>.<index>` and the other items are still served.
+# Their rows use the named member; tests/test_relay_node.py and tests/test_federation.py cover the rest.
+PER_OBJECT_FIELDS = {"node", "nodes", "_entities"}
 
 # field -> outcome per role, in ROLES order:
 #   anonymous, storefront, partner, member_other (A names B), member_self (A names A), admin
@@ -82,6 +86,9 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "apiKeyScopes":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "node":                 (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),  # as `member`
     "nodes":                (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),
+    # --- federation: a Member representation is member(externalId:)
+    "_service":             (OK,     OK,     OK,     OK,     OK,     OK),
+    "_entities":            (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),
     # --- Mutation
     "upsertMember":         (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "updateConsents":       (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
@@ -377,6 +384,10 @@ def _others_review(w: World, t: str) -> dict[str, Any]:
 CALLS: dict[str, Call] = {
     "me": Call("query { me { externalId email points { balance } } }", lambda w, t: {},
                owner=lambda d: d["me"]["externalId"]),
+    "_service": Call("query { _service { sdl } }", lambda w, t: {}),
+    "_entities": Call("""query($t: String!) { _entities(representations: [{__typename: "Member", externalId: $t}]) {
+                           ... on Member { externalId email points { balance } } } }""",
+                      owner=lambda d: d["_entities"][0]["externalId"], refused_at=(0,)),
     "member": Call("query($t: String!) { member(externalId: $t) { externalId email points { balance } } }",
                    owner=lambda d: d["member"]["externalId"]),
     "members": Call("query { members(first: 10) { edges { node { externalId email } } } }", lambda w, t: {}),
@@ -694,7 +705,7 @@ def test_every_root_field_has_a_matrix_row():
 def test_only_the_public_fields_have_no_permission_class():
     open_fields = {
         f.graphql_name or schema.config.name_converter.apply_naming_config(f.python_name)
-        for root in (Query, Mutation)
+        for root in (schema.query, Mutation)  # the served Query: federation's `_entities` included
         for f in root.__strawberry_definition__.fields
         if not f.permission_classes
     }

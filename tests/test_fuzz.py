@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import NameNode, ObjectFieldNode, ObjectValueNode
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -74,6 +75,19 @@ schemathesis.graphql.scalar(
 )
 schemathesis.graphql.scalar("JSON", st.text(max_size=20).map(nodes.String))
 schemathesis.graphql.scalar("Upload", st.just(nodes.Null))  # files cannot be inline; uploads have their own tests
+
+
+def _representation(typename: str, external_id: str) -> ObjectValueNode:
+    return nodes.Object([ObjectFieldNode(name=NameNode(value="__typename"), value=nodes.String(typename)),
+                         ObjectFieldNode(name=NameNode(value="externalId"), value=nodes.String(external_id))])
+
+
+# Federation's `_Any` (an `_entities` representation): of each entity type, of an unknown one,
+# with any externalId (empty, too long, NUL), or not an object at all.
+schemathesis.graphql.scalar("_Any", st.one_of(
+    st.builds(_representation, st.sampled_from(["Product", "Member", "Order"]), st.text(max_size=300)),
+    st.text(max_size=20).map(nodes.String),
+))
 
 # Values at the edges of what the API accepts: column lengths (255/500), NUL bytes (PostgreSQL
 # text cannot hold them), 32-bit integer bounds, numbers that are not numbers, and cursors and

@@ -11,13 +11,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from domain.recommendations.models import Signal
-from domain.settings import reload_settings
-from composition.api import schema
-from schema import limits, trusted
+from schema import limits
 from schema.response_cache import ResponseCache
 from server import create_app
 from web.persisted import ManifestError, PersistedQueries, sha256_hex
@@ -44,26 +41,6 @@ def get_params(text: str, variables: dict | None = None) -> dict[str, str]:
     if variables is not None:
         params["variables"] = json.dumps(variables)
     return params
-
-
-@pytest.fixture
-async def app_with(monkeypatch):
-    """A client of an app started with the given environment (the `client` fixture's app is
-    built before a test can set one)."""
-    clients: list[httpx.AsyncClient] = []
-
-    async def make(**env: str) -> httpx.AsyncClient:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        reload_settings()
-        app = create_app(manage_db=False)
-        clients.append(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://patron.test"))
-        return clients[-1]
-
-    yield make
-    for c in clients:
-        await c.aclose()
-    trusted.configure(schema._schema, "off", {}, limits.limit_errors)  # no mode leaks to later tests
 
 
 def manifest_file(tmp_path: Path, *documents: str, entries: dict | None = None) -> str:

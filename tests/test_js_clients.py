@@ -15,6 +15,8 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,30 +33,30 @@ MIN_PASSING = 12  # the tests in tests/js today; a run that finds fewer lost som
 pytestmark = pytest.mark.skipif(IS_POSTGRES, reason="process tests run in the SQLite pass")
 
 
-@pytest.fixture
-def node() -> str:
-    """node's path, with tests/js's dependencies installed; else skip (fail in CI)."""
+def node_for(directory: Path) -> str:
+    """node's path, with `directory`'s locked dependencies installed; else skip (fail in CI)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     problem = None
     if not node or not npm:
         problem = "node/npm not installed"
-    elif not (JS / "node_modules" / ".package-lock.json").exists():
-        problem = "tests/js dependencies not installed: run `make js-deps` (npm ci in tests/js)"
+    elif not (directory / "node_modules" / ".package-lock.json").exists():
+        problem = f"{directory.relative_to(ROOT)} dependencies not installed: run `make js-deps` (npm ci)"
     if problem is None:
         return node
     if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(f"{problem}; CI must run the JavaScript client tests")
+        pytest.fail(f"{problem}; CI must run the JavaScript tests")
     pytest.skip(problem)
 
 
-@pytest.fixture
-def patron(tmp_path):
-    """A real Patron on 127.0.0.1 with a fresh SQLite file, its output in a log file."""
+@contextmanager
+def running_patron(tmp_path: Path, **env: str) -> Iterator[tuple[str, Path]]:
+    """A real Patron on 127.0.0.1 with a fresh SQLite file, its output in a log file:
+    (its GraphQL URL, the log's path)."""
     port = free_port()
     log = (tmp_path / "patron.log").open("w")
     env = env_for(tmp_path / "patron.sqlite3", PATRON_BOOTSTRAP_ADMIN_KEY=ADMIN_KEY,
                   PATRON_MEMBER_JWT_SECRET=JWT_SECRET, PATRON_MEDIA_DIR=str(tmp_path / "media"),
-                  PATRON_RATE_LIMIT_KEY="0", PATRON_RATE_LIMIT_MEMBER="0", PATRON_RATE_LIMIT_ANONYMOUS="0")
+                  PATRON_RATE_LIMIT_KEY="0", PATRON_RATE_LIMIT_MEMBER="0", PATRON_RATE_LIMIT_ANONYMOUS="0", **env)
     proc = subprocess.Popen([sys.executable, "server.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -68,6 +70,17 @@ def patron(tmp_path):
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture
+def node() -> str:
+    return node_for(JS)
+
+
+@pytest.fixture
+def patron(tmp_path):
+    with running_patron(tmp_path) as started:
+        yield started
 
 
 def test_javascript_clients_pass_against_a_running_patron(node, patron):  # node first: skip before starting

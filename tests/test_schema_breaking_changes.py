@@ -21,8 +21,25 @@ def describe(change: BreakingChange) -> str:
     return f"{change.type.name}: {change.description}"
 
 
+# schema.graphql is the federation subgraph SDL (what `_service { sdl }` serves), which applies
+# Apollo Federation's directives without defining them; their definitions (from the federation
+# spec) are added so the SDL still builds with full validation. A newly used federation
+# directive fails the build here until its definition is added.
+FEDERATION_DIRECTIVES = """
+directive @link(url: String!, as: String, import: [link__Import], for: link__Purpose) repeatable on SCHEMA
+scalar link__Import
+enum link__Purpose { SECURITY EXECUTION }
+directive @key(fields: federation__FieldSet!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
+scalar federation__FieldSet
+"""
+
+
+def build(sdl: str):
+    return build_schema(sdl + FEDERATION_DIRECTIVES if "@link(" in sdl else sdl)
+
+
 def breaking_changes(old_sdl: str, new_sdl: str) -> list[str]:
-    return [describe(c) for c in find_breaking_changes(build_schema(old_sdl), build_schema(new_sdl))]
+    return [describe(c) for c in find_breaking_changes(build(old_sdl), build(new_sdl))]
 
 
 def declared() -> set[str]:
