@@ -70,8 +70,8 @@ async def test_service_sdl_is_the_committed_schema_with_the_entity_keys(api):
     body = await api.ok("{ _service { sdl } }")
     sdl = body["_service"]["sdl"]
     assert sdl + "\n" == (ROOT / "schema.graphql").read_text(encoding="utf-8")
-    assert 'type Product @key(fields: "externalId") {' in sdl
-    assert 'type Member @key(fields: "externalId") {' in sdl
+    assert 'type Product implements Node @key(fields: "externalId") {' in sdl
+    assert 'type Member implements Node @key(fields: "externalId") {' in sdl
     assert sdl.startswith('schema @link(url: "https://specs.apollo.dev/federation/v2.11", import: ["@key"]) {')
 
 
