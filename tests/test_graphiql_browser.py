@@ -171,7 +171,7 @@ def test_explorer_plugin_lists_the_schema(browser, patron):
     traffic.assert_stayed_local()
 
 
-def test_a_key_typed_after_bearer_is_sent(browser, patron):
+def test_a_key_typed_after_bearer_is_sent_and_kept(browser, patron):
     context, traffic = browser
     page, errors = open_graphiql(context, traffic, patron)
     page.get_by_role("button", name="Headers").click()
@@ -180,5 +180,10 @@ def test_a_key_typed_after_bearer_is_sent(browser, patron):
     assert run(page, "{ apiKeys { name role } }") == {
         "data": {"apiKeys": [{"name": "bootstrap admin", "role": "ADMIN"}]}}
     assert traffic.graphql_posts()[-1] == f"Bearer {ADMIN_KEY}"
+    # GraphiQL keeps the typed key (strawberry sets shouldPersistHeaders): the placeholder is
+    # only the default, it does not overwrite the key on the next visit
+    page.reload()
+    page.wait_for_selector(".graphiql-query-editor .CodeMirror")
+    assert json.loads(editor_values(page)["headers"]) == {"Authorization": f"Bearer {ADMIN_KEY}"}
     assert errors == []
     traffic.assert_stayed_local()
