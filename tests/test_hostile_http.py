@@ -7,6 +7,8 @@ Everything goes through the real ASGI app; a few cases start a real uvicorn proc
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import random
 import socket
@@ -16,6 +18,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 from prometheus_client import REGISTRY
+from strawberry.http.ides import get_graphql_ide_html
 
 from domain import changes
 from domain.auth import service as auth
@@ -24,6 +27,7 @@ from domain.settings import reload_settings
 from server import create_app
 from tests.conftest import IS_POSTGRES
 from tests.test_realtime import served  # noqa: F401  (a real uvicorn on this process's app)
+from web import graphiql
 
 JSON = {"content-type": "application/json"}
 TIERS = b'{"query": "{ tiers { name } }"}'
@@ -417,12 +421,14 @@ class _Assets(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.urls: list[str] = []
+        self.integrity: dict[str, str | None] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
         for name in ("src", "href"):
             if found.get(name) and not found[name].startswith("data:"):  # inline: no fetch
                 self.urls.append(found[name])
+                self.integrity[found[name]] = found.get("integrity")
 
 
 async def test_graphiql_page_loads_every_asset_from_patron(client):
@@ -439,6 +445,26 @@ async def test_graphiql_page_loads_every_asset_from_patron(client):
         expected = "text/css" if url.endswith(".css") else "javascript"
         assert expected in asset.headers["content-type"], (url, asset.headers["content-type"])
         assert len(asset.content) > 500
+        # byte-identical to the npm release strawberry's template pins: its Subresource
+        # Integrity hash (kept on the local URL) is what the browser checks before running it
+        digest = base64.b64encode(hashlib.sha384(asset.content).digest()).decode()
+        assert parser.integrity[url] == f"sha384-{digest}", url
+
+
+async def test_graphiql_page_prefills_the_authorization_header(client):
+    page = (await client.get("/graphql", headers={"accept": "text/html"})).text
+    assert f"const PATRON_DEFAULT_HEADERS = {json.dumps(graphiql.DEFAULT_HEADERS)};" in page
+    assert json.loads(graphiql.DEFAULT_HEADERS) == {"Authorization": "Bearer "}
+    assert "fetcher: patronFetcher,\n          defaultHeaders: PATRON_DEFAULT_HEADERS," in page
+
+
+def test_graphiql_refuses_a_changed_strawberry_template():
+    """The prefill edits anchors in strawberry's page: a template without them must fail at
+    the first render, not serve a page that sends the empty bearer placeholder."""
+    template = get_graphql_ide_html(graphql_ide="graphiql")
+    with pytest.raises(RuntimeError, match="'fetcher: fetcher,' is not there once"):
+        graphiql.localise(template.replace("fetcher: fetcher,", "fetcher,"))
+    assert "patronFetcher" in graphiql.localise(template)
 
 
 # --- a real uvicorn process: chunked body and forwarded addresses ------------------------

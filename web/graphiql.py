@@ -1,9 +1,11 @@
 """GraphiQL from Patron itself: strawberry's page, with its CDN URLs pointed at the copies
-in static/graphiql/ (see the README there). Offline, the CDN version showed only
+in static/graphiql/ (see the README there), and the headers editor prefilled with the
+Authorization header a caller has to fill in. Offline, the CDN version showed only
 "Loading…"."""
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
 
@@ -23,10 +25,52 @@ ASSETS = {
     "@graphiql/plugin-explorer@1.0.2/dist/index.umd.js": "plugin-explorer.umd.js",
 }
 
+# Shown in the headers editor of a new tab (GraphiQL's `defaultHeaders`: a key the user typed
+# and GraphiQL persisted wins over it), so a user sees where the API key goes. Until a key is
+# typed after "Bearer ", the fetcher drops the header: Patron answers an empty bearer with 401
+# (domain/auth/service.py), which would break anonymous queries and the schema fetch. The
+# fetcher is wrapped once, outside the component: a new fetcher per render would make GraphiQL
+# fetch the schema again on every render.
+DEFAULT_HEADERS = '{\n  "Authorization": "Bearer "\n}'
+_PATCH_JS = """
+      const PATRON_DEFAULT_HEADERS = %s;
+
+      function withoutEmptyBearer(fetcher) {
+        return function (params, opts) {
+          const headers = opts && opts.headers;
+          if (headers && typeof headers === "object") {
+            const kept = {};
+            for (const [name, value] of Object.entries(headers)) {
+              const placeholder = name.toLowerCase() === "authorization" &&
+                typeof value === "string" && /^\\s*bearer\\s*$/i.test(value);
+              if (!placeholder) kept[name] = value;
+            }
+            opts = Object.assign({}, opts, { headers: kept });
+          }
+          return fetcher(params, opts);
+        };
+      }
+
+      const patronFetcher = withoutEmptyBearer(fetcher);
+
+"""
+# anchor in strawberry's template → what replaces it; each must occur exactly once, so a
+# strawberry upgrade that changes the template fails at the first page render (and in tests)
+# instead of silently serving a page without the prefill.
+_EDITS = {
+    "      function GraphiQLWithExplorer() {":
+        _PATCH_JS % json.dumps(DEFAULT_HEADERS) + "      function GraphiQLWithExplorer() {",
+    "fetcher: fetcher,": "fetcher: patronFetcher,\n          defaultHeaders: PATRON_DEFAULT_HEADERS,",
+}
+
 
 def localise(html: str) -> str:
     for cdn_path, file in ASSETS.items():
         html = html.replace(CDN + cdn_path, URL_PREFIX + file)
+    for anchor, replacement in _EDITS.items():
+        if html.count(anchor) != 1:
+            raise RuntimeError(f"strawberry's GraphiQL template changed: {anchor!r} is not there once")
+        html = html.replace(anchor, replacement)
     return html
 
 
