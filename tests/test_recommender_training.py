@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from domain import changes, clock, db
 from domain.recommendations import training
@@ -11,6 +16,43 @@ from domain.scheduler import lease
 from domain.scheduler.models import JobState
 from domain.settings import reload_settings
 from tests.test_recommendations import Q, T0, shop
+
+ROOT = Path(__file__).resolve().parent.parent
+# The parent: a real process that trains with the pool's build function replaced by
+# held_build (pickled by name, so the spawned child runs it). Its database (DATABASE_URL) is
+# never read: the child is killed before it gets there.
+PARENT = """
+import asyncio
+from domain.recommendations import training
+from tests import test_recommender_training as t
+
+training._build_in_child = t.held_build
+asyncio.run(training.train())
+print("trained", flush=True)
+"""
+
+
+def held_build(db_url: str, now: float) -> bytes:
+    """A long build in the training child: records its pid, works for 20 s, then marks that
+    it finished and builds for real. A child that outlives its parent gets to the marker."""
+    marker = Path(os.environ["PATRON_TEST_TRAINING_DIR"])
+    (marker / "child.tmp").write_text(str(os.getpid()))
+    os.replace(marker / "child.tmp", marker / "child.pid")  # never seen half-written
+    until = time.monotonic() + 20
+    while time.monotonic() < until:
+        sum(range(10_000))  # busy, holding the GIL most of the time like the Python parts of a build
+    (marker / "finished").write_text("model")
+    return training._build_in_child(db_url, now)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by init) counts as gone
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
 
 
 async def test_training_builds_the_model_in_another_process_and_serves_it_here(api, monkeypatch):
@@ -55,3 +97,34 @@ async def test_a_request_without_a_model_does_not_train_but_makes_the_job_due(ap
     assert await training.current() is None
     assert data["recommendations"]["items"] != []
     assert (await JobState.get(name=training.TRAINING_JOB)).next_run_at == T0 + timedelta(minutes=5)
+
+
+def test_the_training_child_dies_with_its_parent(tmp_path):
+    env = os.environ | {"PATRON_RECS_TRAIN_SUBPROCESS": "1", "PATRON_TEST_TRAINING_DIR": str(tmp_path),
+                        "DATABASE_URL": f"sqlite://{tmp_path / 'unused.sqlite3'}", "REDIS_URL": "",
+                        "PYTHONUNBUFFERED": "1"}
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    pid_file = tmp_path / "child.pid"
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() and parent.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pid_file.exists(), parent.communicate(timeout=10)[0].decode()[-2000:]
+        child = int(pid_file.read_text())
+        assert child != parent.pid and alive(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # Then the child is gone within seconds, long before its 20-s build would have ended,
+        # and it never finished a model
+        assert not alive(child)
+        assert not (tmp_path / "finished").exists()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(timeout=10)
+        if pid_file.exists() and alive(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

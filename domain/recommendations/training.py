@@ -22,6 +22,7 @@ import logging
 import math
 import multiprocessing
 import os
+import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -193,6 +194,28 @@ _version: bytes | None = None
 CHECK_SECONDS = 5.0
 
 
+def _exit_with_parent() -> None:
+    """Pool initializer in the training child: exit the moment the parent process is gone.
+
+    A parent that is SIGKILLed runs no cleanup, and a child left behind would go on reading
+    the database and burning a core for minutes for nobody. The child watches the pipe
+    multiprocessing's spawn already keeps from the parent (parent_process().sentinel: it reads
+    EOF once every copy of the parent's end is closed, i.e. when the parent dies). Chosen over
+    Linux PR_SET_PDEATHSIG: portable (macOS development machines), no race with a parent that
+    dies before the child calls prctl, and not tied to the parent *thread* that spawned the
+    child (PDEATHSIG fires when that thread exits, which would kill a build started from a
+    short-lived thread)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a spawned child (called directly)
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the sentinel reads EOF
+        os._exit(1)  # no cleanup to run: the child only reads, and its answer has no reader now
+
+    threading.Thread(target=watch, name="patron-parent-watch", daemon=True).start()
+
+
 def _build_in_child(db_url: str, now: float) -> bytes:
     """Runs in the training process: its own event loop and database connection."""
 
@@ -214,7 +237,8 @@ async def _build_off_loop(now: float) -> RecModel:
     if not get_settings().recs_train_subprocess or ":memory:" in url:  # a memory database has no other reader
         history, baskets, events = await load_interactions()
         return build(history, baskets, events, now)
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_exit_with_parent)
     try:
         blob = await asyncio.get_running_loop().run_in_executor(pool, _build_in_child, url, now)
     finally:
