@@ -12,9 +12,11 @@ from pathlib import Path
 
 from domain import changes, clock, db
 from domain.recommendations import training
+from domain.recommendations.models import Signal
 from domain.scheduler import lease
 from domain.scheduler.models import JobState
 from domain.settings import reload_settings
+from tests import helpers
 from tests.test_recommendations import Q, T0, shop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PARENT = """
 import asyncio
 from domain.recommendations import training
+from domain.recommendations.models import Signal
 from tests import test_recommender_training as t
 
 training._build_in_child = t.held_build
@@ -33,12 +36,12 @@ print("trained", flush=True)
 
 
 def held_build(db_url: str, now: float) -> bytes:
-    """A long build in the training child: records its pid, works for 20 s, then marks that
+    """A long build in the training child: records its pid, works for 60 s, then marks that
     it finished and builds for real. A child that outlives its parent gets to the marker."""
     marker = Path(os.environ["PATRON_TEST_TRAINING_DIR"])
     (marker / "child.tmp").write_text(str(os.getpid()))
     os.replace(marker / "child.tmp", marker / "child.pid")  # never seen half-written
-    until = time.monotonic() + 20
+    until = time.monotonic() + 60
     while time.monotonic() < until:
         sum(range(10_000))  # busy, holding the GIL most of the time like the Python parts of a build
     (marker / "finished").write_text("model")
@@ -99,6 +102,25 @@ async def test_a_request_without_a_model_does_not_train_but_makes_the_job_due(ap
     assert (await JobState.get(name=training.TRAINING_JOB)).next_run_at == T0 + timedelta(minutes=5)
 
 
+async def test_training_reads_only_the_newest_interactions_up_to_the_cap(monkeypatch):
+    await shop()  # the newest orders: o20 (tea, cake) and o19 (tea, cookie) of s9, then o18 of s8
+    s0 = await helpers.fresh("s0")
+    await Signal.create(member_id=s0.id, product_external_id="mug", type="VIEW", at=T0 - timedelta(days=1))
+    monkeypatch.setenv("PATRON_RECS_TRAIN_MAX_INTERACTIONS", "5")
+    reload_settings()
+    capped = await training.train()
+    # Then the newest five: the view and the four lines of o20 and o19; nothing older
+    assert capped.items == ["cake", "cookie", "mug", "tea"]
+    assert capped.stats["events"] == 5
+    assert capped.popularity_all[capped.index["tea"]] == 2 * training.SIGNAL_WEIGHT["PURCHASE"]
+    assert capped.popularity_all[capped.index["mug"]] == training.SIGNAL_WEIGHT["VIEW"]
+    monkeypatch.setenv("PATRON_RECS_TRAIN_MAX_INTERACTIONS", "0")
+    reload_settings()
+    everything = await training.train()
+    assert everything.items == ["beans", "cake", "coffee", "cookie", "filter", "mug", "tea"]
+    assert everything.stats["events"] == 5 * 5 + 5 * 4 + 1  # every order line, and the view
+
+
 def test_the_training_child_dies_with_its_parent(tmp_path):
     env = os.environ | {"PATRON_RECS_TRAIN_SUBPROCESS": "1", "PATRON_TEST_TRAINING_DIR": str(tmp_path),
                         "DATABASE_URL": f"sqlite://{tmp_path / 'unused.sqlite3'}", "REDIS_URL": "",
@@ -107,7 +129,7 @@ def test_the_training_child_dies_with_its_parent(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     pid_file = tmp_path / "child.pid"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a spawned child imports for seconds on a busy machine
         while not pid_file.exists() and parent.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert pid_file.exists(), parent.communicate(timeout=10)[0].decode()[-2000:]
@@ -115,10 +137,10 @@ def test_the_training_child_dies_with_its_parent(tmp_path):
         assert child != parent.pid and alive(child)
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10
         while alive(child) and time.monotonic() < deadline:
             time.sleep(0.05)
-        # Then the child is gone within seconds, long before its 20-s build would have ended,
+        # Then the child is gone within seconds, long before its 60-s build would have ended,
         # and it never finished a model
         assert not alive(child)
         assert not (tmp_path / "finished").exists()
