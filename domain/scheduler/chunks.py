@@ -27,9 +27,9 @@ from domain.members.models import Member
 from domain.scheduler import lease
 
 CHUNK = 100  # items per transaction: short member locks, few round trips
-# Due ids a chunk picks from: a chunk comes back short (the run ends) only when more than
-# 7 of 8 of them are locked by other workers' chunks at that moment.
-CANDIDATES = CHUNK * 8
+# A chunk picks from the first CHUNK × this due ids: it comes back short (the run ends) only
+# when more than 7 of 8 of them are locked by other workers' chunks at that moment.
+CANDIDATE_CHUNKS = 8
 PASSES = 3  # passes over the due rows while items are left because their member was busy
 BUSY_PAUSE_SECONDS = 0.05  # before another pass: the other transaction commits meanwhile
 
@@ -58,7 +58,7 @@ async def claim(qs: Any, after_id: int) -> list[Any]:
     qs = qs.filter(id__gt=after_id)
     if is_sqlite():
         return await qs.order_by("id").limit(CHUNK)
-    ids = sorted(await qs.values_list("id", flat=True))[:CANDIDATES]
+    ids = sorted(await qs.values_list("id", flat=True))[:CHUNK * CANDIDATE_CHUNKS]
     if not ids:
         return []
     return await qs.filter(id__in=ids).order_by("id").limit(CHUNK).select_for_update(skip_locked=True)
