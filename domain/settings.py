@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     reward_code_order_grace_minutes: Count = _env("PATRON_REWARD_CODE_ORDER_GRACE_MINUTES", 0)
     # Recommender: build in a child process (1) so serving processes never stall; 0 = in-process.
     recs_train_subprocess: bool = _env("PATRON_RECS_TRAIN_SUBPROCESS", True)
+    # Recommender: train on the newest N interactions (purchase lines, signals, reviews), which
+    # bounds a run's time and memory however long the history grows (0 = all of it).
+    recs_train_max_interactions: Count = _env("PATRON_RECS_TRAIN_MAX_INTERACTIONS", 2_000_000)
     # Requests per minute per API key / member token / anonymous IP (0 = no limit).
     rate_limit_key_per_minute: Count = _env("PATRON_RATE_LIMIT_KEY", 1200)
     rate_limit_member_per_minute: Count = _env("PATRON_RATE_LIMIT_MEMBER", 240)

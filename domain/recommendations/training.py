@@ -22,6 +22,7 @@ import logging
 import math
 import multiprocessing
 import os
+import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -70,8 +71,25 @@ async def _rows(sql: str) -> list:
     return (await connections.get("default").execute_query(sql))[1]
 
 
-async def load_interactions() -> tuple[dict[int, dict[str, float]], dict[int, set[str]], list[tuple[str, float, float]]]:
-    """Per member: item -> latest time of a positive interaction; baskets; (item, time, weight)."""
+# Every interaction the recommender learns from, one row each: purchases (the order id groups
+# baskets), signals, and reviews (the rating decides liked, disliked or neither).
+INTERACTIONS = """
+SELECT 'P', o.member_id, l.product_external_id, o.placed_at AS at, o.id, NULL FROM order_lines l
+  JOIN orders o ON o.id = l.order_id WHERE l.product_external_id IS NOT NULL
+UNION ALL
+SELECT 'S', member_id, product_external_id, at, NULL, type FROM signals
+UNION ALL
+SELECT 'R', r.member_id, p.external_id, r.created_at, r.rating, NULL FROM reviews r
+  JOIN products p ON p.id = r.product_id WHERE r.member_id IS NOT NULL AND r.status <> 'deleted'
+"""
+
+
+async def load_interactions(limit: int = 0) -> tuple[dict[int, dict[str, float]], dict[int, set[str]], list[tuple[str, float, float]]]:
+    """Per member: item -> latest time of a positive interaction; baskets; (item, time, weight).
+
+    limit > 0 reads only the newest `limit` interactions (PATRON_RECS_TRAIN_MAX_INTERACTIONS):
+    reading and building are linear in the rows read, so this bounds a training run however
+    large the history grows; recent behaviour is what recommendations and trending are about."""
     history: dict[int, dict[str, float]] = defaultdict(dict)
     baskets: dict[int, set[str]] = defaultdict(set)
     events: list[tuple[str, float, float]] = []
@@ -82,18 +100,17 @@ async def load_interactions() -> tuple[dict[int, dict[str, float]], dict[int, se
         if member is not None and history[member].get(item, -1) < at:
             history[member][item] = at
 
-    for row in await _rows("SELECT o.member_id, l.product_external_id, o.placed_at, o.id FROM order_lines l "
-                           "JOIN orders o ON o.id = l.order_id WHERE l.product_external_id IS NOT NULL"):
-        add(row[0], row[1], _epoch(row[2]), SIGNAL_WEIGHT["PURCHASE"])
-        baskets[row[3]].add(row[1])
-    for row in await _rows("SELECT member_id, product_external_id, at, type FROM signals"):
-        add(row[0], row[1], _epoch(row[2]), SIGNAL_WEIGHT.get(row[3], 1.0))
-    for row in await _rows("SELECT r.member_id, p.external_id, r.created_at, r.rating FROM reviews r "
-                           "JOIN products p ON p.id = r.product_id WHERE r.member_id IS NOT NULL AND r.status <> 'deleted'"):
-        if row[3] >= 4:
-            add(row[0], row[1], _epoch(row[2]), SIGNAL_WEIGHT["REVIEW"])
-        elif row[3] <= 2:
-            negative.add((row[0], row[1]))
+    sql = INTERACTIONS if limit <= 0 else f"{INTERACTIONS} ORDER BY at DESC LIMIT {int(limit)}"
+    for kind, member, item, at, number, signal in await _rows(sql):
+        if kind == "P":
+            add(member, item, _epoch(at), SIGNAL_WEIGHT["PURCHASE"])
+            baskets[number].add(item)
+        elif kind == "S":
+            add(member, item, _epoch(at), SIGNAL_WEIGHT.get(signal, 1.0))
+        elif number >= 4:
+            add(member, item, _epoch(at), SIGNAL_WEIGHT["REVIEW"])
+        elif number <= 2:
+            negative.add((member, item))
     for member, item in negative:
         history.get(member, {}).pop(item, None)
     return history, baskets, events
@@ -193,13 +210,35 @@ _version: bytes | None = None
 CHECK_SECONDS = 5.0
 
 
+def _exit_with_parent() -> None:
+    """Pool initializer in the training child: exit the moment the parent process is gone.
+
+    A parent that is SIGKILLed runs no cleanup, and a child left behind would go on reading
+    the database and burning a core for minutes for nobody. The child watches the pipe
+    multiprocessing's spawn already keeps from the parent (parent_process().sentinel: it reads
+    EOF once every copy of the parent's end is closed, i.e. when the parent dies). Chosen over
+    Linux PR_SET_PDEATHSIG: portable (macOS development machines), no race with a parent that
+    dies before the child calls prctl, and not tied to the parent *thread* that spawned the
+    child (PDEATHSIG fires when that thread exits, which would kill a build started from a
+    short-lived thread)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a spawned child (called directly)
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the sentinel reads EOF
+        os._exit(1)  # no cleanup to run: the child only reads, and its answer has no reader now
+
+    threading.Thread(target=watch, name="patron-parent-watch", daemon=True).start()
+
+
 def _build_in_child(db_url: str, now: float) -> bytes:
     """Runs in the training process: its own event loop and database connection."""
 
     async def run() -> bytes:
         await db.init_orm(db_url)
         try:
-            history, baskets, events = await load_interactions()
+            history, baskets, events = await load_interactions(get_settings().recs_train_max_interactions)
         finally:
             await db.close_orm()
         model = build(history, baskets, events, now)
@@ -212,9 +251,10 @@ def _build_in_child(db_url: str, now: float) -> bytes:
 async def _build_off_loop(now: float) -> RecModel:
     url = db.current_url()
     if not get_settings().recs_train_subprocess or ":memory:" in url:  # a memory database has no other reader
-        history, baskets, events = await load_interactions()
+        history, baskets, events = await load_interactions(get_settings().recs_train_max_interactions)
         return build(history, baskets, events, now)
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_exit_with_parent)
     try:
         blob = await asyncio.get_running_loop().run_in_executor(pool, _build_in_child, url, now)
     finally:

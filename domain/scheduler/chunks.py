@@ -27,6 +27,9 @@ from domain.members.models import Member
 from domain.scheduler import lease
 
 CHUNK = 100  # items per transaction: short member locks, few round trips
+# A chunk picks from the first CHUNK × this due ids: it comes back short (the run ends) only
+# when more than 7 of 8 of them are locked by other workers' chunks at that moment.
+CANDIDATE_CHUNKS = 8
 PASSES = 3  # passes over the due rows while items are left because their member was busy
 BUSY_PAUSE_SECONDS = 0.05  # before another pass: the other transaction commits meanwhile
 
@@ -43,9 +46,22 @@ class Chunk:
 
 
 async def claim(qs: Any, after_id: int) -> list[Any]:
-    """The next chunk of due rows in id order, inside the caller's transaction."""
-    qs = qs.filter(id__gt=after_id).order_by("id").limit(CHUNK)
-    return await (qs if is_sqlite() else qs.select_for_update(skip_locked=True))
+    """The next chunk of due rows in id order, inside the caller's transaction.
+
+    On PostgreSQL the due ids are read first, without ORDER BY … LIMIT, then the chunk is
+    locked by primary key. Given `<due filter> ORDER BY id LIMIT 100`, PostgreSQL walks the
+    primary key of the whole table whenever it overestimates the due rows (status and date
+    are correlated): 5.5 s per chunk over 3M awards and 6.2 s over 4.9M ledger entries at
+    1M members with 4 rows due (bench/scale.py). Read without an order, the due set comes
+    from the job's partial index and costs what is due. The lock query keeps the due filter,
+    so a row another worker finished meanwhile is not taken again."""
+    qs = qs.filter(id__gt=after_id)
+    if is_sqlite():
+        return await qs.order_by("id").limit(CHUNK)
+    ids = sorted(await qs.values_list("id", flat=True))[:CHUNK * CANDIDATE_CHUNKS]
+    if not ids:
+        return []
+    return await qs.filter(id__in=ids).order_by("id").limit(CHUNK).select_for_update(skip_locked=True)
 
 
 async def lock_member_if_free(member_id: int) -> Member | None:
