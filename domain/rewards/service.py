@@ -190,13 +190,14 @@ async def _undo_use(redemption: Redemption, why: str) -> None:
                        | {"orderExternalId": order_external_id, "why": why}, redemption.member_id)
 
 
-async def settle_code_uses(order: Order, member: Member) -> None:
+async def settle_code_uses(order: Order, member: Member | None) -> None:
     """Inside recordOrder's transaction (the order's member locked): codes awaiting this order
-    are confirmed when it is their member's, otherwise put back to issued."""
+    are confirmed when it is their member's, otherwise (another member's or a guest order)
+    put back to issued."""
     waiting = await Redemption.select_for_update().filter(status=AWAITING, order_external_id=order.external_id)
     for row in waiting:
         await row.fetch_related("reward", "member")
-        if row.member_id == member.id:
+        if member is not None and row.member_id == member.id:
             row.status = "used"
             await row.save(update_fields=["status"])
             await _announce_use(row)
