@@ -7,6 +7,7 @@ import strawberry
 import resolvers.auth
 import resolvers.catalog
 import resolvers.events
+import resolvers.insights
 import resolvers.ledger
 import resolvers.members
 import resolvers.orders
@@ -22,6 +23,7 @@ from schema.auth import ApiKey, ApiKeyPayload, ApiKeyScope, CreateApiKeyPayload
 from schema.catalog import Product, ProductsPayload
 from schema.common import JSON
 from schema.events import Event
+from schema.insights import ProgramInsights
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
 from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
 from schema.orders import RecordOrderPayload, RecordRefundPayload
@@ -31,6 +33,7 @@ from schema.permissions import (
     AdminOrSelf,
     AdminOrStorefront,
     AdminStorefrontOrSelf,
+    InsightsReader,
     IsAdmin,
     IsMember,
     PublicOrSelf,
@@ -122,6 +125,9 @@ class Query:
     reward_code: Redemption | None = strawberry.field(
         resolver=resolvers.rewards.reward_code, permission_classes=[AdminOrStorefront],
         description="Validate a code at checkout: its status, reward and owner.")
+    program_insights: ProgramInsights = strawberry.field(
+        resolver=resolvers.insights.program_insights, permission_classes=[InsightsReader],
+        description="The program's KPIs over a period in one currency (admin, or a key with insights:read).")
     webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
         resolver=resolvers.webhooks.webhook_endpoints, permission_classes=[AdminOrPartner],
         description="All endpoints (admin) or the partner's own.")
