@@ -77,6 +77,8 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "jobs":                 (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "jobRuns":              (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "apiKeyScopes":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    # keys with insights:read too (tests/test_insights.py); default partner/storefront keys lack it
+    "programInsights":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     # --- Mutation
     "upsertMember":         (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "updateConsents":       (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
@@ -382,6 +384,9 @@ CALLS: dict[str, Call] = {
     "jobs": Call("query { jobs { name schedule lastRunAt running } }", lambda w, t: {}),
     "jobRuns": Call("query { jobRuns(first: 5) { edges { node { name status } } } }", lambda w, t: {}),
     "apiKeyScopes": Call("query { apiKeyScopes { name grants eventTypes } }", lambda w, t: {}),
+    "programInsights": Call(
+        'query { programInsights(from: "2026-01-01", to: "2026-12-31", currency: "KRW") { orders { count } } }',
+        lambda w, t: {}),
     "upsertMember": Call(
         """mutation { upsertMember(input: {externalId: "member-new", email: "new@example.com"}) {
              created member { externalId } errors { code } } }""",
