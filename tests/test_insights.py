@@ -188,6 +188,23 @@ async def test_every_kpi_on_the_hand_built_program(api, admin_token):
     assert data["daily"][0] == {"at": "2026-03-01", "value": 1.0} and data["daily"][30] == {"at": "2026-03-31", "value": 1.0}
 
 
+async def test_members_without_tier_history_count_in_their_current_tier(api, admin_token):
+    bronze = await Tier.create(name="Bronze", rank=0, created_at=at("2026-01-01"))
+    gold = await Tier.create(name="Gold", rank=1, created_at=at("2026-01-01"))
+    for ext, created in (("imported-1", "2026-02-01"), ("imported-2", "2026-03-31 23:59:59"), ("late", "2026-04-01")):
+        member = await _member(ext, created)
+        await Member.filter(id=member.id).update(tier_id=gold.id)  # no tier_changes row: imported
+    moved = await _member("moved", "2026-01-01")
+    await Member.filter(id=moved.id).update(tier_id=gold.id)  # its history says Bronze at the end of March
+    await TierChange.create(member_id=moved.id, from_tier=None, to_tier=bronze, reason="t", created_at=at("2026-01-01"))
+    await TierChange.create(member_id=moved.id, from_tier=bronze, to_tier=gold, reason="t", created_at=at("2026-04-02"))
+    q = "query($from: Date!, $to: Date!, $cur: String!) { programInsights(from: $from, to: $to, currency: $cur) { tiers { tier { name } members upgrades downgrades } } }"
+    assert (await api.ok(q, MARCH, admin_token))["programInsights"]["tiers"] == [
+        {"tier": {"name": "Bronze"}, "members": 1, "upgrades": 0, "downgrades": 0},  # moved (its April move is after)
+        {"tier": {"name": "Gold"}, "members": 2, "upgrades": 0, "downgrades": 0},  # imported-1, imported-2 (late joined after)
+    ]
+
+
 async def test_other_currency_and_point_value(api, admin_token, monkeypatch):
     await build_program()
     monkeypatch.setenv("PATRON_POINT_VALUE", "0.25")

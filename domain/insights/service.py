@@ -247,13 +247,16 @@ class TierKpis:
 
 
 async def tiers(p: Period) -> list[TierKpis]:
-    """Members in each tier at the end of the period (their last tier change before it), and
-    the moves during it: an upgrade counts for the tier moved into, a downgrade for the tier left."""
+    """Members in each tier at the end of the period (their last tier change before it; a
+    member with no tier history at all — imported, generated — in their current tier), and the
+    moves during it: an upgrade counts for the tier moved into, a downgrade for the tier left."""
     all_tiers = await Tier.all().order_by("rank")
     held = dict(await _rows(
-        "SELECT to_tier_id, COUNT(*) FROM tier_changes WHERE to_tier_id IS NOT NULL AND id IN"
-        " (SELECT MAX(id) FROM tier_changes WHERE created_at < :end GROUP BY member_id) GROUP BY to_tier_id",
-        end=p.end))
+        "SELECT t, COUNT(*) FROM (SELECT to_tier_id t FROM tier_changes WHERE id IN"
+        "  (SELECT MAX(id) FROM tier_changes WHERE created_at < :end GROUP BY member_id)"
+        " UNION ALL SELECT tier_id t FROM members m WHERE created_at < :end"
+        "  AND NOT EXISTS (SELECT 1 FROM tier_changes c WHERE c.member_id = m.id)) x"
+        " WHERE t IS NOT NULL GROUP BY t", end=p.end))
     moves = await _rows(
         "SELECT from_tier_id, to_tier_id, COUNT(*) FROM tier_changes WHERE created_at >= :start AND created_at < :end"
         " GROUP BY from_tier_id, to_tier_id", start=p.start, end=p.end)
