@@ -243,6 +243,7 @@ async def test_an_empty_program_answers_zeros_and_nulls(api, admin_token):
 @pytest.mark.parametrize(("variables", "message"), [
     ({"from": "2026-03-02", "to": "2026-03-01"}, "to: `to` must not be before `from`"),
     ({"from": "2021-01-01", "to": "2026-01-02"}, "to: The period is at most 5 years (1827 days)"),
+    ({"from": "9999-12-31", "to": "9999-12-31"}, "to: `to` is outside the supported date range"),
     ({"cur": "krw"}, "currency: currency must be an ISO 4217 code such as KRW or USD"),
     ({"cur": "KRWX"}, "currency: currency must be an ISO 4217 code such as KRW or USD"),
     ({"cur": "ＫＲＷ"}, "currency: currency must be an ISO 4217 code such as KRW or USD"),

@@ -61,6 +61,8 @@ def period(from_: date, to: date, currency: str) -> Period:
     """The period both dates included; refused: to before from, over 5 years, a malformed currency."""
     if to < from_:
         raise InvalidInput("`to` must not be before `from`", "to")
+    if to >= date.max:  # the period ends the next day at 00:00, which must exist
+        raise InvalidInput("`to` is outside the supported date range", "to")
     if (to - from_).days + 1 > MAX_DAYS:
         raise InvalidInput(f"The period is at most 5 years ({MAX_DAYS} days)", "to")
     if len(currency) != 3 or not currency.isascii() or not currency.isalpha() or not currency.isupper():
