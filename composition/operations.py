@@ -8,6 +8,7 @@ import resolvers.auth
 import resolvers.catalog
 import resolvers.events
 import resolvers.federation
+import resolvers.insights
 import resolvers.ledger
 import resolvers.members
 import resolvers.node
@@ -25,6 +26,7 @@ from schema.catalog import Product, ProductsPayload
 from schema.common import JSON
 from schema.events import Event
 from schema.federation import FederationService
+from schema.insights import ProgramInsights
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
 from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
 from schema.node import Node
@@ -35,6 +37,7 @@ from schema.permissions import (
     AdminOrSelf,
     AdminOrStorefront,
     AdminStorefrontOrSelf,
+    InsightsReader,
     IsAdmin,
     IsMember,
     PublicOrSelf,
@@ -135,6 +138,9 @@ class Query:
     reward_code: Redemption | None = strawberry.field(
         resolver=resolvers.rewards.reward_code, permission_classes=[AdminOrStorefront],
         description="Validate a code at checkout: its status, reward and owner.")
+    program_insights: ProgramInsights = strawberry.field(
+        resolver=resolvers.insights.program_insights, permission_classes=[InsightsReader],
+        description="The program's KPIs over a period in one currency (admin, or a key with insights:read).")
     webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
         resolver=resolvers.webhooks.webhook_endpoints, permission_classes=[AdminOrPartner],
         description="All endpoints (admin) or the partner's own.")

@@ -8,6 +8,7 @@ one line naming the variable and what it accepts, and the process stops.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
@@ -71,6 +72,9 @@ class Settings(BaseSettings):
     points_expiry_days: Count = _env("PATRON_POINTS_EXPIRY_DAYS", 365)
     # What a refund does to points already spent.
     refund_spent_policy: Literal["allow_negative", "cap_at_zero"] = _env("PATRON_REFUND_SPENT_POLICY", "allow_negative")
+    # Money value of one point in minor units of the insights currency (1 point = 1 KRW: 1);
+    # programInsights' points liability is (outstanding + pending points) x this, rounded.
+    point_value: Decimal = _env("PATRON_POINT_VALUE", Decimal(1), ge=0, le=1_000_000, decimal_places=4)
     # A member keeps a tier this many days after failing a review before the downgrade.
     tier_grace_days: Count = _env("PATRON_TIER_GRACE_DAYS", 30)
     # How often the in-process/worker job loop wakes up.

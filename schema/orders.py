@@ -58,7 +58,8 @@ class OrderLineInput:
 @strawberry.input
 class RecordOrderInput:
     external_id: str
-    member_external_id: str
+    member_external_id: str | None = strawberry.field(
+        default=None, description="Omit for a guest order: it counts in revenue and earns no points.")
     currency: str
     channel: str = "web"
     placed_at: dt.datetime

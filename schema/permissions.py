@@ -11,6 +11,7 @@ from typing import Any
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from domain.auth.scopes import INSIGHTS
 from schema.errors import forbidden, unauthenticated
 
 
@@ -50,6 +51,16 @@ AdminStorefrontOrSelf = allow("admin", "storefront", member_self=True)
 IsMember = allow(member_self=True)
 StorefrontOrSelf = allow("storefront", member_self=True)
 AdminOrPartner = allow("admin", "partner")
+
+
+class InsightsReader(BasePermission):
+    """An admin, or a storefront/partner key holding the insights:read scope (a BI tool's key)."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        if viewer.role == "admin" or (viewer.role in ("storefront", "partner") and viewer.holds(INSIGHTS)):
+            return True
+        raise unauthenticated() if viewer.role == "anonymous" else forbidden()
 
 
 class PublicOrSelf(BasePermission):

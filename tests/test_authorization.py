@@ -89,6 +89,8 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     # --- federation: a Member representation is member(externalId:)
     "_service":             (OK,     OK,     OK,     OK,     OK,     OK),
     "_entities":            (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),
+    # keys with insights:read too (tests/test_insights.py); default partner/storefront keys lack it
+    "programInsights":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     # --- Mutation
     "upsertMember":         (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "updateConsents":       (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
@@ -409,6 +411,9 @@ CALLS: dict[str, Call] = {
     "nodes": Call("query($ids: [ID!]!) { nodes(ids: $ids) { ... on Member { externalId email } } }",
                   lambda w, t: {"ids": [w.member_ids[t]]}, owner=lambda d: d["nodes"][0]["externalId"],
                   refused_at=(0,)),
+    "programInsights": Call(
+        'query { programInsights(from: "2026-01-01", to: "2026-12-31", currency: "KRW") { orders { count } } }',
+        lambda w, t: {}),
     "upsertMember": Call(
         """mutation { upsertMember(input: {externalId: "member-new", email: "new@example.com"}) {
              created member { externalId } errors { code } } }""",

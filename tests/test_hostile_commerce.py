@@ -622,3 +622,22 @@ async def test_hostile_commerce_input_is_a_coded_error_without_side_effects(api,
     if code is not None:
         assert errors[0] == {"field": field, "code": code}
     assert await snapshot() == before
+
+
+async def test_a_guest_order_never_takes_a_members_code(api, storefront_token, monkeypatch):
+    # given a 30-minute grace, m1's code awaiting order guest-1, and m2's code
+    monkeypatch.setenv("PATRON_REWARD_CODE_ORDER_GRACE_MINUTES", "30")
+    reload_settings()
+    clock.set_now(T0)
+    waiting, code = await issued_code("m1"), await issued_code("m2")
+    await api.ok(USE_CODE, {"c": waiting, "o": "guest-1"}, storefront_token)
+    # when guest-1 arrives as a guest order, and m2's code is used on it
+    await helpers.order("guest-1", member_id=None)
+    used = (await api.ok(USE_CODE, {"c": code, "o": "guest-1"}, storefront_token))["markRewardCodeUsed"]
+    # then the waiting code is given back, saying why, and the other one is refused and still usable
+    assert used == {"redemption": None, "errors": [{"field": "orderExternalId", "code": "ORDER_MEMBER_MISMATCH"}]}
+    rows = await Redemption.filter(code__in=[waiting, code]).order_by("id").values("status", "order_external_id")
+    assert rows == [{"status": "issued", "order_external_id": None}] * 2
+    undone = await Event.filter(type="reward.code_use_undone").values_list("payload", flat=True)
+    assert [(p["orderExternalId"], p["why"]) for p in undone] == [("guest-1", "the order is a guest order")]
+    assert await Event.filter(type="reward.code_used").count() == 0

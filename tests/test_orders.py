@@ -116,3 +116,56 @@ async def test_member_orders_connection_newest_first(api, storefront_token, admi
     data = (await api.ok(q, token=admin_token))["member"]["orders"]
     assert [e["node"]["externalId"] for e in data["edges"]] == ["o3", "o2"]
     assert data["pageInfo"]["hasNextPage"] is True
+
+
+async def test_guest_order_counts_revenue_earns_nothing_and_replays(api, storefront_token):
+    await helpers.order_rule(currency="KRW")
+    guest = order_input(ext="g1")
+    del guest["memberExternalId"]
+    first = (await api.ok(RECORD, {"i": guest}, storefront_token))["recordOrder"]
+    assert first == {"order": {"externalId": "g1", "total": {"amount": 35000, "currency": "KRW"}, "refunded": {"amount": 0}},
+                     "pointsAwarded": 0, "replayed": False, "errors": []}
+    order = await Order.get(external_id="g1")
+    assert order.member_id is None and order.total_amount == 35000
+    assert await Award.all().count() == 0
+    events = await Event.all().order_by("id").values("type", "member_id", "payload")
+    assert [(e["type"], e["member_id"], e["payload"]["memberExternalId"]) for e in events] == [("order.recorded", None, None)]
+    again = (await api.ok(RECORD, {"i": guest | {"lines": [{"sku": "x", "quantity": 1, "unitPrice": 1}]}},
+                          storefront_token))["recordOrder"]
+    assert again == first | {"replayed": True}
+    assert await Order.all().count() == 1 and await OrderLine.all().count() == 2 and await Event.all().count() == 1
+
+
+async def test_guest_order_ids_never_mix_with_member_orders(api, storefront_token):
+    await helpers.member("m1")
+    await api.ok(RECORD, {"i": order_input(ext="o1")}, storefront_token)
+    guest = order_input(ext="g1")
+    del guest["memberExternalId"]
+    await api.ok(RECORD, {"i": guest}, storefront_token)
+    as_guest = order_input(ext="o1")
+    del as_guest["memberExternalId"]
+    cases = [
+        (as_guest, "externalId", "CONFLICT", "This order externalId belongs to a member"),
+        (order_input(ext="g1"), "externalId", "CONFLICT", "This order externalId is a guest order"),
+        (guest | {"externalId": "g2", "subscriptionId": 1}, "subscriptionId", "INVALID",
+         "A guest order cannot renew a subscription: give memberExternalId"),
+        (guest | {"externalId": "g3", "currency": "krw"}, "currency", "INVALID",
+         "currency must be an ISO 4217 code such as KRW or USD"),
+    ]
+    for value, field, code, message in cases:
+        errors = (await api.ok(RECORD, {"i": value}, storefront_token))["recordOrder"]["errors"]
+        assert errors == [{"field": field, "code": code, "message": message}], value
+    assert sorted(await Order.all().values_list("external_id", "member_id")) == [("g1", None), ("o1", (await fresh()).id)]
+
+
+async def test_guest_order_refund_reverses_no_points(api, storefront_token):
+    guest = order_input(ext="g1")
+    del guest["memberExternalId"]
+    await api.ok(RECORD, {"i": guest}, storefront_token)
+    part = (await api.ok(REFUND, {"i": {"externalId": "r1", "orderExternalId": "g1",
+                                          "lines": [{"sku": "s1", "quantity": 1}]}}, storefront_token))["recordRefund"]
+    assert part == {"refund": {"externalId": "r1", "amount": 15000, "pointsReversed": 0},
+                    "order": {"refunded": {"amount": 15000}}, "pointsReversed": 0, "replayed": False, "errors": []}
+    event = await Event.get(type="order.refunded")
+    assert event.member_id is None and event.payload["memberExternalId"] is None
+    assert await Award.all().count() == 0

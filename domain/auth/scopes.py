@@ -22,6 +22,7 @@ SCOPES: dict[str, str] = {
     "events:rewards": "reward.* events (redemptions with their codes, code use, cancellation, expiry)",
     "events:subscriptions": "subscription.* events (subscriptions and paid memberships)",
     "events:webhooks": "webhook.test and webhook.endpoint_disabled about the key's own endpoints (every key holds it)",
+    "insights:read": "programInsights: the program's KPIs (counts, sums and rates, no member data)",
     "members:pii": "members' personal fields (email, name, birthday, phone, free text they wrote) "
                    "in query answers, webhook payloads and delivery logs",
 }
@@ -39,6 +40,7 @@ EVENT_FAMILY_SCOPES: dict[str, str] = {
 }
 
 PII = "members:pii"
+INSIGHTS = "insights:read"
 # About the key's own endpoints only, so no reason to withhold it: every key holds it.
 IMPLICIT = frozenset({"events:webhooks"})
 

@@ -5,7 +5,8 @@ from tortoise.models import Model
 class Order(Model):
     id = fields.IntField(primary_key=True)
     external_id = fields.CharField(max_length=255, unique=True)
-    member = fields.ForeignKeyField("patron.Member", related_name="orders", on_delete=fields.RESTRICT)
+    # Null for a guest order (no member): it counts in revenue and earns nothing.
+    member = fields.ForeignKeyField("patron.Member", related_name="orders", null=True, on_delete=fields.RESTRICT)
     currency = fields.CharField(max_length=3)
     channel = fields.CharField(max_length=32)
     placed_at = fields.DatetimeField(db_index=True)

@@ -83,7 +83,7 @@ async def _points_for(order: Order) -> int:
 
 async def record_order(
     external_id: str,
-    member_external_id: str,
+    member_external_id: str | None,
     currency: str,
     channel: str,
     placed_at: datetime,
@@ -91,6 +91,8 @@ async def record_order(
     subscription_id: int | None = None,
 ) -> OrderResult:
     _validate_order(external_id, currency, channel, lines)
+    if member_external_id is None and subscription_id is not None:
+        raise InvalidInput("A guest order cannot renew a subscription: give memberExternalId", "subscriptionId")
     placed_at = clock.as_utc(placed_at, "placedAt")
     try:
         return await _record_order(external_id, member_external_id, currency, channel, placed_at, lines, subscription_id)
@@ -102,17 +104,19 @@ async def record_order(
         return await _replay(existing, member_external_id, subscription_id)
 
 
-async def _replay(order: Order, member_external_id: str, subscription_id: int | None) -> OrderResult:
+async def _replay(order: Order, member_external_id: str | None, subscription_id: int | None) -> OrderResult:
     await order.fetch_related("member")
-    if order.member.external_id != member_external_id:
-        raise Conflict("This order externalId belongs to another member", "externalId")
+    if (order.member.external_id if order.member else None) != member_external_id:
+        whose = "is a guest order" if order.member is None else \
+            "belongs to another member" if member_external_id else "belongs to a member"
+        raise Conflict(f"This order externalId {whose}", "externalId")
     renewed = None if subscription_id is None else await renewed_by(subscription_id, order.external_id)
     return OrderResult(order, await _points_for(order), True, renewed)
 
 
 async def _record_order(
     external_id: str,
-    member_external_id: str,
+    member_external_id: str | None,
     currency: str,
     channel: str,
     placed_at: datetime,
@@ -120,17 +124,19 @@ async def _record_order(
     subscription_id: int | None = None,
 ) -> OrderResult:
     async with write_transaction():
-        member = await Member.select_for_update().get_or_none(external_id=member_external_id)
-        if member is None:
-            raise MemberNotFound(member_external_id)
+        member = None
+        if member_external_id is not None:
+            member = await Member.select_for_update().get_or_none(external_id=member_external_id)
+            if member is None:
+                raise MemberNotFound(member_external_id)
         existing = await Order.get_or_none(external_id=external_id)
         if existing is not None:
             return await _replay(existing, member_external_id, subscription_id)
-        if member.anonymized_at:
+        if member is not None and member.anonymized_at:
             raise DomainError("Member is anonymized", "memberExternalId", code="MEMBER_ANONYMIZED")
         total = sum(line.quantity * line.unit_price for line in lines)
         order = await Order.create(
-            external_id=external_id, member_id=member.id, currency=currency, channel=channel,
+            external_id=external_id, member_id=member.id if member else None, currency=currency, channel=channel,
             placed_at=placed_at, total_amount=total, created_at=clock.now(),
         )
         await note_ordered_products([(ln.product_external_id, ln.category) for ln in lines])
@@ -140,12 +146,17 @@ async def _record_order(
             for line in lines
         ])
         await record_event("order.recorded", {
-            "externalId": external_id, "memberExternalId": member.external_id,
+            "externalId": external_id, "memberExternalId": member.external_id if member else None,
             "currency": currency, "channel": channel, "placedAt": placed_at.isoformat(),
             "total": {"amount": total, "currency": currency},
             "lines": [{"sku": ln.sku, "productExternalId": ln.product_external_id, "category": ln.category,
                        "quantity": ln.quantity, "unitPrice": ln.unit_price} for ln in lines],
-        }, member.id)
+        }, member.id if member else None)
+        if member is None:
+            # A guest order: revenue only. No points, no tier, no member events; a code
+            # awaiting this order belongs to a member, so it goes back to issued.
+            await settle_code_uses(order, None)
+            return OrderResult(order, 0, False)
         tier = next((t for t in await tiers.all_tiers() if t.id == member.tier_id), None)
         facts = [rules.OrderLineFacts(ln.sku, ln.category, ln.quantity * ln.unit_price) for ln in lines]
         points = await rules.award_order(member, external_id, currency, facts, tier)
@@ -189,7 +200,7 @@ async def _record_refund(
     if order is None:
         raise NotFound(f"No order {order_external_id!r}", "orderExternalId", code="ORDER_NOT_FOUND")
     async with write_transaction():
-        member = await ledger.lock_member(order.member_id)
+        member = await ledger.lock_member(order.member_id) if order.member_id is not None else None
         existing = await Refund.get_or_none(external_id=external_id)
         if existing is not None:
             if existing.order_id != order.id:
@@ -204,7 +215,7 @@ async def _record_refund(
             await line.save(update_fields=["refunded_quantity"])
         order.refunded_amount += amount
         await order.save(update_fields=["refunded_amount"])
-        reversed_points = await ledger.reverse_awards(
+        reversed_points = 0 if member is None else await ledger.reverse_awards(
             member, ("order", order.external_id), order.refunded_amount, order.total_amount, ("refund", external_id)
         )
         refund = await Refund.create(
@@ -213,10 +224,10 @@ async def _record_refund(
         )
         await record_event("order.refunded", {
             "externalId": external_id, "orderExternalId": order.external_id,
-            "memberExternalId": member.external_id,
+            "memberExternalId": member.external_id if member else None,
             "amount": {"amount": amount, "currency": order.currency},
             "lines": refunded_lines, "pointsReversed": reversed_points,
-        }, member.id)
+        }, member.id if member else None)
         return refund, False
 
 

@@ -167,7 +167,8 @@ async def mark_used(code: str, order_external_id: str) -> Redemption:
             raise NotFound(f"No order {order_external_id!r}: record the order before using the code on it",
                            "orderExternalId", code="ORDER_NOT_FOUND")
         if order is not None and order.member_id != redemption.member_id:
-            raise DomainError("The order belongs to another member than the code", "orderExternalId",
+            raise DomainError("The order is a guest order, not the code's member's" if order.member_id is None
+                              else "The order belongs to another member than the code", "orderExternalId",
                               code="ORDER_MEMBER_MISMATCH")
         redemption.status = "used" if order is not None else AWAITING
         redemption.used_at, redemption.order_external_id = clock.now(), order_external_id
@@ -175,6 +176,10 @@ async def mark_used(code: str, order_external_id: str) -> Redemption:
         if order is not None:
             await _announce_use(redemption)
         return redemption
+
+
+def _not_theirs(order: Order) -> str:
+    return "the order is a guest order" if order.member_id is None else "the order belongs to another member"
 
 
 async def _announce_use(redemption: Redemption) -> None:
@@ -190,18 +195,19 @@ async def _undo_use(redemption: Redemption, why: str) -> None:
                        | {"orderExternalId": order_external_id, "why": why}, redemption.member_id)
 
 
-async def settle_code_uses(order: Order, member: Member) -> None:
+async def settle_code_uses(order: Order, member: Member | None) -> None:
     """Inside recordOrder's transaction (the order's member locked): codes awaiting this order
-    are confirmed when it is their member's, otherwise put back to issued."""
+    are confirmed when it is their member's, otherwise (another member's or a guest order)
+    put back to issued."""
     waiting = await Redemption.select_for_update().filter(status=AWAITING, order_external_id=order.external_id)
     for row in waiting:
         await row.fetch_related("reward", "member")
-        if row.member_id == member.id:
+        if member is not None and row.member_id == member.id:
             row.status = "used"
             await row.save(update_fields=["status"])
             await _announce_use(row)
         else:
-            await _undo_use(row, "the order belongs to another member")
+            await _undo_use(row, _not_theirs(order))
 
 
 async def undo_unconfirmed_uses(now: datetime) -> int:
@@ -222,7 +228,7 @@ async def undo_unconfirmed_uses(now: datetime) -> int:
                 await row.save(update_fields=["status"])
                 await _announce_use(row)
             elif order is not None:
-                await _undo_use(row, "the order belongs to another member")
+                await _undo_use(row, _not_theirs(order))
             else:
                 await _undo_use(row, "the order was not recorded within the grace period")
     return len(due)

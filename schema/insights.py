@@ -1,0 +1,160 @@
+"""programInsights: the program's KPIs over a period and a currency (README, "Program insights").
+
+Each section is computed only when selected (its own few SQL aggregates, domain/insights).
+PII-free: counts, sums and rates only, never a member."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+
+import strawberry
+
+from domain.insights import service as insights
+from schema.rewards import Reward
+from schema.tiers import Tier
+
+
+@strawberry.type(description="A sum of money in whole minor units. Float, because totals pass GraphQL's 32-bit Int.")
+class MoneyTotal:
+    amount: float
+    currency: str
+
+
+@strawberry.type
+class MemberInsights:
+    total: int = strawberry.field(description="Members who joined before the end of the period.")
+    active: int = strawberry.field(description="Members with an order in the period's currency in the period.")
+    new_in_period: int = strawberry.field(description="Members who joined in the period.")
+
+
+@strawberry.type
+class OrderInsights:
+    count: int = strawberry.field(description="Orders in the currency placed in the period, guests' included.")
+    revenue: MoneyTotal = strawberry.field(description="Their totals less their refunds.")
+    average_order_value: MoneyTotal | None = strawberry.field(description="revenue / count; null without orders.")
+    repeat_purchase_rate: float | None = strawberry.field(
+        description="Share of ordering members with 2+ orders in the period.")
+    purchase_frequency: float | None = strawberry.field(description="Member orders per ordering member.")
+    member_share_of_revenue: float | None = strawberry.field(description="Members' orders' share of revenue.")
+    guest_orders: int = strawberry.field(description="Orders recorded without a member.")
+
+
+@strawberry.type
+class PointInsights:
+    issued: int = strawberry.field(description="Points that became spendable (earn entries) in the period.")
+    redeemed: int = strawberry.field(description="Points spent (redeem entries) in the period.")
+    expired: int = strawberry.field(description="Points expired in the period.")
+    outstanding: int = strawberry.field(description="Spendable points at the end of the period (balances above 0).")
+    pending: int = strawberry.field(description="Points held for the return window at the end of the period.")
+    liability: MoneyTotal = strawberry.field(description="(outstanding + pending) x PATRON_POINT_VALUE.")
+    breakage_rate: float | None = strawberry.field(description="expired / issued.")
+    earn_burn_ratio: float | None = strawberry.field(description="issued / redeemed.")
+
+
+@strawberry.type
+class RewardCount:
+    reward: Reward
+    count: int
+
+
+@strawberry.type
+class RedemptionInsights:
+    count: int = strawberry.field(description="Redemptions made in the period, less cancelled ones.")
+    rate: float | None = strawberry.field(description="Members who redeemed in the period / members (total).")
+    median_days_to_first_redemption: float | None = strawberry.field(
+        description="Median days from joining to a member's first redemption, for first redemptions in the period.")
+    top_rewards: list[RewardCount] = strawberry.field(description="The 5 most redeemed rewards in the period.")
+
+
+@strawberry.type
+class TierInsights:
+    tier: Tier
+    members: int = strawberry.field(description="Members in the tier at the end of the period.")
+    upgrades: int = strawberry.field(description="Moves up into this tier in the period.")
+    downgrades: int = strawberry.field(description="Moves down out of this tier in the period.")
+
+
+@strawberry.type
+class ReviewInsights:
+    published: int = strawberry.field(description="Reviews published in the period (and still published).")
+    average_rating: float | None
+    with_media_share: float | None
+    reply_median_hours: float | None = strawberry.field(
+        description="Median hours from receiving a review to replying, for replies made in the period.")
+    negative_replied_within_sla_share: float | None = strawberry.field(
+        description="Negative reviews received in the period answered within PATRON_REVIEW_REPLY_SLA_HOURS.")
+
+
+@strawberry.enum
+class InsightMetric(Enum):
+    REVENUE = "REVENUE"
+    ORDERS = "ORDERS"
+    NEW_MEMBERS = "NEW_MEMBERS"
+    POINTS_ISSUED = "POINTS_ISSUED"
+
+
+@strawberry.enum
+class InsightInterval(Enum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+
+
+@strawberry.type
+class SeriesPoint:
+    at: dt.date = strawberry.field(description="The bucket's first day (weeks start on Monday).")
+    value: float = strawberry.field(description="Revenue in minor units, or a count.")
+
+
+@strawberry.type(description="The program's KPIs from `from` to `to` (both days included, UTC) in one currency.")
+class ProgramInsights:
+    period: strawberry.Private[insights.Period]
+
+    @strawberry.field
+    async def members(self) -> MemberInsights:
+        k = await insights.members(self.period)
+        return MemberInsights(total=k.total, active=k.active, new_in_period=k.new_in_period)
+
+    @strawberry.field
+    async def orders(self) -> OrderInsights:
+        k = await insights.orders(self.period)
+        cur = self.period.currency
+        return OrderInsights(
+            count=k.count, revenue=MoneyTotal(amount=k.revenue, currency=cur),
+            average_order_value=None if k.average_order_value is None else MoneyTotal(
+                amount=k.average_order_value, currency=cur),
+            repeat_purchase_rate=k.repeat_purchase_rate, purchase_frequency=k.purchase_frequency,
+            member_share_of_revenue=k.member_share_of_revenue, guest_orders=k.guest_orders)
+
+    @strawberry.field
+    async def points(self) -> PointInsights:
+        k = await insights.points(self.period)
+        return PointInsights(
+            issued=k.issued, redeemed=k.redeemed, expired=k.expired, outstanding=k.outstanding, pending=k.pending,
+            liability=MoneyTotal(amount=k.liability, currency=self.period.currency),
+            breakage_rate=k.breakage_rate, earn_burn_ratio=k.earn_burn_ratio)
+
+    @strawberry.field
+    async def redemptions(self) -> RedemptionInsights:
+        k = await insights.redemptions(self.period)
+        return RedemptionInsights(
+            count=k.count, rate=k.rate, median_days_to_first_redemption=k.median_days_to_first_redemption,
+            top_rewards=[RewardCount(reward=Reward.from_model(r), count=n) for r, n in k.top_rewards])
+
+    @strawberry.field
+    async def tiers(self) -> list[TierInsights]:
+        return [TierInsights(tier=Tier.from_model(k.tier), members=k.members, upgrades=k.upgrades,
+                             downgrades=k.downgrades) for k in await insights.tiers(self.period)]
+
+    @strawberry.field
+    async def reviews(self) -> ReviewInsights:
+        k = await insights.reviews(self.period)
+        return ReviewInsights(
+            published=k.published, average_rating=k.average_rating, with_media_share=k.with_media_share,
+            reply_median_hours=k.reply_median_hours,
+            negative_replied_within_sla_share=k.negative_replied_within_sla_share)
+
+    @strawberry.field(description="One point per day, week or month the period touches, zeros included.")
+    async def series(self, metric: InsightMetric, interval: InsightInterval) -> list[SeriesPoint]:
+        return [SeriesPoint(at=at, value=v) for at, v in await insights.series(self.period, metric.value, interval.value)]
