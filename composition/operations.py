@@ -9,6 +9,7 @@ import resolvers.catalog
 import resolvers.events
 import resolvers.ledger
 import resolvers.members
+import resolvers.messaging
 import resolvers.orders
 import resolvers.recommendations
 import resolvers.reviews
@@ -24,13 +25,15 @@ from schema.common import JSON
 from schema.events import Event
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
 from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
-from schema.orders import RecordOrderPayload, RecordRefundPayload
+from schema.messaging import Message, MessagePolicy, MessagePolicyPayload, MessagePreview
+from schema.orders import RecordFulfillmentPayload, RecordOrderPayload, RecordRefundPayload
 from schema.pagination import Connection
 from schema.permissions import (
     AdminOrPartner,
     AdminOrSelf,
     AdminOrStorefront,
     AdminStorefrontOrSelf,
+    AdminStorefrontSelfOrRequestToken,
     IsAdmin,
     IsMember,
     PublicOrSelf,
@@ -127,6 +130,16 @@ class Query:
         description="All endpoints (admin) or the partner's own.")
     webhook_deliveries: Connection[WebhookDelivery] = strawberry.field(
         resolver=resolvers.webhooks.webhook_deliveries, permission_classes=[AdminOrPartner])
+    message_policies: list[MessagePolicy] = strawberry.field(
+        resolver=resolvers.messaging.message_policies, permission_classes=[IsAdmin],
+        description="Each message type's policy (defaults until changed).")
+    messages: Connection[Message] = strawberry.field(
+        resolver=resolvers.messaging.messages, permission_classes=[IsAdmin],
+        description="Engagement messages, newest first, with their status and reason.")
+    preview_message: MessagePreview | None = strawberry.field(
+        resolver=resolvers.messaging.preview_message, permission_classes=[IsAdmin],
+        description="Render a message for a member (from their last order) without sending or writing anything; "
+                    "null for an unknown member.")
 
 
 @strawberry.type
@@ -141,6 +154,11 @@ class Mutation:
         resolver=resolvers.orders.record_order, permission_classes=[AdminOrStorefront])
     record_refund: RecordRefundPayload = strawberry.mutation(
         resolver=resolvers.orders.record_refund, permission_classes=[AdminOrStorefront])
+    record_fulfillment: RecordFulfillmentPayload = strawberry.mutation(
+        resolver=resolvers.orders.record_fulfillment, permission_classes=[AdminOrStorefront],
+        description="The order reached the customer (idempotent: the first time is kept). Plans review requests.")
+    update_message_policy: MessagePolicyPayload = strawberry.mutation(
+        resolver=resolvers.messaging.update_message_policy, permission_classes=[IsAdmin])
     spend_points: PointsPayload = strawberry.mutation(
         resolver=resolvers.ledger.spend_points, permission_classes=[AdminStorefrontOrSelf])
     adjust_points: PointsPayload = strawberry.mutation(
@@ -163,7 +181,7 @@ class Mutation:
     upsert_products: ProductsPayload = strawberry.mutation(
         resolver=resolvers.catalog.upsert_products, permission_classes=[AdminOrStorefront])
     submit_review: ReviewPayload = strawberry.mutation(
-        resolver=resolvers.reviews.submit_review, permission_classes=[AdminStorefrontOrSelf],
+        resolver=resolvers.reviews.submit_review, permission_classes=[AdminStorefrontSelfOrRequestToken],
         description="Photos/videos go in `media` (GraphQL multipart request).")
     edit_review: ReviewPayload = strawberry.mutation(
         resolver=resolvers.reviews.edit_review, permission_classes=[StorefrontOrSelf],

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from domain.members.models import Member as MemberModel
+from domain.messaging import policies, service
+from resolvers.common import attempt, fields_given, lookup
+from schema.members import Member
+from schema.messaging import (
+    Message,
+    MessagePolicy,
+    MessagePolicyPayload,
+    MessagePreview,
+    MessageStatus,
+    MessageType,
+    UpdateMessagePolicyInput,
+)
+from schema.pagination import Connection, connection, decode_cursor, page_size
+
+
+async def message_policies(info: Info) -> list[MessagePolicy]:
+    return [MessagePolicy.from_policy(p) for p in await policies.all_policies()]
+
+
+async def update_message_policy(info: Info, input: UpdateMessagePolicyInput) -> MessagePolicyPayload:
+    changes = fields_given(input)
+    type_ = changes.pop("type")
+    if input.channels is not None:
+        changes["channels"] = [c.value for c in input.channels]
+    policy, errors = await attempt(policies.update_policy(type_, changes))
+    return MessagePolicyPayload(policy=MessagePolicy.from_policy(policy) if policy else None, errors=errors)
+
+
+async def messages(info: Info, first: int | None = 20, after: str | None = None, type: MessageType | None = None,
+                   status: MessageStatus | None = None) -> Connection[Message]:
+    size = page_size(first)
+    rows = await service.messages_page(size, decode_cursor(after), type_=type.value if type else None,
+                                       status=status.value if status else None)
+    members = {m.id: Member.from_model(m) for m in await MemberModel.filter(id__in={r.member_id for r in rows})}
+    return connection(rows, size, lambda m: Message.from_model(m, members[m.member_id]), lambda m: m.id)
+
+
+async def preview_message(info: Info, type: MessageType, member_external_id: str) -> MessagePreview | None:
+    rendered = await lookup(service.preview(type.value, member_external_id))
+    return MessagePreview(subject=rendered.subject, text=rendered.text, html=rendered.html) if rendered else None
