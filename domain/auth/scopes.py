@@ -102,6 +102,12 @@ def effective(role: str, stored: Iterable[str] | None) -> frozenset[str]:
     return frozenset(stored or ()) | IMPLICIT
 
 
+def required_scopes(event_type: str) -> str:
+    """What an owner must hold to receive this type, e.g. "events:messages and members:pii"."""
+    needed = [scope_for_event(event_type)] + ([PII] if event_type in PII_ONLY_EVENTS else [])
+    return " and ".join(needed)
+
+
 def allows_event(scopes: frozenset[str], event_type: str) -> bool:
     try:
         return scope_for_event(event_type) in scopes and (event_type not in PII_ONLY_EVENTS or PII in scopes)
