@@ -427,3 +427,19 @@ async def test_webhook_channel_reaches_only_endpoints_holding_members_pii(api, s
     assert event.payload["email"] == "m1@example.com" and event.payload["subject"] == "주문 o1 상품은 어떠셨나요?"
     deliveries = await WebhookDelivery.filter(event_id=event.id).prefetch_related("endpoint")
     assert [d.endpoint.url for d in deliveries] == ["http://127.0.0.1:9/pii"]
+
+
+async def test_an_unreachable_smtp_server_is_retried_then_the_message_fails(api, storefront_token):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    reload_settings(smtp_url=f"smtp://127.0.0.1:{port}", public_url="https://patron.test")
+    await _shop(api, storefront_token)
+    await _fulfil(api, storefront_token)
+    due = T0 + DELAY
+    for at, attempts in ((due, 1), (due + timedelta(minutes=5), 2), (due + timedelta(minutes=15), 3)):
+        assert await _run_at(at) == 0
+        message = await Message.get()
+        assert message.attempts == attempts and message.last_error.startswith("SMTPConnect")
+    assert (message.status, message.reason, message.sent_at) == ("FAILED", "not delivered after 3 attempts", None)
+    assert await Message.filter(type="REVIEW_REMINDER").count() == 0

@@ -54,17 +54,44 @@ def _smtp_options(url: str) -> dict:
     }
 
 
-async def deliver(mail: EmailMessage) -> str:
-    """Hand the message over; returns where it went (for the message's reason)."""
-    settings = get_settings()
-    if not settings.smtp_url:
-        folder = Path(settings.mail_outbox_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{mail['X-Patron-Message-Id']}-{uuid.uuid4().hex[:8]}.eml"
-        path.write_bytes(bytes(mail))
-        return f"written to {path}"
-    try:
-        await aiosmtplib.send(mail, **_smtp_options(settings.smtp_url))
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        raise MailError(f"{type(exc).__name__}: {exc}"[:400]) from exc
-    return "handed to the SMTP server"
+class Mailer:
+    """One SMTP connection for a chunk of messages (opened at the first e-mail, reopened after
+    a failure, closed at the end): a new connection and handshake per e-mail cost more than
+    the e-mail itself."""
+
+    def __init__(self) -> None:
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    async def __aenter__(self) -> Mailer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None and smtp.is_connected:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                smtp.close()
+
+    async def deliver(self, mail: EmailMessage) -> str:
+        """Hand the message over; returns where it went (for the message's reason)."""
+        settings = get_settings()
+        if not settings.smtp_url:
+            folder = Path(settings.mail_outbox_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{mail['X-Patron-Message-Id']}-{uuid.uuid4().hex[:8]}.eml"
+            path.write_bytes(bytes(mail))
+            return f"written to {path}"
+        try:
+            if self._smtp is None or not self._smtp.is_connected:
+                # connect() also negotiates STARTTLS and logs in, as the options say
+                self._smtp = aiosmtplib.SMTP(**_smtp_options(settings.smtp_url))
+                await self._smtp.connect()
+            await self._smtp.send_message(mail)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self._close()  # the next e-mail starts on a fresh connection
+            raise MailError(f"{type(exc).__name__}: {exc}"[:400]) from exc
+        return "handed to the SMTP server"

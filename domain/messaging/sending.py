@@ -53,10 +53,10 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
     return None
 
 
-async def _send(message: Message, member: Member, policy: policies.Policy, now: datetime) -> str:
+async def _send(message: Message, member: Member, policy: policies.Policy, now: datetime, mailer: mail.Mailer) -> str:
     rendered = await render(policy, member, message.order_external_id, list(message.products), now)
     if message.channel == "EMAIL":
-        return await mail.deliver(mail.build(rendered, member.email, message.id, now))
+        return await mailer.deliver(mail.build(rendered, member.email, message.id, now))
     # WEBHOOK: the brand's SMS/알림톡/push provider sends it; only endpoints whose owner holds
     # members:pii receive message.due (domain/auth/scopes.py).
     await record_event("message.due", {
@@ -69,7 +69,7 @@ async def _send(message: Message, member: Member, policy: policies.Policy, now: 
     return "handed to the webhook outbox (message.due)"
 
 
-async def _handle(message: Message, member: Member, now: datetime, exempt: set[str]) -> bool:
+async def _handle(message: Message, member: Member, now: datetime, exempt: set[str], mailer: mail.Mailer) -> bool:
     policy = await policies.policy(message.type)
     decision = await _decide(message, member, policy, now, exempt)
     fields = ["status", "reason", "updated_at"]
@@ -83,7 +83,7 @@ async def _handle(message: Message, member: Member, now: datetime, exempt: set[s
         return False
     message.attempts += 1
     try:
-        where = await _send(message, member, policy, now)
+        where = await _send(message, member, policy, now, mailer)
     except mail.MailError as exc:
         message.last_error = str(exc)[:500]
         if message.attempts >= policies.SEND_ATTEMPTS:
@@ -108,14 +108,14 @@ async def send_due(now: datetime) -> int:
 
     async def take(after: int) -> chunks.Chunk:
         sent = busy = 0
-        async with write_transaction():
+        async with write_transaction(), mail.Mailer() as mailer:
             rows = await chunks.claim(due, after)
             for message in rows:
                 member = await chunks.lock_member_if_free(message.member_id)
                 if member is None:
                     busy += 1
                     continue
-                sent += await _handle(message, member, clock.now(), exempt)
+                sent += await _handle(message, member, clock.now(), exempt, mailer)
         return chunks.Chunk(len(rows), sent, rows[-1].id if rows else None, busy)
 
     return await chunks.drain(take)
