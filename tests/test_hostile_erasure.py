@@ -55,6 +55,7 @@ GQL = {
     "consents": "mutation($c: [ConsentInput!]!) { updateConsents(input: {consents: $c}) { errors { code } } }",
     "order": "mutation($i: RecordOrderInput!) { recordOrder(input: $i) { pointsAwarded errors { code } } }",
     "refund": "mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsReversed errors { code } } }",
+    "fulfil": "mutation($i: RecordFulfillmentInput!) { recordFulfillment(input: $i) { replayed errors { code } } }",
     "spend": "mutation($i: SpendPointsInput!) { spendPoints(input: $i) { entry { amount } errors { code } } }",
     "submit": "mutation($i: SubmitReviewInput!, $media: [Upload!]) { submitReview(input: $i, media: $media) "
               "{ review { reviewId status media { url thumbnailUrl } } errors { code } } }",
@@ -130,6 +131,8 @@ async def populate(api, admin_token: str, storefront_token: str, receiver: Recei
                                          "placedAt": T0.isoformat(), "lines": [line | {"quantity": 1}]}}, storefront_token))
     ok(await api.ok(GQL["refund"], {"i": {"externalId": "ref-1", "orderExternalId": "ord-1",
                                           "lines": [{"sku": "shoe-1", "quantity": 1}]}}, storefront_token))
+    # a review request is planned (suppressed: no REVIEW_REQUESTS consent), so `messages` has a row
+    ok(await api.ok(GQL["fulfil"], {"i": {"orderExternalId": "ord-1", "fulfilledAt": T0.isoformat()}}, storefront_token))
     ok(await api.ok(GQL["spend"], {"i": {"amount": 10, "idempotencyKey": "spend-1", "reason": "Checkout by Priyanka"}}, me))
     ok(await api.ok(GQL["adjust"], {"i": {"memberExternalId": OLD_ID, "amount": 5, "reason": "Goodwill for Priyanka",
                                           "idempotencyKey": f"goodwill:{OLD_ID}"}}, admin_token))
