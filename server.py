@@ -52,6 +52,7 @@ from domain.recommendations.training import train
 from domain.settings import get_settings
 from domain.webhooks.delivery import Deliverer
 from web.media import media_routes
+from web.unsubscribe import unsubscribe_endpoint
 from schema.context import Context
 from schema.response_cache import PUBLIC_ROLES, ResponseCache
 from web import graphiql, proxies
@@ -356,7 +357,8 @@ def create_app(manage_db: bool = True) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics/", metrics),
             Route("/metrics", metrics),
-            Mount("/media", media_routes(media_dir), name="media"),  # only media that may be shown
+            Mount("/media", media_routes(media_dir), name="media"),
+            Route("/unsubscribe", unsubscribe_endpoint, methods=["GET", "POST"]),  # only media that may be shown
         ],
         middleware=proxies.middleware(get_settings()),
         lifespan=lifespan,

@@ -11,6 +11,7 @@ import resolvers.federation
 import resolvers.insights
 import resolvers.ledger
 import resolvers.members
+import resolvers.messaging
 import resolvers.node
 import resolvers.orders
 import resolvers.recommendations
@@ -29,8 +30,9 @@ from schema.federation import FederationService
 from schema.insights import ProgramInsights
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
 from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
+from schema.messaging import Message, MessagePolicy, MessagePolicyPayload, MessagePreview
 from schema.node import Node
-from schema.orders import RecordOrderPayload, RecordRefundPayload
+from schema.orders import RecordFulfillmentPayload, RecordOrderPayload, RecordRefundPayload
 from schema.pagination import Connection
 from schema.permissions import (
     AdminOrPartner,
@@ -38,6 +40,7 @@ from schema.permissions import (
     AdminOrStorefront,
     AdminStorefrontOrSelf,
     InsightsReader,
+    AdminStorefrontSelfOrRequestToken,
     IsAdmin,
     IsMember,
     PublicOrSelf,
@@ -151,6 +154,16 @@ class Query:
     federation_service: FederationService = strawberry.field(
         name="_service", resolver=resolvers.federation.service,
         description="Federation: this subgraph's SDL, for a gateway or `rover subgraph introspect`.")
+    message_policies: list[MessagePolicy] = strawberry.field(
+        resolver=resolvers.messaging.message_policies, permission_classes=[IsAdmin],
+        description="Each message type's policy (defaults until changed).")
+    messages: Connection[Message] = strawberry.field(
+        resolver=resolvers.messaging.messages, permission_classes=[IsAdmin],
+        description="Engagement messages, newest first, with their status and reason.")
+    preview_message: MessagePreview | None = strawberry.field(
+        resolver=resolvers.messaging.preview_message, permission_classes=[IsAdmin],
+        description="Render a message for a member (from their last order) without sending or writing anything; "
+                    "null for an unknown member.")
 
 
 @strawberry.type
@@ -165,6 +178,11 @@ class Mutation:
         resolver=resolvers.orders.record_order, permission_classes=[AdminOrStorefront])
     record_refund: RecordRefundPayload = strawberry.mutation(
         resolver=resolvers.orders.record_refund, permission_classes=[AdminOrStorefront])
+    record_fulfillment: RecordFulfillmentPayload = strawberry.mutation(
+        resolver=resolvers.orders.record_fulfillment, permission_classes=[AdminOrStorefront],
+        description="The order reached the customer (idempotent: the first time is kept). Plans review requests.")
+    update_message_policy: MessagePolicyPayload = strawberry.mutation(
+        resolver=resolvers.messaging.update_message_policy, permission_classes=[IsAdmin])
     spend_points: PointsPayload = strawberry.mutation(
         resolver=resolvers.ledger.spend_points, permission_classes=[AdminStorefrontOrSelf])
     adjust_points: PointsPayload = strawberry.mutation(
@@ -187,7 +205,7 @@ class Mutation:
     upsert_products: ProductsPayload = strawberry.mutation(
         resolver=resolvers.catalog.upsert_products, permission_classes=[AdminOrStorefront])
     submit_review: ReviewPayload = strawberry.mutation(
-        resolver=resolvers.reviews.submit_review, permission_classes=[AdminStorefrontOrSelf],
+        resolver=resolvers.reviews.submit_review, permission_classes=[AdminStorefrontSelfOrRequestToken],
         description="Photos/videos go in `media` (GraphQL multipart request).")
     edit_review: ReviewPayload = strawberry.mutation(
         resolver=resolvers.reviews.edit_review, permission_classes=[StorefrontOrSelf],

@@ -6,12 +6,15 @@ In the transaction (outbox writers; a failure rolls the change back):
 After the commit (notifications of durable changes):
   *  realtime.publish_event  GraphQL subscriptions in every API process
 (The webhook delivery loop subscribes itself while it runs: domain/webhooks/delivery.py.)
-Later consumers (messaging, insights) register here the same way.
+  *  messaging.planning     order.fulfilled plans review requests; a consent withdrawal
+                             (member.updated) or an erasure cancels scheduled messages
+Later consumers (insights) register here the same way.
 """
 
 from __future__ import annotations
 
 from domain.events.bus import EventBus, event_bus
+from domain.messaging import planning
 from domain.realtime.bus import publish_event
 from domain.webhooks.service import fan_out
 
@@ -20,4 +23,7 @@ def wire(bus: EventBus = event_bus) -> None:
     """Register every subscriber (idempotent). Every process calls it at start: the API
     (server.create_app), `worker`, `seed`, `train-recommender`, and the test harness."""
     bus.subscribe("*", fan_out)
+    bus.subscribe("order.fulfilled", planning.plan_review_request)
+    bus.subscribe("member.updated", planning.cancel_withdrawn)
+    bus.subscribe("member.anonymized", planning.cancel_erased)
     bus.subscribe("*", publish_event, after_commit=True)

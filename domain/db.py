@@ -38,6 +38,7 @@ MODEL_MODULES = [
     "domain.subscriptions.models",
     "domain.recommendations.models",
     "domain.scheduler.models",
+    "domain.messaging.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()

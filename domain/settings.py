@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # 0 allowed: the fields where 0 means "off", "never" or "no limit".
@@ -138,6 +139,23 @@ class Settings(BaseSettings):
     # markRewardCodeUsed for an order Patron has not recorded yet: 0 = refused; N = accepted as
     # awaiting the order, confirmed when the code's member records it within N minutes, else undone.
     reward_code_order_grace_minutes: Count = _env("PATRON_REWARD_CODE_ORDER_GRACE_MINUTES", 0)
+    # Engagement messages (domain/messaging/). A member without a time zone gets this one
+    # (quiet hours are in the member's local time); the default locale picks the templates.
+    default_timezone: str = _env("PATRON_DEFAULT_TIMEZONE", "Asia/Seoul")
+    default_locale: Literal["ko", "en"] = _env("PATRON_DEFAULT_LOCALE", "ko")
+    # smtp://user:pass@host:587?starttls=1 or smtps://host:465; unset: e-mails are written as
+    # .eml files to the outbox folder (the embedded default, so `make run` shows them).
+    smtp_url: str | None = Field(None, validation_alias="PATRON_SMTP_URL", pattern=r"^smtps?://", repr=False)
+    mail_from: str = _env("PATRON_MAIL_FROM", "Patron <no-reply@localhost>")
+    mail_outbox_dir: str = _env("PATRON_MAIL_OUTBOX_DIR", "data/mail")
+    # The address this Patron is reached at from outside: one-click unsubscribe links point here.
+    public_url: str = _env("PATRON_PUBLIC_URL", "http://127.0.0.1:8000", pattern=r"^https?://[^\s?#]+$")
+    # The storefront's review form; the link adds ?token=<signed review request token>.
+    review_page_url: str = _env("PATRON_REVIEW_PAGE_URL", "", pattern=r"^(https?://[^\s?#]+)?$")
+    review_token_days: Positive = _env("PATRON_REVIEW_TOKEN_DAYS", 60)
+    # Advertising messages carry the brand's name and contact (Korea's Network Act Art. 50).
+    brand_name: str = _env("PATRON_BRAND_NAME", "Patron", min_length=1, max_length=100)
+    brand_contact: str = _env("PATRON_BRAND_CONTACT", "", max_length=200)
     # Recommender: build in a child process (1) so serving processes never stall; 0 = in-process.
     recs_train_subprocess: bool = _env("PATRON_RECS_TRAIN_SUBPROCESS", True)
     # Recommender: train on the newest N interactions (purchase lines, signals, reviews), which
@@ -174,6 +192,13 @@ class Settings(BaseSettings):
     # A GET answer the response cache would keep, asked without credentials, may be kept by a
     # CDN for this many seconds (Cache-Control: public); 0 = every GET answer is private, no-store.
     get_cache_max_age: Count = _env("PATRON_GET_CACHE_MAX_AGE", 60)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError("not an IANA time zone name such as Asia/Seoul")
+        return value
 
     @model_validator(mode="after")
     def _introspection_default(self) -> Settings:

@@ -9,6 +9,8 @@ from schema.orders import (
     Order,
     OrderNotice,
     OrderNoticeCode,
+    RecordFulfillmentInput,
+    RecordFulfillmentPayload,
     RecordOrderInput,
     RecordOrderPayload,
     RecordRefundInput,
@@ -51,3 +53,11 @@ async def record_refund(info: Info, input: RecordRefundInput) -> RecordRefundPay
         refund=Refund.from_model(refund), order=Order.from_model(refund.order),
         points_reversed=refund.points_reversed, replayed=replayed, errors=[],
     )
+
+
+async def record_fulfillment(info: Info, input: RecordFulfillmentInput) -> RecordFulfillmentPayload:
+    result, errors = await attempt(service.record_fulfillment(input.order_external_id, input.fulfilled_at))
+    if result is None:
+        return RecordFulfillmentPayload(order=None, replayed=False, errors=errors)
+    order, replayed = result
+    return RecordFulfillmentPayload(order=Order.from_model(order), replayed=replayed, errors=[])

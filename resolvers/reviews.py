@@ -92,14 +92,23 @@ def _author(info: Info, given: str | None) -> str | None:
 
 
 async def submit_review(info: Info, input: SubmitReviewInput, media: list[Upload] | None = None) -> ReviewPayload:
-    member = target_external_id(info, input.member_external_id)
+    requested = input.request_token is not None
+    if requested:
+        if input.member_external_id is not None:
+            raise bad_input("Give requestToken or memberExternalId, not both")
+        member, errors = await attempt(service.request_token_member(input.request_token, input.product_external_id))
+        if member is None:
+            return _payload(None, errors)
+    else:
+        member = target_external_id(info, input.member_external_id)
     attributes = input.attributes if isinstance(input.attributes, dict) or input.attributes is None else None
     if input.attributes is not None and attributes is None:
         return _payload(None, [user_error(InvalidInput("attributes must be an object", "attributes"))])
 
     async def work(stored):  # noqa: ANN001, ANN202
         return await service.submit_review(member, input.product_external_id, input.rating, input.title,
-                                           input.body, attributes, stored, info.context.viewer.actor)
+                                           input.body, attributes, stored,
+                                           f"member:{member}" if requested else info.context.viewer.actor, requested)
 
     return _payload(*await attempt(_with_media(media, work)))
 

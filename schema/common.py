@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import Enum
 
 import strawberry
 from strawberry.relay import from_base64, to_base64
@@ -11,7 +12,8 @@ from strawberry.scalars import JSON
 from domain.observability.metrics import LEGACY_INT_IDS
 from schema.errors import bad_input
 
-__all__ = ["BIGINT_MAX", "INT32_MAX", "JSON", "Money", "decode_global_id", "global_id", "legacy_int_id", "parse_id"]
+__all__ = ["BIGINT_MAX", "INT32_MAX", "JSON", "ConsentPurpose", "Money", "decode_global_id", "global_id",
+           "legacy_int_id", "parse_id"]
 
 _LEGACY_INT = re.compile(r"[0-9]{1,18}")
 _MAX_ID_LENGTH = 200
@@ -30,6 +32,17 @@ class Money:
 def legacy_int_id(replacement: str = "id") -> str:
     """Deprecation reason of an output field that exposes a raw integer id."""
     return f"Use {replacement} (a global ID). Integer ids are removed in the next minor release."
+
+
+# Shared by members (consents) and messaging (each message type's purpose).
+@strawberry.enum
+class ConsentPurpose(Enum):
+    PERSONALIZATION = "PERSONALIZATION"
+    MARKETING_EMAIL = "MARKETING_EMAIL"
+    MARKETING_SMS = "MARKETING_SMS"
+    REVIEW_REQUESTS = "REVIEW_REQUESTS"
+    SERVICE_NOTICES = "SERVICE_NOTICES"
+    NIGHT_MESSAGES = "NIGHT_MESSAGES"
 
 
 def global_id(type_name: str, pk: int) -> strawberry.ID:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
@@ -11,30 +10,24 @@ from strawberry.types import Info
 from domain import clock
 from domain.ledger import queries as ledger_queries
 from domain.members.models import Member as MemberModel
+from domain.messaging import service as messaging
 from domain.orders import queries as order_queries
 from domain.recommendations.service import preferred_contact_hour
 from domain.reviews.models import Review as ReviewModel
 from domain.rewards.models import Redemption as RedemptionModel
 from domain.subscriptions.models import Subscription as SubscriptionModel
 from domain.tiers import service as tiers
-from schema.common import global_id
+from schema.common import ConsentPurpose, global_id
 from schema.errors import UserError
 from schema.ledger import LedgerEntry, Points
 from schema.node import Node
+from schema.messaging import Message
 from schema.orders import Order
 from schema.pagination import Connection, paginate
 from schema.reviews import Review
 from schema.rewards import Redemption
 from schema.subscriptions import MemberSubscription
 from schema.tiers import NextTier, Tier, TierChange
-
-
-@strawberry.enum
-class ConsentPurpose(Enum):
-    PERSONALIZATION = "PERSONALIZATION"
-    MARKETING_EMAIL = "MARKETING_EMAIL"
-    MARKETING_SMS = "MARKETING_SMS"
-    REVIEW_REQUESTS = "REVIEW_REQUESTS"
 
 
 @strawberry.type
@@ -91,6 +84,21 @@ class Member(Node):
                                   "because the API key lacks the members:pii scope.")
     def personal_data_withheld(self, info: Info) -> bool:
         return not _sees_personal_data(info)
+
+    @strawberry.field(description="IANA time zone for quiet hours (null: PATRON_DEFAULT_TIMEZONE).")
+    def timezone(self) -> str | None:
+        return self.model.timezone
+
+    @strawberry.field(description="Language of the messages Patron sends (ko, en; null: PATRON_DEFAULT_LOCALE).")
+    def locale(self) -> str | None:
+        return self.model.locale
+
+    @strawberry.field(description="Messages planned for this member, newest first, with what happened and why.")
+    async def messages(self, first: int | None = None, after: str | None = None,
+                       last: int | None = None, before: str | None = None) -> Connection[Message]:
+        return await paginate("Member.messages", first, after, last, before,
+                              lambda req: messaging.messages_page(req, member_id=self.model.id),
+                              lambda m: Message.from_model(m, self))
 
     @strawberry.field(description="Every purpose, granted or not (default: not granted).")
     async def consents(self, info: Info) -> list[Consent]:
@@ -177,6 +185,8 @@ class UpsertMemberInput:
     birthday: dt.date | None = None
     signup_channel: str | None = None
     referred_by: str | None = strawberry.field(default=None, description="The referrer's externalId (new members only).")
+    timezone: str | None = strawberry.field(default=None, description="IANA name, e.g. Asia/Seoul (quiet hours).")
+    locale: str | None = strawberry.field(default=None, description="ko or en: the language of messages.")
 
 
 @strawberry.input

@@ -22,6 +22,7 @@ class Order(Node):
     placed_at: dt.datetime
     total: Money
     refunded: Money
+    fulfilled_at: dt.datetime | None = strawberry.field(description="When the order reached the customer (recordFulfillment).")
 
     @classmethod
     def from_model(cls, o: OrderModel) -> Order:
@@ -29,7 +30,7 @@ class Order(Node):
             id=global_id("Order", o.id), external_id=o.external_id, currency=o.currency,
             channel=o.channel, placed_at=o.placed_at,
             total=Money(amount=o.total_amount, currency=o.currency),
-            refunded=Money(amount=o.refunded_amount, currency=o.currency),
+            refunded=Money(amount=o.refunded_amount, currency=o.currency), fulfilled_at=o.fulfilled_at,
         )
 
 
@@ -113,4 +114,17 @@ class RecordRefundPayload:
     order: Order | None
     points_reversed: int
     replayed: bool
+    errors: list[UserError]
+
+
+@strawberry.input
+class RecordFulfillmentInput:
+    order_external_id: str
+    fulfilled_at: dt.datetime
+
+
+@strawberry.type
+class RecordFulfillmentPayload:
+    order: Order | None
+    replayed: bool = strawberry.field(description="True when the order was already fulfilled: nothing changed.")
     errors: list[UserError]

@@ -63,6 +63,17 @@ class InsightsReader(BasePermission):
         raise unauthenticated() if viewer.role == "anonymous" else forbidden()
 
 
+class AdminStorefrontSelfOrRequestToken(BasePermission):
+    """submitReview: a review request's signed token is the credential (the member it was
+    sent to writes without a login); without one, admin, storefront or the member themself."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        payload = kwargs.get("input")
+        if payload is not None and getattr(payload, "request_token", None) is not None:
+            return True
+        return AdminStorefrontOrSelf().has_permission(source, info, **kwargs)
+
+
 class PublicOrSelf(BasePermission):
     """Anyone, unless a member is named: then admin, storefront or that member only."""
 

@@ -291,6 +291,9 @@ class SubmitReviewInput:
     title: str | None = None
     body: str | None = strawberry.field(default=None, description="Optional: a rating alone is a review.")
     attributes: JSON | None = strawberry.field(default=None, description='Key/value pairs such as {"fit": "true to size"}.')
+    request_token: str | None = strawberry.field(
+        default=None, description="The signed token of a review request's link: the review is by the member it was "
+                                  "sent to (no login needed; omit memberExternalId) and counts as a verified purchase.")
 
 
 @strawberry.input

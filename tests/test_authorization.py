@@ -91,12 +91,17 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "_entities":            (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),
     # keys with insights:read too (tests/test_insights.py); default partner/storefront keys lack it
     "programInsights":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "messagePolicies":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "messages":             (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "previewMessage":       (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     # --- Mutation
     "upsertMember":         (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "updateConsents":       (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
     "anonymizeMember":      (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),
     "recordOrder":          (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "recordRefund":         (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
+    "recordFulfillment":    (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
+    "updateMessagePolicy":  (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "spendPoints":          (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
     "adjustPoints":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "releasePendingPoints": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
@@ -429,6 +434,18 @@ CALLS: dict[str, Call] = {
         """mutation($t: String!) { recordOrder(input: {externalId: "order-new", memberExternalId: $t, currency: "USD",
              placedAt: "2024-02-03T04:05:06+00:00", lines: [{sku: "sku-2", quantity: 1, unitPrice: 2500}]}) {
              pointsAwarded errors { code } } }"""),
+    "recordFulfillment": Call(
+        """mutation { recordFulfillment(input: {orderExternalId: "order-b", fulfilledAt: "2024-01-05T03:04:05Z"}) {
+             order { fulfilledAt } errors { code } } }""",
+        lambda w, t: {}),
+    "updateMessagePolicy": Call(
+        """mutation { updateMessagePolicy(input: {type: REVIEW_REQUEST, delayHours: 48}) {
+             policy { delayHours } errors { code } } }""",
+        lambda w, t: {}),
+    "messagePolicies": Call("query { messagePolicies { type enabled channels delayHours } }", lambda w, t: {}),
+    "messages": Call("query { messages(first: 5) { edges { node { id type status } } } }", lambda w, t: {}),
+    "previewMessage": Call(
+        "query($t: String!) { previewMessage(type: REVIEW_REQUEST, memberExternalId: $t) { subject } }"),
     "recordRefund": Call(
         """mutation { recordRefund(input: {externalId: "refund-1", orderExternalId: "order-b"}) {
              pointsReversed errors { code } } }""",

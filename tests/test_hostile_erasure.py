@@ -55,6 +55,7 @@ GQL = {
     "consents": "mutation($c: [ConsentInput!]!) { updateConsents(input: {consents: $c}) { errors { code } } }",
     "order": "mutation($i: RecordOrderInput!) { recordOrder(input: $i) { pointsAwarded errors { code } } }",
     "refund": "mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsReversed errors { code } } }",
+    "fulfil": "mutation($i: RecordFulfillmentInput!) { recordFulfillment(input: $i) { replayed errors { code } } }",
     "spend": "mutation($i: SpendPointsInput!) { spendPoints(input: $i) { entry { amount } errors { code } } }",
     "submit": "mutation($i: SubmitReviewInput!, $media: [Upload!]) { submitReview(input: $i, media: $media) "
               "{ review { reviewId status media { url thumbnailUrl } } errors { code } } }",
@@ -130,6 +131,8 @@ async def populate(api, admin_token: str, storefront_token: str, receiver: Recei
                                          "placedAt": T0.isoformat(), "lines": [line | {"quantity": 1}]}}, storefront_token))
     ok(await api.ok(GQL["refund"], {"i": {"externalId": "ref-1", "orderExternalId": "ord-1",
                                           "lines": [{"sku": "shoe-1", "quantity": 1}]}}, storefront_token))
+    # a review request is planned (suppressed: no REVIEW_REQUESTS consent), so `messages` has a row
+    ok(await api.ok(GQL["fulfil"], {"i": {"orderExternalId": "ord-1", "fulfilledAt": T0.isoformat()}}, storefront_token))
     ok(await api.ok(GQL["spend"], {"i": {"amount": 10, "idempotencyKey": "spend-1", "reason": "Checkout by Priyanka"}}, me))
     ok(await api.ok(GQL["adjust"], {"i": {"memberExternalId": OLD_ID, "amount": 5, "reason": "Goodwill for Priyanka",
                                           "idempotencyKey": f"goodwill:{OLD_ID}"}}, admin_token))
@@ -402,27 +405,30 @@ def test_every_data_usage_statement_names_a_code_path_that_decides_it():
     for statement in data_usage.STATEMENTS:
         assert (statement.feature in shown) == (data_usage.exists(statement.needs) and any(
             data_usage.exists(r.needs) for r in statement.reads)), statement.feature
-    # Patron sends no e-mail, SMS or review requests and holds no phone number: no such promise
+    # Patron sends review requests (and their one reminder), but no marketing e-mail or SMS, and
+    # holds no phone number: no such promise
     assert not data_usage.exists("domain.members.models:Member.phone")
-    assert {"Marketing e-mail", "Marketing SMS / messenger", "Review requests"}.isdisjoint(shown)
+    assert {"Marketing e-mail", "Marketing SMS / messenger"}.isdisjoint(shown)
     text = json.dumps(data_usage.features()).lower()
-    assert "phone" not in text and "reminder" not in text and "review request" not in text.replace(
-        "sends no marketing e-mail, sms or review requests", "")
+    assert "phone" not in text and "points reminder" not in text
     # and the features that exist are all stated
     assert {"Points and rewards", "VIP tiers", "Reviews and questions", "Subscriptions",
-            "Personalized recommendations", "The store's own systems", "Consent record"} <= shown
+            "Personalized recommendations", "The store's own systems", "Consent record", "Review requests"} <= shown
 
 
 def test_a_statement_appears_exactly_when_its_code_path_exists(monkeypatch):
     real = data_usage.exists
 
-    def with_review_requests(path: str) -> bool:
-        return path in ("domain.messaging.email:send_review_requests", "domain.orders.models:Order.fulfilled_at") or real(path)
+    def with_phone(path: str) -> bool:
+        return path in ("domain.messaging.sms:send_marketing_sms", "domain.members.models:Member.phone") or real(path)
 
-    monkeypatch.setattr(data_usage, "exists", with_review_requests)
-    requests = [f for f in data_usage.features() if f["feature"] == "Review requests"]
-    assert requests == [{"feature": "Review requests", "reads": ["orders (products and fulfilment dates)", "e-mail address"],
-                         "purpose": "REVIEW_REQUESTS", "why": "Only with your consent: at most one request per product."}]
+    monkeypatch.setattr(data_usage, "exists", with_phone)
+    sms = [f for f in data_usage.features() if f["feature"] == "Marketing SMS / messenger"]
+    assert sms == [{"feature": "Marketing SMS / messenger", "reads": ["phone number"], "purpose": "MARKETING_SMS",
+                    "why": "Only with your consent."}]
+    monkeypatch.setattr(data_usage, "exists", lambda path: path != "domain.messaging.planning:zone_of" and real(path))
+    requests = next(f for f in data_usage.features() if f["feature"] == "Review requests")
+    assert requests["purpose"] == "REVIEW_REQUESTS" and not any("time zone" in r for r in requests["reads"])
     monkeypatch.setattr(data_usage, "exists", lambda path: path != "domain.jobs:birthday_bonuses" and real(path))
     points = next(f for f in data_usage.features() if f["feature"] == "Points and rewards")
     assert not any("birthday" in r for r in points["reads"])
@@ -435,7 +441,7 @@ async def test_my_data_usage_shows_only_true_statements(api):
     usage = (await api.ok("{ myDataUsage { features { feature reads consentPurpose active } } }",
                           token=member_token("m1")))["myDataUsage"]
     assert [f["feature"] for f in usage["features"]] == [f["feature"] for f in data_usage.features()]
-    assert "Review requests" not in [f["feature"] for f in usage["features"]]
+    assert "Marketing e-mail" not in [f["feature"] for f in usage["features"]]
     assert not any("phone" in r for f in usage["features"] for r in f["reads"])
 
 

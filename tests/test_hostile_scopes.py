@@ -230,7 +230,8 @@ async def test_admin_lists_the_scope_catalogue(api, admin_token):
     listed = (await api.ok("{ apiKeyScopes { name eventTypes } }", token=admin_token))["apiKeyScopes"]
     assert [s["name"] for s in listed] == list(access.SCOPES)
     by_name = {s["name"]: s["eventTypes"] for s in listed}
-    assert by_name["events:orders"] == ["order.recorded", "order.refunded"]
+    assert by_name["events:orders"] == ["order.recorded", "order.refunded", "order.fulfilled"]
+    assert by_name["events:messages"] == ["message.due"]
     assert by_name["members:pii"] == []
     assert sorted(t for types in by_name.values() for t in types) == sorted(EVENT_TYPES)
 

@@ -60,7 +60,7 @@ async def test_consents_default_off_and_every_change_is_kept(api, storefront_tok
     await helpers.member()
     token = member_token("m1")
     data = await api.ok("{ me { consents { purpose granted } } }", token=token)
-    assert all(c["granted"] is False for c in data["me"]["consents"]) and len(data["me"]["consents"]) == 4
+    assert all(c["granted"] is False for c in data["me"]["consents"]) and len(data["me"]["consents"]) == 6
     await api.ok(CONSENTS, {"c": [{"purpose": "PERSONALIZATION", "granted": True}]}, token)
     await api.ok(CONSENTS, {"m": "m1", "c": [{"purpose": "PERSONALIZATION", "granted": False},
                                              {"purpose": "MARKETING_EMAIL", "granted": False}]}, storefront_token)

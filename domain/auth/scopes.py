@@ -16,11 +16,13 @@ from domain.errors import DomainError
 # scope -> what it grants (the README's scope table says the same).
 SCOPES: dict[str, str] = {
     "events:members": "member.created, member.updated, member.anonymized, member.tier_changed events",
-    "events:orders": "order.recorded, order.refunded events",
+    "events:orders": "order.recorded, order.refunded, order.fulfilled events",
     "events:points": "points.* events (earned, released, redeemed, expired, reversed, adjusted)",
     "events:reviews": "review.* and question.* events (reviews, replies, Q&A)",
     "events:rewards": "reward.* events (redemptions with their codes, code use, cancellation, expiry)",
     "events:subscriptions": "subscription.* events (subscriptions and paid memberships)",
+    "events:messages": "message.due events (engagement messages for the brand's SMS/push provider); "
+                       "they carry the member's contact, so they also need members:pii",
     "events:webhooks": "webhook.test and webhook.endpoint_disabled about the key's own endpoints (every key holds it)",
     "insights:read": "programInsights: the program's KPIs (counts, sums and rates, no member data)",
     "members:pii": "members' personal fields (email, name, birthday, phone, free text they wrote) "
@@ -37,7 +39,11 @@ EVENT_FAMILY_SCOPES: dict[str, str] = {
     "reward": "events:rewards",
     "subscription": "events:subscriptions",
     "webhook": "events:webhooks",
+    "message": "events:messages",
 }
+# Event types whose whole point is personal data (a message with the member's e-mail and phone
+# for the provider that sends it): only owners holding members:pii receive them at all.
+PII_ONLY_EVENTS = frozenset({"message.due"})
 
 PII = "members:pii"
 INSIGHTS = "insights:read"
@@ -98,8 +104,14 @@ def effective(role: str, stored: Iterable[str] | None) -> frozenset[str]:
     return frozenset(stored or ()) | IMPLICIT
 
 
+def required_scopes(event_type: str) -> str:
+    """What an owner must hold to receive this type, e.g. "events:messages and members:pii"."""
+    needed = [scope_for_event(event_type)] + ([PII] if event_type in PII_ONLY_EVENTS else [])
+    return " and ".join(needed)
+
+
 def allows_event(scopes: frozenset[str], event_type: str) -> bool:
     try:
-        return scope_for_event(event_type) in scopes
+        return scope_for_event(event_type) in scopes and (event_type not in PII_ONLY_EVENTS or PII in scopes)
     except KeyError:
         return False  # an unclassified event type reaches nobody but admins

@@ -15,6 +15,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "member.tier_changed",
     "order.recorded",
     "order.refunded",
+    "order.fulfilled",
     "points.earned",
     "points.released",
     "points.redeemed",
@@ -50,6 +51,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "subscription.renewal_failed",
     "subscription.past_due",
     "subscription.expired",
+    "message.due",
     "webhook.endpoint_disabled",
     "webhook.test",
 )

@@ -118,8 +118,7 @@ STATEMENTS: tuple[Statement, ...] = (
     Statement(
         "Consent record", "domain.members.service:update_consents",
         (Read("the consents you give or withdraw, with time and source", "domain.members.models:ConsentChange"),),
-        None, "So the store knows what you agreed to. Patron itself sends no marketing e-mail, SMS or review "
-              "requests.",
+        None, "So the store knows what you agreed to. Patron itself sends no marketing e-mail or SMS.",
     ),
     # Promises that appear only when Patron really does them (no such code today).
     Statement(
@@ -134,10 +133,17 @@ STATEMENTS: tuple[Statement, ...] = (
         "MARKETING_SMS", "Only with your consent.",
     ),
     Statement(
-        "Review requests", "domain.messaging.email:send_review_requests",
+        "Review requests", "domain.messaging.sending:send_due",
         (Read("orders (products and fulfilment dates)", "domain.orders.models:Order.fulfilled_at"),
-         Read("e-mail address", "domain.members.models:Member.email")),
-        "REVIEW_REQUESTS", "Only with your consent: at most one request per product.",
+         Read("your reviews (you are not asked about a product you reviewed)", "domain.messaging.planning:unreviewed"),
+         Read("e-mail address, name and language", "domain.messaging.mail:build"),
+         Read("time zone (quiet hours)", "domain.messaging.planning:zone_of")),
+        "REVIEW_REQUESTS", "Only with your consent: one e-mail per delivered order asking about the products you "
+                           "have not reviewed, at most once per product in 12 months, and one reminder a week later "
+                           "only if you still have not; at most 5 messages in 30 days, none between 21:00 and 08:00 "
+                           "of your time zone without your NIGHT_MESSAGES consent. Every message has a one-click "
+                           "unsubscribe. If the store sends them by SMS or app instead, your contact and the message "
+                           "go to its messaging provider.",
     ),
 )
 

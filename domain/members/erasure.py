@@ -28,6 +28,7 @@ from domain.events.models import Event
 from domain.ledger.models import Award, LedgerEntry
 from domain.members.models import Consent, ConsentChange, Member
 from domain.members.personal_data import CALLER_TEXT_SOURCES
+from domain.messaging.models import Message
 from domain.recommendations.models import Signal
 from domain.reviews import summary
 from domain.reviews.models import (
@@ -67,7 +68,7 @@ FREE_TEXT_KEYS = frozenset({"title", "body", "reply", "comment", "note", "answer
 # copied e-mail/name are removed (the column also holds order ids that must not change).
 COLUMNS: dict[str, dict[str, str]] = {
     "members": {"external_id": "replaced by a new random id", "email": "null", "name": "null",
-                "signup_channel": "null"},
+                "signup_channel": "null", "timezone": "null", "locale": "null"},
     "consents": {"source": "ref"},
     "consent_changes": {"source": "ref"},
     # Points rows: "ref" where the source is keyed by the member (signup, birthday, referral)
@@ -92,6 +93,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     "events": {"payload": "json"},
     "webhook_deliveries": {"request_excerpt": "replaced by ERASED_EXCERPT", "response_excerpt": "null",
                            "last_error": "ref"},
+    # An SMTP server's refusal may quote the recipient's address.
+    "messages": {"last_error": "personal"},
 }
 
 # Text columns of member tables that hold no identifier, and why.
@@ -131,6 +134,10 @@ NO_IDENTIFIERS: dict[str, dict[str, str]] = {
     "events": {"type": "fixed event type"},
     "webhook_deliveries": {"status": "fixed status", "lease_owner": "the worker holding the lease (host:pid)"},
     "members": {},
+    "messages": {"type": "fixed message type", "channel": "fixed channel", "status": "fixed status",
+                 "reason": "Patron's own words (rule, where it was handed over)",
+                 "consent_purpose": "fixed consent purpose", "order_external_id": "the storefront's order id",
+                 "products": "catalog product ids", "dedupe_key": "type, order/message id and channel"},
 }
 
 
@@ -308,6 +315,7 @@ async def erase(member: Member, new_id: str) -> list[str]:
                 await summary.recount(review)
 
     await _rewrite(await Redemption.filter(member_id=member.id), {"idempotency_key": own_key})
+    await _rewrite(await Message.filter(member_id=member.id, last_error__isnull=False), {"last_error": ids.personal})
     await _rewrite(await Activity.filter(member_id=member.id), {"url": drop})
     await _rewrite(await Subscription.filter(member_id=member.id), {"cancel_comment": text})
     await _rewrite(await SubscriptionChange.filter(subscription__member_id=member.id), {"actor": ref, "details": json})

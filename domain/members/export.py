@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from domain.events.models import Event
 from domain.ledger.models import Award, LedgerEntry, LotConsumption
 from domain.members.models import Consent, ConsentChange, Member
+from domain.messaging.models import Message
 from domain.orders.models import Order
 from domain.recommendations.models import Signal
 from domain.reviews.media import media_url
@@ -60,6 +61,7 @@ SECTIONS: dict[str, str] = {
     "signals": "browsing",
     "subscriptions": "subscriptions",
     "subscription_changes": "subscriptions",  # each subscription's history
+    "messages": "messages",  # engagement messages planned for the member, with status and reason
 }
 
 # Tables the derivation reaches that hold nothing about the member, each with the reason.
@@ -180,6 +182,8 @@ async def export_member(member: Member) -> dict[str, Any]:
             "email": member.email,
             "name": member.name,
             "birthday": _iso(member.birthday),
+            "timezone": member.timezone,
+            "locale": member.locale,
             "signupChannel": member.signup_channel,
             "createdAt": _iso(member.created_at),
             "anonymizedAt": _iso(member.anonymized_at),
@@ -246,5 +250,7 @@ async def export_member(member: Member) -> dict[str, Any]:
             await Event.filter(member_id=member.id).order_by("id").values("id", "type", "payload", "created_at")
         ),
         "eventDeliveries": await _deliveries(member),
-        # Patron sends no messages of its own yet (no message table): nothing to export.
+        "messages": _rows(await Message.filter(member_id=member.id).order_by("id").values(
+            "id", "type", "channel", "status", "reason", "consent_purpose", "scheduled_for", "sent_at",
+            "order_external_id", "products", "attempts", "created_at")),
     }

@@ -22,6 +22,9 @@ class Member(Model):
     downgrade_pending_since = fields.DatetimeField(null=True)
     referred_by = fields.ForeignKeyField("patron.Member", null=True, related_name="referrals", on_delete=fields.SET_NULL)
     referral_converted_at = fields.DatetimeField(null=True)
+    # IANA zone for quiet hours (null: PATRON_DEFAULT_TIMEZONE); message templates' locale.
+    timezone = fields.CharField(max_length=64, null=True)
+    locale = fields.CharField(max_length=8, null=True)
 
     class Meta:
         table = "members"

@@ -39,6 +39,7 @@ EVENT_PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "member.tier_changed": (),
     "order.recorded": (),
     "order.refunded": (),
+    "order.fulfilled": (),
     "points.earned": (),
     "points.released": (),
     "points.redeemed": (),
@@ -74,6 +75,8 @@ EVENT_PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "subscription.renewal_failed": (),
     "subscription.past_due": (),
     "subscription.expired": (),
+    # The rendered message and the member's contact (only to owners holding members:pii).
+    "message.due": ("email", "name", "subject", "text", "html"),
     "webhook.endpoint_disabled": (),
     "webhook.test": (),
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cache
+from zoneinfo import available_timezones
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -19,9 +21,13 @@ from domain.reviews.media import storage
 from domain.rules import service as rules
 from domain.tiers import service as tiers
 
-PURPOSES = ("PERSONALIZATION", "MARKETING_EMAIL", "MARKETING_SMS", "REVIEW_REQUESTS")
+# SERVICE_NOTICES (points expiring, tier changed) and NIGHT_MESSAGES (advertising between 21:00
+# and 08:00, which Korea's Network Act Art. 50 needs a separate consent for) are opt-in too.
+PURPOSES = ("PERSONALIZATION", "MARKETING_EMAIL", "MARKETING_SMS", "REVIEW_REQUESTS", "SERVICE_NOTICES",
+            "NIGHT_MESSAGES")
+LOCALES = ("ko", "en")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PROFILE_FIELDS = ("email", "name", "birthday", "signup_channel")
+PROFILE_FIELDS = ("email", "name", "birthday", "signup_channel", "timezone", "locale")
 
 
 async def get_member(external_id: str, field: str = "memberExternalId") -> Member:
@@ -45,6 +51,18 @@ def _validate_profile(external_id: str, values: dict[str, Any]) -> None:
     channel = values.get("signup_channel")
     if channel is not None and len(channel) > 32:
         raise InvalidInput("signupChannel is at most 32 characters", "signupChannel")
+    zone = values.get("timezone")
+    if zone is not None and zone not in zone_names():
+        raise InvalidInput("timezone must be an IANA time zone name such as Asia/Seoul", "timezone")
+    if values.get("locale") is not None and values["locale"] not in LOCALES:
+        raise InvalidInput(f"locale must be one of {', '.join(LOCALES)}", "locale")
+
+
+@cache
+def zone_names() -> frozenset[str]:
+    # Membership in the installed zone list, not ZoneInfo(name): a path such as "../x" or a
+    # NUL must never reach the file system.
+    return frozenset(available_timezones())
 
 
 async def upsert_member(external_id: str, values: dict[str, Any]) -> tuple[Member, bool]:
@@ -151,6 +169,7 @@ async def anonymize(external_id: str, actor: str) -> Member:
         files = await erasure.erase(member, new_id)
         member.external_id = new_id
         member.email = member.name = member.birthday = member.signup_channel = None
+        member.timezone = member.locale = None
         member.anonymized_at = member.updated_at = now
         await member.save()
         for row in await Consent.filter(member_id=member.id, granted=True):

@@ -13,6 +13,9 @@ class Order(Model):
     total_amount = fields.BigIntField()  # minor units
     refunded_amount = fields.BigIntField(default=0)
     created_at = fields.DatetimeField()
+    # When the storefront says the order reached the customer (recordFulfillment): review
+    # requests count from here.
+    fulfilled_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "orders"

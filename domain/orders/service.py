@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -24,6 +24,8 @@ from domain.tiers import service as tiers
 
 MAX_LINES = 100
 MAX_TOTAL = 2**31 - 1  # GraphQL Int: money amounts are served as 32-bit integers
+# A storefront's clock a little ahead of ours is not an error.
+FULFILLMENT_CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass
@@ -263,3 +265,31 @@ def _refund_lines(
         if left:
             raise InvalidInput(f"Cannot refund {wanted.quantity} of {wanted.sku!r}: not that many left on the order", f"lines.{i}.quantity")
     return refunded, amount
+
+
+async def record_fulfillment(order_external_id: str, fulfilled_at: datetime) -> tuple[Order, bool]:
+    """The storefront says the order reached the customer. Idempotent: the first time is
+    kept (a replay, even with another time, changes nothing and answers replayed=True).
+    The `order.fulfilled` event is what engagement messages plan from."""
+    fulfilled_at = clock.as_utc(fulfilled_at, "fulfilledAt")
+    if not order_external_id.strip() or len(order_external_id) > 255 or "\x00" in order_external_id:
+        raise InvalidInput("orderExternalId must be 1 to 255 characters", "orderExternalId")
+    found = await Order.get_or_none(external_id=order_external_id)
+    if found is None:
+        raise NotFound(f"No order {order_external_id!r}", "orderExternalId", code="ORDER_NOT_FOUND")
+    async with write_transaction():
+        member = await ledger.lock_member(found.member_id)
+        order = await Order.get(id=found.id)
+        if order.fulfilled_at is not None:
+            return order, True
+        if fulfilled_at < order.placed_at:
+            raise InvalidInput("fulfilledAt is before the order was placed", "fulfilledAt")
+        if fulfilled_at > clock.now() + FULFILLMENT_CLOCK_SKEW:
+            raise InvalidInput("fulfilledAt is in the future", "fulfilledAt")
+        order.fulfilled_at = fulfilled_at
+        await order.save(update_fields=["fulfilled_at"])
+        await record_event("order.fulfilled", {
+            "externalId": order.external_id, "memberExternalId": member.external_id,
+            "fulfilledAt": fulfilled_at.isoformat(),
+        }, member.id)
+        return order, False

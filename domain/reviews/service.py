@@ -23,6 +23,7 @@ from domain.ledger import service as ledger
 from domain.ledger.service import lock_member
 from domain.members.models import Member
 from domain.members.service import get_member
+from domain.messaging.render import review_request_claims
 from domain.orders.models import OrderLine
 from domain.reviews import media as media_files
 from domain.reviews import summary
@@ -236,7 +237,10 @@ async def submit_review(
     attributes: dict[str, str] | None,
     media: list[StoredMedia],
     actor: str,
+    requested: bool = False,
 ) -> Review:
+    """`requested`: submitted through a review request's signed link (request_token_member),
+    which Patron sent for an order of this product, so the purchase is verified."""
     title, body = _clean_text(rating, title, body)
     attrs = _validate_attributes(attributes)
     product = await get_product(product_external_id)
@@ -255,7 +259,7 @@ async def submit_review(
             product_id=product.id, member_id=member.id, author_name=display_name(member.name),
             rating=rating, title=title, body=body, attributes=attrs, status="pending",
             reject_reason=reason, moderation_note=note,
-            verified_purchase=await has_purchased(member.id, product.external_id),
+            verified_purchase=requested or await has_purchased(member.id, product.external_id),
             follow_up_question=await follow_up_for(product) if thin else None,
             created_at=now, received_at=now, updated_at=now,
         )
@@ -268,6 +272,18 @@ async def submit_review(
         await review.save(update_fields=["status"])
         await _settle(review, "pending", "auto")
         return review
+
+
+async def request_token_member(token: str, product_external_id: str) -> str:
+    """The externalId of the member a review request token was sent to, when it is valid,
+    unexpired and names this product."""
+    found = review_request_claims(token, clock.now())
+    member = await Member.get_or_none(id=found[0]) if found else None
+    if found is None or member is None:
+        raise DomainError("This review link is invalid or has expired", "requestToken", code="INVALID")
+    if product_external_id not in found[1]:
+        raise DomainError("This review link is for other products", "productExternalId", code="NOT_ALLOWED")
+    return member.external_id
 
 
 async def _own_review(review_id: int, member_external_id: str | None) -> Review:

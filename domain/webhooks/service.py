@@ -40,7 +40,7 @@ def _validate_patterns(patterns: list[str], scopes: frozenset[str] | None) -> li
         if not matched:
             raise InvalidInput(f"{p[:100]!r} matches no event type", "eventTypes")
         if scopes is not None and not any(access.allows_event(scopes, t) for t in matched):
-            needed = sorted({access.scope_for_event(t) for t in matched})
+            needed = sorted({access.required_scopes(t) for t in matched})
             raise access.ScopeMissing(f"{p[:100]!r} needs the scope {' or '.join(needed)}, which this key does not hold",
                                       "eventTypes")
     return sorted(set(patterns))

@@ -1,0 +1,140 @@
+"""Planning engagement messages from events, and the rules every message passes.
+
+The rules run when a message is planned and again when it is due (domain/messaging/sending.py):
+consent may have been withdrawn, a review written or a cap reached meanwhile. Subscribers
+(wired in composition/subscribers.py) run inside the transaction of the change, so a plan
+commits with the fulfilment that caused it or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from domain import clock
+from domain.events.models import Event
+from domain.members.models import Consent, Member
+from domain.messaging import policies
+from domain.messaging.models import Message
+from domain.messaging.policies import Policy
+from domain.orders.models import Order, OrderLine
+from domain.reviews.models import Review
+from domain.settings import get_settings
+
+
+def zone_of(member: Member) -> ZoneInfo:
+    return ZoneInfo(member.timezone or get_settings().default_timezone)
+
+
+async def granted(member_id: int) -> set[str]:
+    return set(await Consent.filter(member_id=member_id, granted=True).values_list("purpose", flat=True))
+
+
+def after_quiet_hours(at: datetime, zone: ZoneInfo) -> datetime | None:
+    """The end of the quiet hours `at` falls in (08:00 local), or None when it is outside them."""
+    local = at.astimezone(zone)
+    if policies.QUIET_END_HOUR <= local.hour < policies.QUIET_START_HOUR:
+        return None
+    day = local.date() + timedelta(days=1 if local.hour >= policies.QUIET_START_HOUR else 0)
+    return datetime.combine(day, time(policies.QUIET_END_HOUR), tzinfo=zone).astimezone(UTC)
+
+
+def quiet_note(moved_to: datetime, zone: ZoneInfo) -> str:
+    return (f"quiet hours: moved to {moved_to.astimezone(zone).strftime('%Y-%m-%d %H:%M')} {zone.key} "
+            "(no NIGHT_MESSAGES consent)")
+
+
+async def unreviewed(member_id: int, products: list[str]) -> list[str]:
+    reviewed = set(await Review.filter(member_id=member_id, product__external_id__in=products)
+                   .exclude(status="deleted").values_list("product__external_id", flat=True))
+    return [p for p in products if p not in reviewed]
+
+
+async def recently_asked(member_id: int, channel: str, now: datetime, exclude_id: int | None = None) -> set[str]:
+    """Products this member was asked to review on this channel in the last 12 months (sent,
+    or scheduled and not yet decided)."""
+    since = now - timedelta(days=policies.PRODUCT_CAP_DAYS)
+    rows = Message.filter(member_id=member_id, type="REVIEW_REQUEST", channel=channel,
+                          status__in=("SENT", "SCHEDULED"), created_at__gte=since)
+    if exclude_id is not None:
+        rows = rows.exclude(id=exclude_id)
+    asked: set[str] = set()
+    for products in await rows.values_list("products", flat=True):
+        asked.update(products)
+    return asked
+
+
+async def _plan(member: Member, policy: Policy, channel: str, due: datetime, products: list[str],
+                order_external_id: str | None, dedupe_key: str, follows: Message | None = None) -> Message | None:
+    """One message, SCHEDULED or already SUPPRESSED with the reason; None if planned before."""
+    if await Message.exists(dedupe_key=dedupe_key):
+        return None  # a replayed event plans nothing twice
+    now = clock.now()
+    status, reason = "SCHEDULED", None
+    consents = await granted(member.id)
+    if policy.consent_purpose not in consents:
+        status, reason = "SUPPRESSED", f"no consent ({policy.consent_purpose})"
+    elif policy.type == "REVIEW_REQUEST":
+        asked = await recently_asked(member.id, channel, now)
+        left = [p for p in products if p not in asked]
+        if not left:
+            status, reason = "SUPPRESSED", "capped: each product was already asked about in the last 12 months"
+        products = left or products
+    if status == "SCHEDULED" and "NIGHT_MESSAGES" not in consents:
+        zone = zone_of(member)
+        moved = after_quiet_hours(due, zone)
+        if moved is not None:
+            due, reason = moved, quiet_note(moved, zone)
+    return await Message.create(
+        member_id=member.id, type=policy.type, channel=channel, status=status, reason=reason,
+        consent_purpose=policy.consent_purpose, scheduled_for=due, order_external_id=order_external_id,
+        products=products, follows=follows, dedupe_key=dedupe_key, created_at=now, updated_at=now,
+    )
+
+
+async def plan_review_request(event: Event) -> None:
+    """order.fulfilled: one REVIEW_REQUEST per order and channel listing every product of the
+    order the member has not reviewed, due `delayHours` after the fulfilment."""
+    policy = await policies.policy("REVIEW_REQUEST")
+    if not policy.enabled or event.member_id is None:
+        return
+    order = await Order.get(external_id=event.payload["externalId"])
+    member = await Member.get(id=order.member_id)
+    if member.anonymized_at:
+        return
+    products = []
+    for line in await OrderLine.filter(order_id=order.id).order_by("id"):
+        if line.product_external_id and line.quantity > line.refunded_quantity and line.product_external_id not in products:
+            products.append(line.product_external_id)
+    products = await unreviewed(member.id, products)
+    if not products:
+        return
+    due = order.fulfilled_at + timedelta(hours=policy.delay_hours)
+    for channel in policy.channels:
+        await _plan(member, policy, channel, due, products, order.external_id,
+                    f"REVIEW_REQUEST:order:{order.id}:{channel}")
+
+
+async def plan_reminder(request: Message, member: Member, sent_at: datetime) -> Message | None:
+    """After a review request is sent: one reminder, `delayHours` later, on the same channel."""
+    policy = await policies.policy("REVIEW_REMINDER")
+    if not policy.enabled or request.channel not in policy.channels:
+        return None
+    return await _plan(member, policy, request.channel, sent_at + timedelta(hours=policy.delay_hours),
+                       list(request.products), request.order_external_id, f"REVIEW_REMINDER:{request.id}",
+                       follows=request)
+
+
+async def cancel_withdrawn(event: Event) -> None:
+    """member.updated with consents withdrawn: what is scheduled under them is cancelled."""
+    withdrawn = [c["purpose"] for c in (event.payload or {}).get("consents", []) if not c.get("granted")]
+    if withdrawn and event.member_id is not None:
+        await Message.filter(member_id=event.member_id, status="SCHEDULED", consent_purpose__in=withdrawn).update(
+            status="CANCELLED", reason=f"consent withdrawn ({', '.join(sorted(withdrawn))})", updated_at=clock.now())
+
+
+async def cancel_erased(event: Event) -> None:
+    """member.anonymized: nothing more is sent to an erased member."""
+    if event.member_id is not None:
+        await Message.filter(member_id=event.member_id, status="SCHEDULED").update(
+            status="CANCELLED", reason="member erased", updated_at=clock.now())
