@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from domain.events.models import Event
 from domain.ledger.models import Award
+from domain.messaging.models import Message
 from domain.orders.models import Order, OrderLine, Refund
 from tests import helpers
 from tests.helpers import assert_no_drift, fresh
@@ -134,6 +137,23 @@ async def test_guest_order_counts_revenue_earns_nothing_and_replays(api, storefr
                           storefront_token))["recordOrder"]
     assert again == first | {"replayed": True}
     assert await Order.all().count() == 1 and await OrderLine.all().count() == 2 and await Event.all().count() == 1
+
+
+async def test_a_guest_order_is_fulfilled_once_with_no_member_and_no_message(api, storefront_token):
+    guest = order_input(ext="g1")
+    del guest["memberExternalId"]
+    await api.ok(RECORD, {"i": guest}, storefront_token)
+    fulfil = """mutation($at: DateTime!) { recordFulfillment(input: {orderExternalId: "g1", fulfilledAt: $at}) {
+      order { externalId fulfilledAt } replayed errors { code } } }"""
+    order = await Order.get(external_id="g1")
+    at = (order.placed_at + timedelta(days=1)).isoformat()
+    first = (await api.ok(fulfil, {"at": at}, storefront_token))["recordFulfillment"]
+    assert first["replayed"] is False and first["errors"] == [] and first["order"]["externalId"] == "g1"
+    again = (await api.ok(fulfil, {"at": at}, storefront_token))["recordFulfillment"]
+    assert again["replayed"] is True and again["order"] == first["order"]
+    events = await Event.filter(type="order.fulfilled").values("member_id", "payload")
+    assert [(e["member_id"], e["payload"]["memberExternalId"]) for e in events] == [(None, None)]
+    assert await Message.all().count() == 0
 
 
 async def test_guest_order_ids_never_mix_with_member_orders(api, storefront_token):

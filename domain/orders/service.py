@@ -278,8 +278,10 @@ async def record_fulfillment(order_external_id: str, fulfilled_at: datetime) -> 
     if found is None:
         raise NotFound(f"No order {order_external_id!r}", "orderExternalId", code="ORDER_NOT_FOUND")
     async with write_transaction():
-        member = await ledger.lock_member(found.member_id)
-        order = await Order.get(id=found.id)
+        # A member's order is serialised by the member lock, like every write of theirs; a
+        # guest order (no member) by a lock on its own row.
+        member = await ledger.lock_member(found.member_id) if found.member_id is not None else None
+        order = await Order.filter(id=found.id).select_for_update().get()
         if order.fulfilled_at is not None:
             return order, True
         if fulfilled_at < order.placed_at:
@@ -289,7 +291,7 @@ async def record_fulfillment(order_external_id: str, fulfilled_at: datetime) -> 
         order.fulfilled_at = fulfilled_at
         await order.save(update_fields=["fulfilled_at"])
         await record_event("order.fulfilled", {
-            "externalId": order.external_id, "memberExternalId": member.external_id,
+            "externalId": order.external_id, "memberExternalId": member.external_id if member else None,
             "fulfilledAt": fulfilled_at.isoformat(),
-        }, member.id)
+        }, member.id if member else None)
         return order, False
