@@ -182,6 +182,12 @@ def test_a_key_typed_after_bearer_is_sent_and_kept(browser, patron):
     assert traffic.graphql_posts()[-1] == f"Bearer {ADMIN_KEY}"
     # GraphiQL keeps the typed key (strawberry sets shouldPersistHeaders): the placeholder is
     # only the default, it does not overwrite the key on the next visit
+    # GraphiQL writes the headers and, after a debounce, the tab state (which a reload restores)
+    # to localStorage: wait for both writes (under load they land after the answer), then reload
+    page.wait_for_function(
+        "key => ['graphiql:headers', 'graphiql:tabState'].every("
+        "k => (localStorage.getItem(k) || '').includes(key))",
+        arg=ADMIN_KEY)
     page.reload()
     page.wait_for_selector(".graphiql-query-editor .CodeMirror")
     assert json.loads(editor_values(page)["headers"]) == {"Authorization": f"Bearer {ADMIN_KEY}"}
