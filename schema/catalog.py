@@ -11,15 +11,15 @@ from schema.common import Money, global_id
 from schema.errors import UserError, bad_input
 from schema.node import Node
 from schema.pagination import Connection, paginate
-from schema.reviews import Question, RatingCount, Review, ReviewFilter, ReviewSort
+from schema.reviews import Question, RatingCount, Review, ReviewFilterInput, ReviewSort
 
 
 @strawberry.type
 class ReviewSummary:
-    count: int
-    average: float | None
-    histogram: list[RatingCount]
-    with_media_count: int
+    count: int = strawberry.field(description="Published reviews of the product (rating-only ones included).")
+    average: float | None = strawberry.field(description="Mean stars of the published reviews, 1 to 5 rounded to 2 decimals; null without reviews.")
+    histogram: list[RatingCount] = strawberry.field(description="Published reviews per star rating, 1 to 5 (always five entries).")
+    with_media_count: int = strawberry.field(description="Published reviews with published photos or videos.")
     model: strawberry.Private[ProductModel]
 
     @strawberry.field(description="Average pulled toward the store mean when there are few reviews (for ranking).")
@@ -35,13 +35,13 @@ class ReviewSummary:
 # Product here by its externalId, with the review fields below.
 @strawberry.federation.type(keys=["externalId"])
 class Product(Node):
-    external_id: str
-    title: str | None
-    categories: list[str]
-    price: Money | None
-    active: bool
-    hidden: bool
-    in_stock: bool
+    external_id: str = strawberry.field(description="The commerce platform's id of the product (1 to 255 characters; the federation key).")
+    title: str | None = strawberry.field(description="The product name from the catalog; null for a product only seen on an order.")
+    categories: list[str] = strawberry.field(description="The catalog's categories (at most 20); empty when unknown.")
+    price: Money | None = strawberry.field(description="The catalog price; null when the catalog gave none.")
+    active: bool = strawberry.field(description="Sold by the store; inactive products are never recommended.")
+    hidden: bool = strawberry.field(description="Hidden by the merchant; hidden products are never recommended.")
+    in_stock: bool = strawberry.field(description="Available to order; out-of-stock products are never recommended.")
     model: strawberry.Private[ProductModel]
 
     @classmethod
@@ -52,7 +52,7 @@ class Product(Node):
             active=p.active, hidden=p.hidden, in_stock=p.in_stock, model=p,
         )
 
-    @strawberry.field
+    @strawberry.field(description="Counts, average and histogram of the published reviews.")
     def review_summary(self) -> ReviewSummary:
         p = self.model
         return ReviewSummary(
@@ -64,9 +64,9 @@ class Product(Node):
     @strawberry.field(description="Published reviews.")
     async def reviews(
         self, first: int | None = None, after: str | None = None, sort: ReviewSort = ReviewSort.NEWEST,
-        filter: ReviewFilter | None = None, last: int | None = None, before: str | None = None,
+        filter: ReviewFilterInput | None = None, last: int | None = None, before: str | None = None,
     ) -> Connection[Review]:
-        f = filter or ReviewFilter()
+        f = filter or ReviewFilterInput()
         if f.rating is not None and not 1 <= f.rating <= 5:
             raise bad_input("filter.rating must be from 1 to 5")
         # The sort is part of the cursor's tag: a position in one order means nothing in another.
@@ -85,17 +85,17 @@ class Product(Node):
 
 @strawberry.input
 class ProductInput:
-    external_id: str
-    title: str | None = None
-    categories: list[str] | None = None
-    price: int | None = strawberry.field(default=None, description="Minor units.")
-    currency: str | None = None
-    active: bool | None = None
-    hidden: bool | None = None
-    in_stock: bool | None = None
+    external_id: str = strawberry.field(description="The commerce platform's id of the product, 1 to 255 characters: an existing product is updated.")
+    title: str | None = strawberry.field(default=None, description="The product name, at most 500 characters; null keeps the current one.")
+    categories: list[str] | None = strawberry.field(default=None, description="At most 20 categories; null keeps the current ones.")
+    price: int | None = strawberry.field(default=None, description="Price in minor units (e.g. cents), not negative; null keeps the current one.")
+    currency: str | None = strawberry.field(default=None, description="ISO 4217 code of the price (stored upper case); null keeps the current one.")
+    active: bool | None = strawberry.field(default=None, description="Whether the store sells it; null keeps the current value (new: true).")
+    hidden: bool | None = strawberry.field(default=None, description="Hide it from recommendations; null keeps the current value (new: false).")
+    in_stock: bool | None = strawberry.field(default=None, description="Whether it can be ordered; null keeps the current value (new: true).")
 
 
 @strawberry.type
 class ProductsPayload:
-    products: list[Product]
-    errors: list[UserError]
+    products: list[Product] = strawberry.field(description="The products as saved, in input order; empty when errors is not empty.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was saved; empty on success.")

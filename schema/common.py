@@ -25,8 +25,8 @@ BIGINT_MAX = 2**63 - 1
 
 @strawberry.type(description="Money in integer minor units (e.g. cents; KRW has none) and an ISO 4217 currency.")
 class Money:
-    amount: int
-    currency: str
+    amount: int = strawberry.field(description="The amount in integer minor units (e.g. 1999 is 19.99 EUR).")
+    currency: str = strawberry.field(description="ISO 4217 currency code, e.g. EUR; empty when unknown.")
 
 
 def legacy_int_id(replacement: str = "id") -> str:

@@ -14,8 +14,8 @@ ErrorCode = strawberry.enum(Enum("ErrorCode", {code: code for code in ERROR_CODE
 @strawberry.type(description="An expected failure (a business outcome, with a code): a mutation changed nothing.")
 class UserError:
     field: str | None = strawberry.field(description="Input path the error is about, e.g. lines.0.quantity.")
-    message: str
-    code: ErrorCode  # type: ignore[valid-type]
+    message: str = strawberry.field(description="A human-readable explanation in English, safe to show.")
+    code: ErrorCode = strawberry.field(description="What went wrong, for clients to branch on.")  # type: ignore[valid-type]
 
 
 class PublicError(Exception):

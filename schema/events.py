@@ -11,9 +11,9 @@ from schema.node import Node
 
 @strawberry.type
 class Event(Node):
-    type: str
-    payload: JSON
-    created_at: str
+    type: str = strawberry.field(description="The event type, e.g. points.earned or review.published.")
+    payload: JSON = strawberry.field(description="The event's data (a JSON object; its fields depend on the type).")
+    created_at: str = strawberry.field(description="When the event was written (UTC, ISO 8601).")
 
     @classmethod
     def from_model(cls, e: EventModel) -> Event:

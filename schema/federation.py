@@ -8,4 +8,4 @@ import strawberry
 
 @strawberry.type(name="_Service", description="This subgraph's SDL, with its federation directives.")
 class FederationService:
-    sdl: str
+    sdl: str = strawberry.field(description="This subgraph's schema in SDL, with its federation directives (as in schema.graphql).")

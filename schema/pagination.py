@@ -36,14 +36,14 @@ class PageInfo:
 
 @strawberry.type
 class Edge(Generic[N]):
-    node: N
-    cursor: str
+    node: N = strawberry.field(description="The item at this position of the list.")
+    cursor: str = strawberry.field(description="Opaque position of this item: pass it as after or before to page from here (only in this list).")
 
 
 @strawberry.type
 class Connection(Generic[N]):
-    edges: list[Edge[N]]
-    page_info: PageInfo
+    edges: list[Edge[N]] = strawberry.field(description="This page's items in list order, at most 100 (20 by default).")
+    page_info: PageInfo = strawberry.field(description="Whether more items precede or follow this page, and its first and last cursors.")
     counter: strawberry.Private[Callable[[], Awaitable[int]] | None] = None
 
     @strawberry.field(description=(

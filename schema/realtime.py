@@ -47,27 +47,28 @@ async def while_authorized(info: Info, events: AsyncGenerator[T, None]) -> Async
 
 @strawberry.type
 class PointsBalance:
-    balance: int
-    pending: int
-    lifetime_earned: int
+    balance: int = strawberry.field(description="Points the member can redeem now.")
+    pending: int = strawberry.field(description="Points earned but held (the return window) until a job releases them; not yet redeemable.")
+    lifetime_earned: int = strawberry.field(description="All points ever earned (redemptions do not lower it).")
     event_type: str = strawberry.field(description="The event that changed it, e.g. points.redeemed.")
-    at: dt.datetime
+    at: dt.datetime = strawberry.field(description="When the change happened (UTC, ISO 8601).")
 
 
 @strawberry.type
 class TierChangeNotice:
-    from_tier: str | None
-    to_tier: str | None
-    reason: str
+    from_tier: str | None = strawberry.field(description="The tier left; null when the member had none.")
+    to_tier: str | None = strawberry.field(description="The tier reached; null when the member has none now.")
+    reason: str = strawberry.field(description="Why the tier changed (the member.tier_changed event's reason).")
 
 
 @strawberry.type
 class PublishedReview:
-    review_id: int = strawberry.field(deprecation_reason=legacy_int_id("reviewGlobalId"))
-    product_external_id: str
-    rating: int
-    title: str | None
-    author: str
+    review_id: int = strawberry.field(description="The review's integer primary key (legacy; use reviewGlobalId).",
+                                      deprecation_reason=legacy_int_id("reviewGlobalId"))
+    product_external_id: str = strawberry.field(description="The commerce platform's id of the product reviewed.")
+    rating: int = strawberry.field(description="Stars, from 1 to 5.")
+    title: str | None = strawberry.field(description="The review's title; null when it has none.")
+    author: str = strawberry.field(description="The author's first name and initial; never the e-mail.")
 
     @strawberry.field(description="The global ID of the review published.")
     def review_global_id(self) -> strawberry.ID:
@@ -78,11 +79,12 @@ class PublishedReview:
 class EventMessage:
     # The event's global ID, the same as `Event.id`: node(id:) refetches it as an Event.
     id: strawberry.ID = strawberry.field(description="The event's global ID (as Event.id; node(id:) refetches it).")
-    event_id: int = strawberry.field(deprecation_reason="Use id (a global ID). Integer ids are removed in the next "
+    event_id: int = strawberry.field(description="The event's integer primary key (legacy; use id).",
+                                     deprecation_reason="Use id (a global ID). Integer ids are removed in the next "
                                                         "minor release.")
-    type: str
-    created_at: str
-    data: JSON
+    type: str = strawberry.field(description="The event type, e.g. points.earned or review.published.")
+    created_at: str = strawberry.field(description="When the event was written (UTC, ISO 8601).")
+    data: JSON = strawberry.field(description="The event's data (a JSON object; its fields depend on the type).")
 
 
 async def _own_member(info: Info) -> Member:

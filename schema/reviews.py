@@ -77,15 +77,16 @@ def _reason(value: str | None) -> ModerationReason | None:
 
 @strawberry.type
 class ReviewMedia(Node):
-    media_id: int = strawberry.field(deprecation_reason=legacy_int_id())
-    kind: MediaKind
-    content_type: str
-    url: str
-    thumbnail_url: str | None
-    width: int | None
-    height: int | None
-    status: ModerationStatus
-    reject_reason: ModerationReason | None
+    media_id: int = strawberry.field(description="The media item's integer primary key (legacy; use id).",
+                                     deprecation_reason=legacy_int_id())
+    kind: MediaKind = strawberry.field(description="Photo or video.")
+    content_type: str = strawberry.field(description="The stored file's MIME type, e.g. image/jpeg or video/mp4.")
+    url: str = strawberry.field(description="URL of the file; outside public pages (moderators, the author) it carries a short-lived preview token.")
+    thumbnail_url: str | None = strawberry.field(description="URL of the thumbnail (a preview token as for url); null when none was made.")
+    width: int | None = strawberry.field(description="Width in pixels; null when it could not be read.")
+    height: int | None = strawberry.field(description="Height in pixels; null when it could not be read.")
+    status: ModerationStatus = strawberry.field(description="Moderation state: only PUBLISHED media is shown on public pages.")
+    reject_reason: ModerationReason | None = strawberry.field(description="Why it was held or rejected (shown to the author); null otherwise.")
 
     @classmethod
     def from_model(cls, m: MediaModel, preview: bool = False) -> ReviewMedia:
@@ -106,22 +107,22 @@ class ReviewAuthor:
 
 @strawberry.type
 class ReviewReply:
-    body: str
-    replied_at: dt.datetime
+    body: str = strawberry.field(description="The store's public reply to the review, 1 to 5000 characters.")
+    replied_at: dt.datetime = strawberry.field(description="When the reply was last written or edited (UTC, ISO 8601).")
 
 
 @strawberry.type
 class FollowUp:
-    question: str
-    answer: str | None
+    question: str = strawberry.field(description="The follow-up question the store asked the author (at most 300 characters).")
+    answer: str | None = strawberry.field(description="The author's answer; null until answered, and while the review is not published and the API key lacks members:pii.")
 
 
 @strawberry.type(description="A member's report of a review, for moderators.")
 class ReviewReport:
     reporter: str = strawberry.field(description='Who reported it ("member:<externalId>").')
-    reason: ReportReason
-    comment: str | None
-    created_at: dt.datetime
+    reason: ReportReason = strawberry.field(description="Why the member reported it.")
+    comment: str | None = strawberry.field(description="The reporter's comment, at most 500 characters; null when none was given.")
+    created_at: dt.datetime = strawberry.field(description="When it was reported (UTC, ISO 8601).")
 
     @classmethod
     def from_model(cls, r: ReportModel) -> ReviewReport:
@@ -130,20 +131,22 @@ class ReviewReport:
 
 @strawberry.type
 class Review(Node):
-    review_id: int = strawberry.field(deprecation_reason=legacy_int_id())
-    rating: int
+    review_id: int = strawberry.field(description="The review's integer primary key (legacy; use id).",
+                                      deprecation_reason=legacy_int_id())
+    rating: int = strawberry.field(description="Stars, from 1 to 5.")
     rating_only: bool = strawberry.field(description="A rating without title or text (counted in the summary like any other).")
-    attributes: JSON
-    verified_purchase: bool
+    attributes: JSON = strawberry.field(description='Key/value pairs such as {"fit": "true to size"} (at most 20; keys 1-50, values up to 100 characters).')
+    verified_purchase: bool = strawberry.field(description="The author bought this product from the store (or reviewed through a review request's link); false for imported reviews.")
     incentivized: bool = strawberry.field(description="Points or a coupon were given for this review.")
-    imported: bool
-    status: ModerationStatus
-    reject_reason: ModerationReason | None = strawberry.field(description="Shown to the author.")
-    helpful_count: int
-    not_helpful_count: int
-    reply: ReviewReply | None
+    imported: bool = strawberry.field(description="Brought in by importReviews from another platform, not written here.")
+    status: ModerationStatus = strawberry.field(description="Moderation state: only PUBLISHED reviews are public and counted in the summary.")
+    reject_reason: ModerationReason | None = strawberry.field(
+        description="Why it was held or rejected (shown to the author); null otherwise.")
+    helpful_count: int = strawberry.field(description="Members who voted it helpful.")
+    not_helpful_count: int = strawberry.field(description="Members who voted it not helpful.")
+    reply: ReviewReply | None = strawberry.field(description="The store's public reply; null until the store replies.")
     created_at: dt.datetime = strawberry.field(description="The review's date (an import keeps its original date).")
-    published_at: dt.datetime | None
+    published_at: dt.datetime | None = strawberry.field(description="When it was published (UTC, ISO 8601); null while never published.")
     open_reports: int = strawberry.field(
         permission_classes=[IsAdmin],
         description="Distinct members who reported it since the last moderator decision (moderators only).")
@@ -177,11 +180,12 @@ class Review(Node):
     def body(self, info: Info) -> str:
         return "" if self._withheld(info) else self.model.body
 
-    @strawberry.field
+    @strawberry.field(description="Who wrote it; the name is \"\" while the review is not published and the API key "
+                                  "lacks members:pii.")
     def author(self, info: Info) -> ReviewAuthor:
         return ReviewAuthor(display_name="" if self._withheld(info) else self.model.author_name)
 
-    @strawberry.field
+    @strawberry.field(description="The store's follow-up question and the author's answer; null when none was asked.")
     def follow_up(self, info: Info) -> FollowUp | None:
         r = self.model
         if not r.follow_up_question:
@@ -193,7 +197,8 @@ class Review(Node):
     def personal_data_withheld(self, info: Info) -> bool:
         return self._withheld(info)
 
-    @strawberry.field
+    @strawberry.field(description="Photos and videos: on public pages only published ones; empty while the review is "
+                                  "not published and the API key lacks members:pii.")
     async def media(self, info: Info) -> list[ReviewMedia]:
         if self._withheld(info):
             return []
@@ -205,7 +210,7 @@ class Review(Node):
     async def reports(self, info: Info) -> list[ReviewReport]:
         return [ReviewReport.from_model(r) for r in await info.context.loaders.review_reports.load(self.model.id)]
 
-    @strawberry.field
+    @strawberry.field(description="The commerce platform's id of the product reviewed.")
     async def product_external_id(self, info: Info) -> str:
         product = await info.context.loaders.product.load(self.model.product_id)
         return product.external_id
@@ -213,17 +218,17 @@ class Review(Node):
 
 @strawberry.type
 class RatingCount:
-    rating: int
-    count: int
+    rating: int = strawberry.field(description="Stars, from 1 to 5.")
+    count: int = strawberry.field(description="Published reviews with this many stars.")
 
 
 @strawberry.type
 class Answer(Node):
-    body: str
-    author_name: str
-    author_kind: str = strawberry.field(description="merchant or verified_buyer")
-    status: ModerationStatus
-    created_at: dt.datetime
+    body: str = strawberry.field(description="The answer, 1 to 2000 characters.")
+    author_name: str = strawberry.field(description="The store's name for a merchant answer, else the buyer's first name and initial; never the e-mail.")
+    author_kind: str = strawberry.field(description="merchant (the store) or verified_buyer (a member who bought the product).")
+    status: ModerationStatus = strawberry.field(description="Moderation state: only PUBLISHED answers are public.")
+    created_at: dt.datetime = strawberry.field(description="When it was written (UTC, ISO 8601).")
 
     @classmethod
     def from_model(cls, a: AnswerModel) -> Answer:
@@ -233,12 +238,13 @@ class Answer(Node):
 
 @strawberry.type
 class Question(Node):
-    question_id: int = strawberry.field(deprecation_reason=legacy_int_id())
-    body: str
-    author_name: str
-    status: ModerationStatus
-    reject_reason: ModerationReason | None
-    created_at: dt.datetime
+    question_id: int = strawberry.field(description="The question's integer primary key (legacy; use id).",
+                                        deprecation_reason=legacy_int_id())
+    body: str = strawberry.field(description="The question, 1 to 2000 characters.")
+    author_name: str = strawberry.field(description="The asker's first name and initial; never the e-mail.")
+    status: ModerationStatus = strawberry.field(description="Moderation state: only PUBLISHED questions are public.")
+    reject_reason: ModerationReason | None = strawberry.field(description="Why it was held or rejected (shown to the author); null otherwise.")
+    created_at: dt.datetime = strawberry.field(description="When it was asked (UTC, ISO 8601).")
     model: strawberry.Private[QuestionModel]
 
     @classmethod
@@ -247,7 +253,7 @@ class Question(Node):
                    status=ModerationStatus(q.status), reject_reason=_reason(q.reject_reason),
                    created_at=q.created_at, model=q)
 
-    @strawberry.field
+    @strawberry.field(description="The question's answers.")
     async def answers(self, info: Info) -> list[Answer]:
         return [Answer.from_model(a) for a in await info.context.loaders.answers.load(self.model.id)]
 
@@ -258,13 +264,14 @@ MODERATION_SUBJECTS = {"review": "Review", "media": "ReviewMedia", "question": "
 
 @strawberry.type
 class ModerationDecision:
-    subject_type: str
-    subject_id: int = strawberry.field(deprecation_reason=legacy_int_id("subjectGlobalId"))
-    status: str
-    reason: str | None
-    note: str | None
-    actor: str
-    created_at: dt.datetime
+    subject_type: str = strawberry.field(description="What was decided on: review, media, question or answer.")
+    subject_id: int = strawberry.field(description="The subject's integer primary key (legacy; use subjectGlobalId).",
+                                       deprecation_reason=legacy_int_id("subjectGlobalId"))
+    status: str = strawberry.field(description="The status the decision set: pending, published or rejected (lower case).")
+    reason: str | None = strawberry.field(description="The ModerationReason of a hold or rejection; null when published.")
+    note: str | None = strawberry.field(description="The moderator's note (at most 500 characters), or automatic for a decision of the filters; null when none.")
+    actor: str = strawberry.field(description="Who decided: auto for the automatic filters, else the moderator, e.g. admin or admin:<apiKeyId>.")
+    created_at: dt.datetime = strawberry.field(description="When it was decided (UTC, ISO 8601).")
 
     @classmethod
     def from_model(cls, d: DecisionModel) -> ModerationDecision:
@@ -276,19 +283,19 @@ class ModerationDecision:
         return global_id(MODERATION_SUBJECTS[self.subject_type], self.subject_id)
 
 
-@strawberry.input
-class ReviewFilter:
-    rating: int | None = None
-    with_media: bool | None = None
-    verified_only: bool = False
+@strawberry.input(description="Which published reviews Product.reviews returns.")
+class ReviewFilterInput:
+    rating: int | None = strawberry.field(default=None, description="Only reviews with this many stars (1 to 5); null for all.")
+    with_media: bool | None = strawberry.field(default=None, description="True: only reviews with published media; false: only those without; null: both.")
+    verified_only: bool = strawberry.field(default=False, description="Only verified-purchase reviews.")
 
 
 @strawberry.input
 class SubmitReviewInput:
     member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
-    product_external_id: str
-    rating: int
-    title: str | None = None
+    product_external_id: str = strawberry.field(description="The commerce platform's id of the product reviewed.")
+    rating: int = strawberry.field(description="Stars, a whole number from 1 to 5.")
+    title: str | None = strawberry.field(default=None, description="At most 200 characters; blank is no title.")
     body: str | None = strawberry.field(default=None, description="Optional: a rating alone is a review.")
     attributes: JSON | None = strawberry.field(default=None, description='Key/value pairs such as {"fit": "true to size"}.')
     request_token: str | None = strawberry.field(
@@ -298,17 +305,17 @@ class SubmitReviewInput:
 
 @strawberry.input
 class EditReviewInput:
-    review_id: strawberry.ID
-    member_external_id: str | None = None
-    rating: int | None = None
-    title: str | None = None
-    body: str | None = None
-    attributes: JSON | None = None
+    review_id: strawberry.ID = strawberry.field(description="The review's global ID (a legacy integer id is deprecated).")
+    member_external_id: str | None = strawberry.field(default=None, description="The author; omit with a member token.")
+    rating: int | None = strawberry.field(default=None, description="New stars, 1 to 5; null keeps the rating.")
+    title: str | None = strawberry.field(default=None, description="New title, at most 200 characters; null keeps it.")
+    body: str | None = strawberry.field(default=None, description="New text; null keeps it.")
+    attributes: JSON | None = strawberry.field(default=None, description="New key/value pairs (at most 20); null keeps them.")
 
 
 @strawberry.input
 class ReviewRefInput:
-    review_id: strawberry.ID
+    review_id: strawberry.ID = strawberry.field(description="The review's global ID (a legacy integer id is deprecated).")
     member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
 
 
@@ -316,107 +323,107 @@ class ReviewRefInput:
 class ModerateInput:
     id: strawberry.ID = strawberry.field(
         description="The global ID of the review, media, question or answer the mutation moderates (a legacy integer id is deprecated).")
-    action: ModerationAction
-    reason: ModerationReason | None = None
-    note: str | None = None
+    action: ModerationAction = strawberry.field(description="Publish or reject.")
+    reason: ModerationReason | None = strawberry.field(default=None, description="Required to reject (shown to the author); ignored when publishing.")
+    note: str | None = strawberry.field(default=None, description="The moderator's internal note, kept in the moderation log.")
 
 
 @strawberry.input
 class ReportReviewInput:
-    review_id: strawberry.ID
-    member_external_id: str | None = None
-    reason: ReportReason
-    comment: str | None = None
+    review_id: strawberry.ID = strawberry.field(description="The global ID of the published review reported (a legacy integer id is deprecated).")
+    member_external_id: str | None = strawberry.field(default=None, description="The reporting member; omit with a member token. Authors cannot report their own review.")
+    reason: ReportReason = strawberry.field(description="Why it is reported.")
+    comment: str | None = strawberry.field(default=None, description="Optional detail for moderators, at most 500 characters.")
 
 
 @strawberry.input
 class ReplyInput:
-    review_id: strawberry.ID
-    body: str
+    review_id: strawberry.ID = strawberry.field(description="The review's global ID (a legacy integer id is deprecated).")
+    body: str = strawberry.field(description="The store's public reply, 1 to 5000 characters; replaces an earlier reply.")
 
 
 @strawberry.input
 class VoteInput:
-    review_id: strawberry.ID
-    member_external_id: str | None = None
-    helpful: bool
+    review_id: strawberry.ID = strawberry.field(description="The global ID of a published review (a legacy integer id is deprecated).")
+    member_external_id: str | None = strawberry.field(default=None, description="The voting member; omit with a member token. Authors cannot vote on their own review.")
+    helpful: bool = strawberry.field(description="True: helpful; false: not helpful.")
 
 
 @strawberry.input
 class FollowUpAnswerInput:
-    review_id: strawberry.ID
-    member_external_id: str | None = None
-    answer: str
+    review_id: strawberry.ID = strawberry.field(description="The global ID of the author's review that has a follow-up question (a legacy integer id is deprecated).")
+    member_external_id: str | None = strawberry.field(default=None, description="The author; omit with a member token.")
+    answer: str = strawberry.field(description="The answer, not blank and no longer than a review body (5000 characters by default).")
 
 
 @strawberry.input
 class FollowUpQuestionInput:
-    category: str | None = strawberry.field(default=None, description="Null sets the default question.")
-    question: str
+    category: str | None = strawberry.field(default=None, description="The product category it is asked for; null sets the default question.")
+    question: str = strawberry.field(description="The question, 1 to 300 characters.")
 
 
 @strawberry.input
 class ImportReviewInput:
     external_id: str = strawberry.field(
         description="The review's id on the platform it comes from: importing it again changes nothing.")
-    product_external_id: str
-    rating: int
-    title: str | None = None
+    product_external_id: str = strawberry.field(description="The commerce platform's id of the product reviewed.")
+    rating: int = strawberry.field(description="Stars, a whole number from 1 to 5.")
+    title: str | None = strawberry.field(default=None, description="At most 200 characters; blank is no title.")
     body: str | None = strawberry.field(default=None, description="Optional: a rating alone is a review.")
-    author_name: str
+    author_name: str = strawberry.field(description="The author's name, 1 to 100 characters; only the first name and initial are kept.")
     created_at: dt.datetime | None = strawberry.field(
         default=None, description="The original date (not in the future); default now.")
 
 
 @strawberry.input
 class AskQuestionInput:
-    product_external_id: str
-    member_external_id: str | None = None
-    body: str
+    product_external_id: str = strawberry.field(description="The commerce platform's id of the product asked about.")
+    member_external_id: str | None = strawberry.field(default=None, description="The asking member; omit with a member token.")
+    body: str = strawberry.field(description="The question, 1 to 2000 characters.")
 
 
 @strawberry.input
 class AnswerQuestionInput:
-    question_id: strawberry.ID
+    question_id: strawberry.ID = strawberry.field(description="The question's global ID (a legacy integer id is deprecated).")
     member_external_id: str | None = strawberry.field(
         default=None, description="A buyer answering (member token or storefront); omitted by an admin = the store.")
-    body: str
+    body: str = strawberry.field(description="The answer, 1 to 2000 characters.")
 
 
 @strawberry.type
 class ReviewPayload:
-    review: Review | None
-    errors: list[UserError]
+    review: Review | None = strawberry.field(description="The review as saved; null when errors is not empty.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed; empty on success.")
 
 
 @strawberry.type(description="An item whose externalId was imported before: nothing was changed.")
 class SkippedImport:
     index: int = strawberry.field(description="Position in the input list.")
-    external_id: str
-    review: Review
+    external_id: str = strawberry.field(description="The externalId given, already imported.")
+    review: Review = strawberry.field(description="The review imported before under this externalId.")
 
 
 @strawberry.type(description="The result of importReviews.")
 class ReviewsPayload:
     reviews: list[Review] = strawberry.field(description="Reviews created by this call.")
     skipped: list[SkippedImport] = strawberry.field(description="Replays of reviews imported before.")
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="Items that could not be imported; empty on success.")
 
 
 @strawberry.type
 class QuestionPayload:
-    question: Question | None
-    errors: list[UserError]
+    question: Question | None = strawberry.field(description="The question as saved; null when errors is not empty.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed; empty on success.")
 
 
 @strawberry.type
 class AnswerPayload:
-    answer: Answer | None
-    errors: list[UserError]
+    answer: Answer | None = strawberry.field(description="The answer as saved; null when errors is not empty.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed; empty on success.")
 
 
 @strawberry.type
 class FollowUpQuestionPayload:
-    category: str | None
-    question: str | None
-    errors: list[UserError]
+    category: str | None = strawberry.field(description="The category the question was set for; null for the default question.")
+    question: str | None = strawberry.field(description="The question as saved; null when errors is not empty.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed; empty on success.")

@@ -318,7 +318,7 @@ async def test_a_review_cursor_is_refused_under_another_sort(api, admin_token):
 
 async def test_filtered_review_counts_match_the_rows_walked(api, admin_token):
     await seed_reviews(20)
-    query = """query($f: ReviewFilter) { product(externalId: "p1") {
+    query = """query($f: ReviewFilterInput) { product(externalId: "p1") {
       reviews(first: 100, filter: $f) { totalCount edges { node { id } } } } }"""
     for review_filter in (None, {"rating": 3}, {"withMedia": True}, {"withMedia": False}, {"verifiedOnly": True},
                           {"rating": 1, "verifiedOnly": True}):

@@ -20,7 +20,7 @@ SUBMIT = """mutation($i: SubmitReviewInput!, $media: [Upload!]) { submitReview(i
   review { reviewId rating title status rejectReason verifiedPurchase incentivized author { displayName }
            followUp { question answer } media { kind contentType url thumbnailUrl width height status } }
   errors { field message code } } }"""
-PAGE = """query($p: String!, $first: Int, $after: String, $sort: ReviewSort, $filter: ReviewFilter) {
+PAGE = """query($p: String!, $first: Int, $after: String, $sort: ReviewSort, $filter: ReviewFilterInput) {
   product(externalId: $p) {
     reviewSummary { count average histogram { rating count } withMediaCount bayesianAverage jsonLd }
     reviews(first: $first, after: $after, sort: $sort, filter: $filter) {
