@@ -34,22 +34,31 @@ class CodeStatus(Enum):
 
 @strawberry.type
 class Reward(Node):
-    reward_id: int = strawberry.field(deprecation_reason=legacy_int_id())
-    name: str
-    type: RewardType
-    points_cost: int
+    reward_id: int = strawberry.field(
+        deprecation_reason=legacy_int_id(), description="Deprecated legacy integer ID; use id.")
+    name: str = strawberry.field(description="Shown to members; 1–200 characters.")
+    type: RewardType = strawberry.field(description="What the member gets for the points.")
+    points_cost: int = strawberry.field(description="Points debited per redemption (positive).")
     discount: Money | None = strawberry.field(description="FIXED_AMOUNT: the amount off.")
-    percent: int | None
-    max_discount: int | None
-    sku: str | None
-    description: str | None
-    min_tier_rank: int | None
-    per_member_limit: int | None
+    percent: int | None = strawberry.field(description="PERCENTAGE: percent off, 1–100; null for other types.")
+    max_discount: int | None = strawberry.field(
+        description="PERCENTAGE: the most it takes off, in minor units; null = no cap.")
+    sku: str | None = strawberry.field(description="FREE_PRODUCT: the SKU given; null for other types.")
+    description: str | None = strawberry.field(
+        description="Shown to members, at most 1000 characters; null when none.")
+    min_tier_rank: int | None = strawberry.field(
+        description="Only members whose tier rank is at least this can redeem it; null = everyone.")
+    per_member_limit: int | None = strawberry.field(
+        description="How many times one member can redeem it; null = no limit.")
     stock: int | None = strawberry.field(description="Left in stock; null = unlimited.")
-    starts_at: dt.datetime | None
-    ends_at: dt.datetime | None
-    code_valid_days: int | None
-    active: bool
+    starts_at: dt.datetime | None = strawberry.field(
+        description="Redeemable from this time (UTC, ISO 8601); null = no start bound.")
+    ends_at: dt.datetime | None = strawberry.field(
+        description="Redeemable until this time, exclusive (UTC, ISO 8601); null = no end.")
+    code_valid_days: int | None = strawberry.field(
+        description="Days an issued code stays usable before it expires; null or 0 = it never expires.")
+    active: bool = strawberry.field(
+        description="Whether it can be redeemed (also bounded by startsAt and endsAt).")
 
     @classmethod
     def from_model(cls, r: RewardModel) -> Reward:
@@ -64,16 +73,22 @@ class Reward(Node):
 
 @strawberry.type
 class Redemption(Node):
-    redemption_id: int = strawberry.field(deprecation_reason=legacy_int_id())
-    code: str
-    status: CodeStatus
-    points: int
-    reward: Reward
-    member_external_id: str
-    order_external_id: str | None
-    expires_at: dt.datetime | None
-    created_at: dt.datetime
-    used_at: dt.datetime | None
+    redemption_id: int = strawberry.field(
+        deprecation_reason=legacy_int_id(), description="Deprecated legacy integer ID; use id.")
+    code: str = strawberry.field(
+        description="The code the storefront applies at checkout, e.g. PTN-XXXX-XXXX-XXXX.")
+    status: CodeStatus = strawberry.field(description="Where the code is in its life.")
+    points: int = strawberry.field(
+        description="The points debited for it (the reward's pointsCost at redemption).")
+    reward: Reward = strawberry.field(description="The reward redeemed.")
+    member_external_id: str = strawberry.field(description="The external ID of the member who redeemed it.")
+    order_external_id: str | None = strawberry.field(
+        description="The order the code was used on; null until used.")
+    expires_at: dt.datetime | None = strawberry.field(
+        description="When an unused code expires (UTC, ISO 8601); null = never.")
+    created_at: dt.datetime = strawberry.field(description="When it was redeemed (UTC, ISO 8601).")
+    used_at: dt.datetime | None = strawberry.field(
+        description="When the code was used on an order (UTC, ISO 8601); null until used.")
 
     @classmethod
     def from_model(cls, r: RedemptionModel) -> Redemption:
@@ -86,50 +101,70 @@ class Redemption(Node):
 
 @strawberry.input
 class RewardInput:
-    name: str | None = None
-    type: RewardType | None = None
-    points_cost: int | None = None
+    name: str | None = strawberry.field(
+        default=None, description="Shown to members, 1–200 characters; required on create, omit to keep on update.")
+    type: RewardType | None = strawberry.field(
+        default=None, description="What the member gets; required on create, omit to keep on update.")
+    points_cost: int | None = strawberry.field(
+        default=None, description="Points debited per redemption, positive; required on create.")
     amount: int | None = strawberry.field(default=None, description="FIXED_AMOUNT, minor units.")
-    currency: str | None = None
-    percent: int | None = None
-    max_discount: int | None = None
-    sku: str | None = None
-    description: str | None = None
-    min_tier_rank: int | None = None
-    per_member_limit: int | None = None
-    stock: int | None = None
-    starts_at: dt.datetime | None = None
-    ends_at: dt.datetime | None = None
-    code_valid_days: int | None = None
-    active: bool | None = None
+    currency: str | None = strawberry.field(
+        default=None, description="FIXED_AMOUNT: ISO 4217 code of amount, e.g. USD (stored upper case).")
+    percent: int | None = strawberry.field(default=None, description="PERCENTAGE: percent off, 1–100.")
+    max_discount: int | None = strawberry.field(
+        default=None, description="PERCENTAGE: the most it takes off, in minor units, 0 or more.")
+    sku: str | None = strawberry.field(default=None, description="FREE_PRODUCT: the SKU given, 1–255 characters.")
+    description: str | None = strawberry.field(
+        default=None, description="Shown to members, at most 1000 characters.")
+    min_tier_rank: int | None = strawberry.field(
+        default=None, description="Only members whose tier rank is at least this can redeem it.")
+    per_member_limit: int | None = strawberry.field(
+        default=None, description="How many times one member can redeem it, 0 or more.")
+    stock: int | None = strawberry.field(
+        default=None, description="How many are left, 0 or more; omit on create for unlimited.")
+    starts_at: dt.datetime | None = strawberry.field(
+        default=None, description="Redeemable from this time (ISO 8601 with an offset, stored in UTC).")
+    ends_at: dt.datetime | None = strawberry.field(
+        default=None, description="Redeemable until this time, exclusive; must be after startsAt.")
+    code_valid_days: int | None = strawberry.field(
+        default=None, description="Days an issued code stays usable, 0 or more (0 = never expires).")
+    active: bool | None = strawberry.field(
+        default=None, description="Whether it can be redeemed (default true on create).")
 
 
 @strawberry.input
 class RedeemRewardInput:
     member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
-    reward_id: strawberry.ID
-    idempotency_key: str
+    reward_id: strawberry.ID = strawberry.field(description="The global ID of the Reward to redeem.")
+    idempotency_key: str = strawberry.field(
+        description="1–255 characters, unique per member: a retry with the same key returns the same "
+                    "redemption.")
 
 
 @strawberry.input
 class CodeInput:
-    code: str
-    member_external_id: str | None = None
+    code: str = strawberry.field(description="The redemption code, e.g. PTN-XXXX-XXXX-XXXX.")
+    member_external_id: str | None = strawberry.field(
+        default=None, description="Ignored: the code finds the redemption, and a member token may cancel only its own codes.")
 
 
 @strawberry.input
 class MarkCodeUsedInput:
-    code: str
-    order_external_id: str
+    code: str = strawberry.field(description="The redemption code the order used.")
+    order_external_id: str = strawberry.field(
+        description="The order's external ID, 1–255 characters; record the order first (unless the grace "
+                    "period is on).")
 
 
 @strawberry.type
 class RewardPayload:
-    reward: Reward | None
-    errors: list[UserError]
+    reward: Reward | None = strawberry.field(description="The saved reward; null when errors is not empty.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was saved; empty on success.")
 
 
 @strawberry.type
 class RedemptionPayload:
-    redemption: Redemption | None
-    errors: list[UserError]
+    redemption: Redemption | None = strawberry.field(
+        description="The redemption after the action; null when errors is not empty.")
+    errors: list[UserError] = strawberry.field(
+        description="Why nothing changed (e.g. OUT_OF_STOCK, CODE_NOT_USABLE); empty on success.")

@@ -59,8 +59,9 @@ class RetentionOfferType(Enum):
 
 @strawberry.type(description="What a member is offered instead of cancelling for `reason`.")
 class RetentionOffer:
-    reason: CancelReason
-    type: RetentionOfferType
+    reason: CancelReason = strawberry.field(description="The cancel reason this offer answers.")
+    type: RetentionOfferType = strawberry.field(
+        description="What is offered instead: skipping the next delivery, a renewal discount or a pause.")
     percent: int | None = strawberry.field(description="DISCOUNT: percent off the next renewals.")
     cycles: int | None = strawberry.field(description="DISCOUNT: how many renewals it lasts (default 1).")
     days: int | None = strawberry.field(description="PAUSE: days paused.")
@@ -73,21 +74,37 @@ def offer_list(offers: dict) -> list[RetentionOffer]:
 
 @strawberry.type
 class SubscriptionPlan(Node):
-    plan_id: int = strawberry.field(deprecation_reason=legacy_int_id())
-    name: str
-    kind: PlanKind
-    skus: list[str]
-    interval_unit: IntervalUnit
-    interval_count: int
-    price: Money
-    discount_percent: int
-    cycles: int | None
-    trial_days: int
-    grants_tier_id: int | None = strawberry.field(deprecation_reason=legacy_int_id("grantsTierGlobalId"))
-    perks: list[str]
-    retention_offers: JSON
+    plan_id: int = strawberry.field(
+        deprecation_reason=legacy_int_id(), description="Deprecated legacy integer ID; use id.")
+    name: str = strawberry.field(description="Shown to members; 1–200 characters.")
+    kind: PlanKind = strawberry.field(
+        description="PRODUCT delivers one of its skus every cycle; MEMBERSHIP is paid access that may grant a"
+                    " tier.")
+    skus: list[str] = strawberry.field(
+        description="PRODUCT: the SKUs a subscriber can receive (1–100; the first is the default); unused by "
+                    "memberships.")
+    interval_unit: IntervalUnit = strawberry.field(
+        description="The unit of one cycle, counted by intervalCount (e.g. 2 WEEK).")
+    interval_count: int = strawberry.field(description="How many intervalUnits one cycle lasts, 1–365.")
+    price: Money = strawberry.field(description="The price of one cycle, in minor units of its currency.")
+    discount_percent: int = strawberry.field(
+        description="Subscriber discount on every renewal in percent (0–100), unless an accepted retention "
+                    "offer overrides it.")
+    cycles: int | None = strawberry.field(
+        description="How many renewals (1–1000) before a subscription expires; null = until cancelled.")
+    trial_days: int = strawberry.field(
+        description="Free trial days (0–365); with a trial the first delivery or renewal is when it ends.")
+    grants_tier_id: int | None = strawberry.field(
+        deprecation_reason=legacy_int_id("grantsTierGlobalId"), description="Deprecated legacy integer ID of the tier a MEMBERSHIP plan grants; use "
+                                                                            "grantsTierGlobalId.")
+    perks: list[str] = strawberry.field(description="Perks listed to members; at most 50, each 1–200 characters.")
+    retention_offers: JSON = strawberry.field(
+        description='The retention offers as JSON keyed by cancel reason, e.g. {"TOO_EXPENSIVE": {"type": '
+                    '"DISCOUNT", "percent": 20}}.')
     retention_offer_list: list[RetentionOffer] = strawberry.field(description="The same offers, typed.")
-    active: bool
+    active: bool = strawberry.field(
+        description="Whether members can subscribe to it; subscribe refuses an inactive plan with "
+                    "PLAN_NOT_FOUND.")
 
     @classmethod
     def from_model(cls, p: PlanModel) -> SubscriptionPlan:
@@ -105,12 +122,21 @@ class SubscriptionPlan(Node):
 
 @strawberry.type
 class SubscriptionChange:
-    action: str
-    from_status: str | None
-    to_status: str
-    details: JSON
-    actor: str
-    created_at: dt.datetime
+    action: str = strawberry.field(
+        description="What happened, e.g. subscribe, pause, resume, skip, swap, renew, renewal_failed, "
+                    "past_due, cancel or expire.")
+    from_status: str | None = strawberry.field(
+        description="The subscription status before the action (a SubscriptionStatus value in lower case); "
+                    "null for subscribe.")
+    to_status: str = strawberry.field(
+        description="The subscription status after the action (a SubscriptionStatus value in lower case).")
+    details: JSON = strawberry.field(
+        description="The action's details as JSON (e.g. reason, cycle, retryAt); personal keys such as the "
+                    "cancellation comment are removed without the members:pii scope.")
+    actor: str = strawberry.field(
+        description="Who acted: member:<externalId>, admin, a role with its API key id (storefront:<id>), "
+                    "order:<externalId> for a renewal, or a job (system, schedule, dunning).")
+    created_at: dt.datetime = strawberry.field(description="When it happened (UTC, ISO 8601).")
 
     @classmethod
     def from_model(cls, c: ChangeModel) -> SubscriptionChange:
@@ -124,21 +150,35 @@ SUBSCRIPTION_ID_TYPE = "Subscription"
 
 @strawberry.type
 class MemberSubscription(Node):
-    subscription_id: int = strawberry.field(deprecation_reason=legacy_int_id())
-    status: SubscriptionStatus
-    sku: str | None
-    interval_unit: IntervalUnit
-    interval_count: int
-    next_delivery_at: dt.datetime
-    paused_until: dt.datetime | None
-    cycles_completed: int
-    trial_ends_at: dt.datetime | None
-    paid_through: dt.datetime | None
-    failure_count: int
-    next_retry_at: dt.datetime | None
-    cancel_reason: str | None
+    subscription_id: int = strawberry.field(
+        deprecation_reason=legacy_int_id(), description="Deprecated legacy integer ID; use id.")
+    status: SubscriptionStatus = strawberry.field(
+        description="Its state; past_due while a failed renewal awaits a retry.")
+    sku: str | None = strawberry.field(
+        description="PRODUCT: the SKU delivered each cycle (one of the plan's skus); null for memberships.")
+    interval_unit: IntervalUnit = strawberry.field(
+        description="This subscription's cycle unit: the plan's, unless the member changed it.")
+    interval_count: int = strawberry.field(description="This subscription's cycle length in intervalUnits, 1–365.")
+    next_delivery_at: dt.datetime = strawberry.field(
+        description="When the next delivery (memberships: the next renewal) is due (UTC, ISO 8601).")
+    paused_until: dt.datetime | None = strawberry.field(
+        description="When a pause ends by itself (UTC, ISO 8601); null when not paused or paused without an "
+                    "end (by dunning).")
+    cycles_completed: int = strawberry.field(description="How many renewals have been paid so far.")
+    trial_ends_at: dt.datetime | None = strawberry.field(
+        description="When the free trial ends (UTC, ISO 8601); null when the plan had no trial.")
+    paid_through: dt.datetime | None = strawberry.field(
+        description="MEMBERSHIP: the end of the paid period (UTC, ISO 8601); null for product subscriptions.")
+    failure_count: int = strawberry.field(
+        description="Failed renewal payments since the last successful renewal (reset to 0 by one).")
+    next_retry_at: dt.datetime | None = strawberry.field(
+        description="When the next renewal payment retry is due while past_due (UTC, ISO 8601); null "
+                    "otherwise.")
+    cancel_reason: str | None = strawberry.field(
+        description="Why it was cancelled: a CancelReason value, or PAYMENT_FAILED after dunning; null while "
+                    "not cancelled.")
     discount_percent: int = strawberry.field(description="The discount the next renewal gets.")
-    plan: SubscriptionPlan
+    plan: SubscriptionPlan = strawberry.field(description="The plan subscribed to.")
     model: strawberry.Private[SubscriptionModel]
 
     @classmethod
@@ -151,7 +191,7 @@ class MemberSubscription(Node):
                    next_retry_at=s.next_retry_at, cancel_reason=s.cancel_reason, discount_percent=discount,
                    plan=SubscriptionPlan.from_model(s.plan), model=s)
 
-    @strawberry.field
+    @strawberry.field(description="Every change, oldest first; the cancellation comment and other personal details are removed without the members:pii scope.")
     async def history(self, info: Info) -> list[SubscriptionChange]:
         rows = await ChangeModel.filter(subscription_id=self.model.id).order_by("id")
         changes = [SubscriptionChange.from_model(c) for c in rows]
@@ -164,79 +204,107 @@ class MemberSubscription(Node):
 @strawberry.input(description="One retention offer. percent (1-100) and cycles (1-24) are for DISCOUNT, "
                                "days (1-365) for PAUSE; SKIP_NEXT takes none.")
 class RetentionOfferInput:
-    reason: CancelReason
-    type: RetentionOfferType
-    percent: int | None = None
-    cycles: int | None = None
-    days: int | None = None
+    reason: CancelReason = strawberry.field(
+        description="The cancel reason this offer answers (one offer per reason).")
+    type: RetentionOfferType = strawberry.field(description="What is offered instead of cancelling.")
+    percent: int | None = strawberry.field(
+        default=None, description="DISCOUNT only: percent off the next renewals, 1–100.")
+    cycles: int | None = strawberry.field(
+        default=None, description="DISCOUNT only: how many renewals the discount lasts, 1–24 (default 1).")
+    days: int | None = strawberry.field(default=None, description="PAUSE only: days to pause, 1–365.")
 
 
 @strawberry.input
 class PlanInput:
-    name: str | None = None
-    kind: PlanKind | None = None
-    skus: list[str] | None = None
-    interval_unit: IntervalUnit | None = None
-    interval_count: int | None = None
-    price: int | None = None
-    currency: str | None = None
-    discount_percent: int | None = None
-    cycles: int | None = None
-    trial_days: int | None = None
+    name: str | None = strawberry.field(
+        default=None, description="Shown to members, 1–200 characters; required on create, omit to keep on update.")
+    kind: PlanKind | None = strawberry.field(
+        default=None, description="PRODUCT or MEMBERSHIP; required on create, omit to keep on update.")
+    skus: list[str] | None = strawberry.field(
+        default=None, description="PRODUCT: the SKUs a subscriber can receive, 1–100 of 1–255 characters (the first is the "
+                                  "default); replaces the list.")
+    interval_unit: IntervalUnit | None = strawberry.field(
+        default=None, description="The unit of one cycle; required on create, omit to keep on update.")
+    interval_count: int | None = strawberry.field(
+        default=None, description="How many intervalUnits one cycle lasts, 1–365; required on create.")
+    price: int | None = strawberry.field(
+        default=None, description="The price of one cycle in minor units, 0 or more; required on create.")
+    currency: str | None = strawberry.field(
+        default=None, description="ISO 4217 code of the price, e.g. USD (stored upper case); required on create.")
+    discount_percent: int | None = strawberry.field(
+        default=None, description="Subscriber discount on every renewal in percent, 0–100 (default 0).")
+    cycles: int | None = strawberry.field(
+        default=None, description="How many renewals (1–1000) before a subscription expires; omit for until cancelled.")
+    trial_days: int | None = strawberry.field(default=None, description="Free trial days, 0–365 (default 0).")
     grants_tier_id: strawberry.ID | None = strawberry.field(default=None, description="The global ID of a Tier.")
-    perks: list[str] | None = None
+    perks: list[str] | None = strawberry.field(
+        default=None, description="Perks listed to members, at most 50 of 1–200 characters; replaces the list.")
     retention_offers: JSON | None = strawberry.field(
         default=None, description='Per cancel reason, e.g. {"TOO_MUCH_PRODUCT": {"type": "SKIP_NEXT"}, '
                                   '"TOO_EXPENSIVE": {"type": "DISCOUNT", "percent": 20, "cycles": 2}}. '
                                   'Kept for compatibility: prefer the typed retentionOfferList.')
     retention_offer_list: list[RetentionOfferInput] | None = strawberry.field(
         default=None, description="The retention offers, typed (replaces all of them). Give this or retentionOffers.")
-    active: bool | None = None
+    active: bool | None = strawberry.field(
+        default=None, description="Whether members can subscribe (default true on create).")
 
 
 @strawberry.input
 class SubscribeInput:
     member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
-    plan_id: strawberry.ID
-    sku: str | None = None
+    plan_id: strawberry.ID = strawberry.field(description="The global ID of an active SubscriptionPlan.")
+    sku: str | None = strawberry.field(
+        default=None, description="PRODUCT plans: one of the plan's skus (default: its first); ignored for memberships.")
 
 
 @strawberry.input
 class SubscriptionActionInput:
-    subscription_id: strawberry.ID
+    subscription_id: strawberry.ID = strawberry.field(
+        description="The global ID of the subscription (MemberSubscription.id).")
     member_external_id: str | None = strawberry.field(default=None, description="Storefront acting for a member.")
     until: dt.datetime | None = strawberry.field(default=None, description="pauseSubscription")
     sku: str | None = strawberry.field(default=None, description="swapSubscriptionProduct")
     interval_unit: IntervalUnit | None = strawberry.field(default=None, description="changeSubscriptionInterval")
-    interval_count: int | None = None
+    interval_count: int | None = strawberry.field(
+        default=None, description="changeSubscriptionInterval: cycle length in intervalUnits, 1–365.")
     date: dt.datetime | None = strawberry.field(default=None, description="rescheduleSubscription")
 
 
 @strawberry.input
 class CancelSubscriptionInput:
-    subscription_id: strawberry.ID
-    member_external_id: str | None = None
-    reason: CancelReason
-    comment: str | None = None
+    subscription_id: strawberry.ID = strawberry.field(
+        description="The global ID of the subscription (MemberSubscription.id).")
+    member_external_id: str | None = strawberry.field(
+        default=None, description="Storefront acting for a member; omit with a member token.")
+    reason: CancelReason = strawberry.field(
+        description="Why the member cancels; it selects the plan's retention offer.")
+    comment: str | None = strawberry.field(
+        default=None, description="The member's own words, at most 1000 characters; personal data, hidden without "
+                                  "members:pii.")
     confirm: bool = strawberry.field(default=False, description="Cancel even though a retention offer exists.")
     accept_retention_offer: bool = strawberry.field(default=False, description="Take the offer instead of cancelling.")
 
 
 @strawberry.input
 class RenewalFailureInput:
-    subscription_id: strawberry.ID
-    reason: str
+    subscription_id: strawberry.ID = strawberry.field(
+        description="The global ID of an active or past_due subscription (MemberSubscription.id).")
+    reason: str = strawberry.field(
+        description="Why the payment failed (e.g. the processor's decline), 1–500 characters; kept in the "
+                    "history.")
 
 
 @strawberry.type
 class PlanPayload:
-    plan: SubscriptionPlan | None
-    errors: list[UserError]
+    plan: SubscriptionPlan | None = strawberry.field(description="The saved plan; null when errors is not empty.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was saved; empty on success.")
 
 
 @strawberry.type
 class SubscriptionPayload:
-    subscription: MemberSubscription | None
+    subscription: MemberSubscription | None = strawberry.field(
+        description="The subscription after the action; null when errors is not empty.")
     cancelled: bool = strawberry.field(description="cancelSubscription: whether it is now cancelled.")
     retention_offer: JSON | None = strawberry.field(description="cancelSubscription: the offer for this reason, if any.")
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(
+        description="Why nothing changed (e.g. INVALID_TRANSITION); empty on success.")
