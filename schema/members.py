@@ -32,10 +32,13 @@ from schema.tiers import NextTier, Tier, TierChange
 
 @strawberry.type
 class Consent:
-    purpose: ConsentPurpose
-    granted: bool
-    source: str | None
-    updated_at: str | None
+    purpose: ConsentPurpose = strawberry.field(description="What the consent is for.")
+    granted: bool = strawberry.field(
+        description="Whether the member currently consents; false when never asked.")
+    source: str | None = strawberry.field(
+        description="Who recorded the last change (the caller's actor); null when never recorded.")
+    updated_at: str | None = strawberry.field(
+        description="When it last changed, UTC ISO 8601; null when never recorded.")
 
 
 def _sees_personal_data(info: Info) -> bool:
@@ -46,11 +49,17 @@ def _sees_personal_data(info: Info) -> bool:
 # permission: a supergraph's Customer reaches points and tier through it.
 @strawberry.federation.type(keys=["externalId"])
 class Member(Node):
-    external_id: str
-    signup_channel: str | None
-    created_at: str
-    anonymized: bool
-    points: Points
+    external_id: str = strawberry.field(
+        description="The storefront's customer ID, 1 to 255 characters, unique; the federation "
+                    "key.")
+    signup_channel: str | None = strawberry.field(
+        description="Where the member signed up, e.g. web (at most 32 characters); null when not "
+                    "given.")
+    created_at: str = strawberry.field(
+        description="When Patron first saw the member, UTC ISO 8601.")
+    anonymized: bool = strawberry.field(
+        description="True once the member's personal data was erased (anonymizeMember).")
+    points: Points = strawberry.field(description="Available, pending and lifetime points.")
     model: strawberry.Private[MemberModel]
 
     @classmethod
@@ -112,14 +121,15 @@ class Member(Node):
             ))
         return result
 
-    @strawberry.field
+    @strawberry.field(description="The member's current VIP tier; null when in none.")
     async def tier(self, info: Info) -> Tier | None:
         if self.model.tier_id is None:
             return None
         tier = await info.context.loaders.tier.load(self.model.tier_id)
         return Tier.from_model(tier) if tier else None
 
-    @strawberry.field
+    @strawberry.field(description="The next tier up and what is still missing to reach it; null at "
+                                  "the top tier.")
     async def next_tier(self) -> NextTier | None:
         all_tiers = await tiers.all_tiers()
         current = next((t for t in all_tiers if t.id == self.model.tier_id), None)
@@ -138,7 +148,7 @@ class Member(Node):
             remaining_orders=missing(target.min_orders, stats.orders),
         )
 
-    @strawberry.field
+    @strawberry.field(description="Every tier change of this member, newest first.")
     async def tier_history(self) -> list[TierChange]:
         return [TierChange.from_model(c) for c in await tiers.tier_history(self.model.id)]
 
@@ -179,11 +189,21 @@ class Member(Node):
 
 @strawberry.input
 class UpsertMemberInput:
-    external_id: str
-    email: str | None = None
-    name: str | None = None
-    birthday: dt.date | None = None
-    signup_channel: str | None = None
+    external_id: str = strawberry.field(
+        description="The storefront's customer ID, 1 to 255 characters; creates the member when "
+                    "new.")
+    email: str | None = strawberry.field(
+        default=None, description="A valid e-mail address, at most 320 characters; omit to keep "
+                                  "the current one.")
+    name: str | None = strawberry.field(
+        default=None, description="Display name, at most 200 characters; omit to keep the current "
+                                  "one.")
+    birthday: dt.date | None = strawberry.field(
+        default=None, description="A past date from 1900-01-01 (birthday rewards); omit to keep "
+                                  "the current one.")
+    signup_channel: str | None = strawberry.field(
+        default=None, description="Where the member signed up, at most 32 characters; omit to keep "
+                                  "the current one.")
     referred_by: str | None = strawberry.field(default=None, description="The referrer's externalId (new members only).")
     timezone: str | None = strawberry.field(default=None, description="IANA name, e.g. Asia/Seoul (quiet hours).")
     locale: str | None = strawberry.field(default=None, description="ko or en: the language of messages.")
@@ -191,14 +211,16 @@ class UpsertMemberInput:
 
 @strawberry.input
 class ConsentInput:
-    purpose: ConsentPurpose
-    granted: bool
+    purpose: ConsentPurpose = strawberry.field(
+        description="The purpose to change; each at most once per call.")
+    granted: bool = strawberry.field(description="True to grant, false to withdraw.")
 
 
 @strawberry.input
 class UpdateConsentsInput:
     member_external_id: str | None = strawberry.field(default=None, description="Omit with a member token.")
-    consents: list[ConsentInput]
+    consents: list[ConsentInput] = strawberry.field(
+        description="The purposes to change; purposes not listed keep their state.")
 
 
 @strawberry.input
@@ -208,28 +230,37 @@ class AnonymizeMemberInput:
 
 @strawberry.type
 class MemberPayload:
-    member: Member | None
-    errors: list[UserError]
+    member: Member | None = strawberry.field(
+        description="The member after the change; null when errors is not empty.")
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
 @strawberry.type
 class UpsertMemberPayload:
-    member: Member | None
-    created: bool
-    errors: list[UserError]
+    member: Member | None = strawberry.field(
+        description="The created or updated member; null when errors is not empty.")
+    created: bool = strawberry.field(
+        description="True when this call created the member, false when it updated one.")
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
 @strawberry.type
 class FeatureDataUse:
-    feature: str
-    reads: list[str]
-    consent_purpose: ConsentPurpose | None
+    feature: str = strawberry.field(description="The feature, in words, e.g. VIP tiers.")
+    reads: list[str] = strawberry.field(
+        description="The data this feature reads, in words; only items the running code really "
+                    "reads are listed.")
+    consent_purpose: ConsentPurpose | None = strawberry.field(
+        description="The consent this feature needs; null when it needs none (always active).")
     active: bool = strawberry.field(description="Whether this feature currently uses your data.")
-    why: str
+    why: str = strawberry.field(description="Why the feature reads this data, in plain words.")
 
 
 @strawberry.type
 class DataUsage:
-    member_external_id: str
-    features: list[FeatureDataUse]
-    consents: list[Consent]
+    member_external_id: str = strawberry.field(description="The member this statement is about.")
+    features: list[FeatureDataUse] = strawberry.field(
+        description="Every feature that reads member data, and whether it is active for this "
+                    "member.")
+    consents: list[Consent] = strawberry.field(
+        description="The member's state for every consent purpose.")

@@ -24,15 +24,27 @@ class DeliveryStatus(Enum):
 
 @strawberry.type
 class WebhookEndpoint(Node):
-    endpoint_id: int = strawberry.field(deprecation_reason=legacy_int_id())
-    url: str
-    event_types: list[str]
-    description: str | None
-    enabled: bool
-    disabled_reason: str | None
-    failing_since: dt.datetime | None
+    endpoint_id: int = strawberry.field(
+        deprecation_reason=legacy_int_id(), description="Deprecated legacy integer ID of the "
+                                                        "endpoint; use id.")
+    url: str = strawberry.field(
+        description="The http(s) URL deliveries are POSTed to (at most 2000 characters; private "
+                    "addresses refused).")
+    event_types: list[str] = strawberry.field(
+        description="The subscribed event type patterns, sorted; a wildcard (points.* or *) never "
+                    "reaches past the owner key's scopes.")
+    description: str | None = strawberry.field(
+        description="Free text for people; null when not given.")
+    enabled: bool = strawberry.field(
+        description="False once disabled by hand, deleted, or disabled by Patron (410 Gone, or "
+                    "failing longer than PATRON_WEBHOOK_DISABLE_AFTER_HOURS).")
+    disabled_reason: str | None = strawberry.field(
+        description="Why it was disabled: deleted, the receiver answered 410 Gone, or failing "
+                    "continuously since a time; null while enabled or when disabled by hand.")
+    failing_since: dt.datetime | None = strawberry.field(
+        description="Start of the current run of failed attempts; null after a success.")
     rotating_until: dt.datetime | None = strawberry.field(description="The previous secret also signs until then.")
-    created_at: dt.datetime
+    created_at: dt.datetime = strawberry.field(description="When the endpoint was registered.")
 
     @classmethod
     def from_model(cls, e: EndpointModel) -> WebhookEndpoint:
@@ -43,20 +55,44 @@ class WebhookEndpoint(Node):
 
 @strawberry.type
 class WebhookDelivery(Node):
-    delivery_id: int = strawberry.field(deprecation_reason=legacy_int_id())
-    endpoint_id: int = strawberry.field(deprecation_reason=legacy_int_id("endpointGlobalId"))
-    event_id: int = strawberry.field(deprecation_reason=legacy_int_id("eventGlobalId"))
-    event_type: str
-    status: DeliveryStatus
-    attempts: int
-    next_attempt_at: dt.datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    request_excerpt: str | None
-    response_excerpt: str | None
-    duration_ms: int | None
-    created_at: dt.datetime
-    delivered_at: dt.datetime | None
+    delivery_id: int = strawberry.field(
+        deprecation_reason=legacy_int_id(), description="Deprecated legacy integer ID of the "
+                                                        "delivery; use id.")
+    endpoint_id: int = strawberry.field(
+        deprecation_reason=legacy_int_id("endpointGlobalId"), description="Deprecated legacy "
+                                                                          "integer ID of the "
+                                                                          "endpoint; use "
+                                                                          "endpointGlobalId.")
+    event_id: int = strawberry.field(
+        deprecation_reason=legacy_int_id("eventGlobalId"), description="Deprecated legacy integer "
+                                                                       "ID of the event; use "
+                                                                       "eventGlobalId.")
+    event_type: str = strawberry.field(
+        description="Type of the event delivered, e.g. points.earned or webhook.test.")
+    status: DeliveryStatus = strawberry.field(
+        description="Where the delivery stands: pending (due or retrying), in flight, succeeded or "
+                    "failed for good.")
+    attempts: int = strawberry.field(
+        description="HTTP attempts made so far (at most 10: one immediate, then retries over about "
+                    "3 days).")
+    next_attempt_at: dt.datetime | None = strawberry.field(
+        description="When the next attempt is due; null unless pending.")
+    last_status_code: int | None = strawberry.field(
+        description="HTTP status of the last attempt; null before any answer (network error, "
+                    "timeout, blocked).")
+    last_error: str | None = strawberry.field(
+        description="Why the last attempt failed without an HTTP status (or was not sent), at most "
+                    "500 characters; null otherwise.")
+    request_excerpt: str | None = strawberry.field(
+        description="JSON of the last request's URL, headers without the signature, and body "
+                    "(first 2000 characters).")
+    response_excerpt: str | None = strawberry.field(
+        description="The first 2000 characters of the last response body; null without a response.")
+    duration_ms: int | None = strawberry.field(
+        description="Duration of the last attempt in milliseconds; null before the first.")
+    created_at: dt.datetime = strawberry.field(description="When the delivery was queued.")
+    delivered_at: dt.datetime | None = strawberry.field(
+        description="When a 2xx answer arrived; null until it succeeds.")
 
     @classmethod
     def from_model(cls, d: DeliveryModel) -> WebhookDelivery:
@@ -78,27 +114,36 @@ class WebhookDelivery(Node):
 
 @strawberry.input
 class CreateWebhookEndpointInput:
-    url: str
+    url: str = strawberry.field(
+        description="An http(s) URL of at most 2000 characters that resolves to a public address.")
     event_types: list[str] = strawberry.field(description='Event types; wildcards such as "points.*" or "*".')
-    description: str | None = None
+    description: str | None = strawberry.field(default=None, description="Free text for people.")
 
 
 @strawberry.input
 class UpdateWebhookEndpointInput:
-    url: str | None = None
-    event_types: list[str] | None = None
-    description: str | None = None
-    enabled: bool | None = None
+    url: str | None = strawberry.field(
+        default=None, description="New URL, checked like on creation; omit to keep it.")
+    event_types: list[str] | None = strawberry.field(
+        default=None, description="New event type patterns (1 to 50); omit to keep them.")
+    description: str | None = strawberry.field(
+        default=None, description="New free text; omit to keep it.")
+    enabled: bool | None = strawberry.field(
+        default=None, description="False to pause deliveries, true to resume and clear the failure "
+                                  "state; omit to keep it.")
 
 
 @strawberry.type
 class WebhookEndpointPayload:
-    endpoint: WebhookEndpoint | None
+    endpoint: WebhookEndpoint | None = strawberry.field(
+        description="The endpoint after the change; null when errors is not empty.")
     secret: str | None = strawberry.field(description="Shown once, at creation and rotation; stored encrypted.")
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
 @strawberry.type
 class WebhookDeliveryPayload:
-    delivery: WebhookDelivery | None
-    errors: list[UserError]
+    delivery: WebhookDelivery | None = strawberry.field(
+        description="The queued delivery; null when errors is not empty.")
+    errors: list[UserError] = strawberry.field(
+        description="Why nothing was queued; empty on success.")
