@@ -22,14 +22,15 @@ class ApiKeyRole(Enum):
 
 @strawberry.type
 class ApiKey(Node):
-    key_id: int = strawberry.field(deprecation_reason=legacy_int_id())
-    name: str
-    role: ApiKeyRole
+    key_id: int = strawberry.field(description="Legacy integer ID of the key.", deprecation_reason=legacy_int_id())
+    name: str = strawberry.field(description="The admin's label for the key; 1–200 characters.")
+    role: ApiKeyRole = strawberry.field(description="What the key may call (the README's role table).")
     prefix: str = strawberry.field(description="The first characters of the secret, to recognise it.")
     scopes: list[str] = strawberry.field(
         description="Access scopes held (see the README's scope table); an admin key holds every scope.")
-    created_at: str
-    revoked_at: str | None
+    created_at: str = strawberry.field(description="When it was created, UTC ISO 8601.")
+    revoked_at: str | None = strawberry.field(
+        description="When it was revoked (it authenticates no more), UTC ISO 8601; null while active.")
 
     @classmethod
     def from_model(cls, k: ApiKeyModel) -> ApiKey:
@@ -42,33 +43,34 @@ class ApiKey(Node):
 
 @strawberry.type(description="One access scope an admin can give an API key.")
 class ApiKeyScope:
-    name: str
-    grants: str
+    name: str = strawberry.field(description='The scope, e.g. "members:pii" or "events:orders".')
+    grants: str = strawberry.field(description="What it lets a key receive, in words.")
     event_types: list[str] = strawberry.field(description="The event types it lets webhooks receive (events:* scopes).")
 
 
 @strawberry.input
 class CreateApiKeyInput:
-    name: str
-    role: ApiKeyRole
+    name: str = strawberry.field(description="A label to recognise the key by; 1–200 characters.")
+    role: ApiKeyRole = strawberry.field(description="What the key may call; its default scopes follow from it.")
     scopes: list[str] | None = strawberry.field(
         default=None, description="e.g. [\"events:reviews\", \"members:pii\"]; omitted: the role's defaults.")
 
 
 @strawberry.input
 class SetApiKeyScopesInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The API key's global ID.")
     scopes: list[str] = strawberry.field(description="The complete new set (replaces the old one).")
 
 
 @strawberry.type
 class CreateApiKeyPayload:
-    api_key: ApiKey | None
+    api_key: ApiKey | None = strawberry.field(description="The new key; null when `errors` is not empty.")
     secret: str | None = strawberry.field(description="Shown once; only its hash is stored.")
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="Why no key was created; empty on success.")
 
 
 @strawberry.type
 class ApiKeyPayload:
-    api_key: ApiKey | None
-    errors: list[UserError]
+    api_key: ApiKey | None = strawberry.field(description="The key as saved; null when `errors` is not empty.")
+    errors: list[UserError] = strawberry.field(description="Why nothing changed (e.g. API_KEY_NOT_FOUND); "
+                                                           "empty on success.")

@@ -17,8 +17,8 @@ from schema.tiers import Tier
 
 @strawberry.type(description="A sum of money in whole minor units. Float, because totals pass GraphQL's 32-bit Int.")
 class MoneyTotal:
-    amount: float
-    currency: str
+    amount: float = strawberry.field(description="Whole minor units of `currency` (e.g. cents, won).")
+    currency: str = strawberry.field(description="The period's ISO 4217 code, e.g. KRW.")
 
 
 @strawberry.type
@@ -54,8 +54,8 @@ class PointInsights:
 
 @strawberry.type
 class RewardCount:
-    reward: Reward
-    count: int
+    reward: Reward = strawberry.field(description="The reward redeemed.")
+    count: int = strawberry.field(description="Its redemptions in the period, less cancelled ones.")
 
 
 @strawberry.type
@@ -69,7 +69,7 @@ class RedemptionInsights:
 
 @strawberry.type
 class TierInsights:
-    tier: Tier
+    tier: Tier = strawberry.field(description="The tier these figures are about.")
     members: int = strawberry.field(description="Members in the tier at the end of the period.")
     upgrades: int = strawberry.field(description="Moves up into this tier in the period.")
     downgrades: int = strawberry.field(description="Moves down out of this tier in the period.")
@@ -78,8 +78,10 @@ class TierInsights:
 @strawberry.type
 class ReviewInsights:
     published: int = strawberry.field(description="Reviews published in the period (and still published).")
-    average_rating: float | None
-    with_media_share: float | None
+    average_rating: float | None = strawberry.field(
+        description="Mean rating (1–5) of the reviews published in the period; null without any.")
+    with_media_share: float | None = strawberry.field(
+        description="Share (0–1) of the reviews published in the period that carry photos or videos; null without any.")
     reply_median_hours: float | None = strawberry.field(
         description="Median hours from receiving a review to replying, for replies made in the period.")
     negative_replied_within_sla_share: float | None = strawberry.field(
@@ -111,12 +113,12 @@ class SeriesPoint:
 class ProgramInsights:
     period: strawberry.Private[insights.Period]
 
-    @strawberry.field
+    @strawberry.field(description="Member counts: total, active and new.")
     async def members(self) -> MemberInsights:
         k = await insights.members(self.period)
         return MemberInsights(total=k.total, active=k.active, new_in_period=k.new_in_period)
 
-    @strawberry.field
+    @strawberry.field(description="Orders in the period's currency: count, revenue, value and repeat rates.")
     async def orders(self) -> OrderInsights:
         k = await insights.orders(self.period)
         cur = self.period.currency
@@ -127,7 +129,7 @@ class ProgramInsights:
             repeat_purchase_rate=k.repeat_purchase_rate, purchase_frequency=k.purchase_frequency,
             member_share_of_revenue=k.member_share_of_revenue, guest_orders=k.guest_orders)
 
-    @strawberry.field
+    @strawberry.field(description="Points issued, redeemed, expired and outstanding, and their liability.")
     async def points(self) -> PointInsights:
         k = await insights.points(self.period)
         return PointInsights(
@@ -135,19 +137,19 @@ class ProgramInsights:
             liability=MoneyTotal(amount=k.liability, currency=self.period.currency),
             breakage_rate=k.breakage_rate, earn_burn_ratio=k.earn_burn_ratio)
 
-    @strawberry.field
+    @strawberry.field(description="Reward redemptions: count, rate, time to first one and the top rewards.")
     async def redemptions(self) -> RedemptionInsights:
         k = await insights.redemptions(self.period)
         return RedemptionInsights(
             count=k.count, rate=k.rate, median_days_to_first_redemption=k.median_days_to_first_redemption,
             top_rewards=[RewardCount(reward=Reward.from_model(r), count=n) for r, n in k.top_rewards])
 
-    @strawberry.field
+    @strawberry.field(description="One entry per tier, lowest rank first: members held and moves in and out.")
     async def tiers(self) -> list[TierInsights]:
         return [TierInsights(tier=Tier.from_model(k.tier), members=k.members, upgrades=k.upgrades,
                              downgrades=k.downgrades) for k in await insights.tiers(self.period)]
 
-    @strawberry.field
+    @strawberry.field(description="Reviews published, their ratings and how fast they were answered.")
     async def reviews(self) -> ReviewInsights:
         k = await insights.reviews(self.period)
         return ReviewInsights(

@@ -39,11 +39,13 @@ class MessageStatus(Enum):
 
 @strawberry.type
 class MessagePolicy:
-    type: MessageType
-    enabled: bool
-    channels: list[MessageChannel]
+    type: MessageType = strawberry.field(description="The message type this policy governs.")
+    enabled: bool = strawberry.field(description="False: none planned, and scheduled ones are cancelled at send time.")
+    channels: list[MessageChannel] = strawberry.field(
+        description="Channels it goes out on, one message per channel; at least one.")
     delay_hours: int = strawberry.field(description="REVIEW_REQUEST: after fulfilment; REVIEW_REMINDER: after the request.")
-    consent_purpose: ConsentPurpose
+    consent_purpose: ConsentPurpose = strawberry.field(
+        description="The consent the member must have given; without it the message is SUPPRESSED.")
     cap_exempt: bool = strawberry.field(description="Not counted in, nor stopped by, the 5-per-30-days cap.")
 
     @classmethod
@@ -55,17 +57,20 @@ class MessagePolicy:
 
 @strawberry.type
 class Message:
-    id: strawberry.ID
-    type: MessageType
-    channel: MessageChannel
-    status: MessageStatus
+    id: strawberry.ID = strawberry.field(description="The message's global ID.")
+    type: MessageType = strawberry.field(description="What kind of message it is.")
+    channel: MessageChannel = strawberry.field(
+        description="EMAIL: sent by Patron; WEBHOOK: handed to the brand's provider as a message.due event.")
+    status: MessageStatus = strawberry.field(
+        description="SCHEDULED until its time, then SENT, SUPPRESSED, FAILED (after 3 e-mail attempts) or CANCELLED.")
     reason: str | None = strawberry.field(description="Why: no consent, capped, quiet hours moved it, already "
                                                       "reviewed, consent withdrawn, where it was handed over …")
-    scheduled_for: dt.datetime
-    sent_at: dt.datetime | None
-    order_external_id: str | None
+    scheduled_for: dt.datetime = strawberry.field(
+        description="When it is (or was) due, UTC; moved out of quiet hours (21:00–08:00 local) without NIGHT_MESSAGES.")
+    sent_at: dt.datetime | None = strawberry.field(description="When it was sent or handed over, UTC; null until SENT.")
+    order_external_id: str | None = strawberry.field(description="The order it is about; null when none.")
     products: list[str] = strawberry.field(description="externalIds of the products the message is about.")
-    member: MemberRef
+    member: MemberRef = strawberry.field(description="The recipient.")
 
     @classmethod
     def from_model(cls, m: MessageModel, member: object) -> Message:
@@ -77,22 +82,26 @@ class Message:
 
 @strawberry.type
 class MessagePreview:
-    subject: str
-    text: str
-    html: str
+    subject: str = strawberry.field(description="The subject line, in the member's locale (ko or en), on one line.")
+    text: str = strawberry.field(description="The plain-text body.")
+    html: str = strawberry.field(description="The HTML body (template values escaped).")
 
 
 @strawberry.input
 class UpdateMessagePolicyInput:
-    type: MessageType
-    enabled: bool | None = None
-    channels: list[MessageChannel] | None = None
-    delay_hours: int | None = None
-    consent_purpose: ConsentPurpose | None = None
-    cap_exempt: bool | None = None
+    type: MessageType = strawberry.field(description="The message type whose policy to change.")
+    enabled: bool | None = strawberry.field(default=None, description="Null or omitted: unchanged.")
+    channels: list[MessageChannel] | None = strawberry.field(
+        default=None, description="One or more channels, each once. Null or omitted: unchanged.")
+    delay_hours: int | None = strawberry.field(
+        default=None, description="0 to 8760 (a year). Null or omitted: unchanged.")
+    consent_purpose: ConsentPurpose | None = strawberry.field(
+        default=None, description="A message purpose (not NIGHT_MESSAGES nor PERSONALIZATION). "
+                                  "Null or omitted: unchanged.")
+    cap_exempt: bool | None = strawberry.field(default=None, description="Null or omitted: unchanged.")
 
 
 @strawberry.type
 class MessagePolicyPayload:
-    policy: MessagePolicy | None
-    errors: list[UserError]
+    policy: MessagePolicy | None = strawberry.field(description="The policy as saved; null when `errors` is not empty.")
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")

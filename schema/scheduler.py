@@ -19,16 +19,19 @@ def _iso(value: datetime | None) -> str | None:
 
 @strawberry.type(description="A periodic job. It runs once per period across every worker process.")
 class Job:
-    name: str
+    name: str = strawberry.field(description='The job\'s name, e.g. "release_pending_points".')
     schedule: str = strawberry.field(description='Its period, e.g. "every 30 s", "every 1 h".')
-    period_seconds: int
-    last_run_at: str | None
-    last_duration_ms: int | None
+    period_seconds: int = strawberry.field(description="Its period in seconds.")
+    last_run_at: str | None = strawberry.field(
+        description="When its last finished run started, UTC ISO 8601; null until one has finished.")
+    last_duration_ms: int | None = strawberry.field(
+        description="How long the last run took, in milliseconds; null until one has finished.")
     last_result: int | None = strawberry.field(description="Items the last run processed.")
-    last_error: str | None
+    last_error: str | None = strawberry.field(
+        description="The last run's error, up to 1000 characters; null when it succeeded.")
     running: bool = strawberry.field(description="A worker holds a live lease on it now.")
     running_on: str | None = strawberry.field(description="The worker holding the lease.")
-    next_run_at: str
+    next_run_at: str = strawberry.field(description="When it is due next, UTC ISO 8601.")
 
     @classmethod
     def from_model(cls, s: JobState) -> Job:
@@ -43,14 +46,16 @@ class Job:
 
 @strawberry.type(description="One run of a periodic job. FENCED: its lease was taken over, outcome discarded.")
 class JobRun(Node):
-    name: str
-    worker: str
-    status: str
-    started_at: str
-    finished_at: str | None
-    duration_ms: int | None
-    result: int | None
-    error: str | None
+    name: str = strawberry.field(description="The job it was a run of.")
+    worker: str = strawberry.field(description='The worker process that ran it ("host:pid:random").')
+    status: str = strawberry.field(
+        description="RUNNING, OK, FAILED, FENCED, or HELPED (this worker drained chunks of another worker's run).")
+    started_at: str = strawberry.field(description="When it started, UTC ISO 8601.")
+    finished_at: str | None = strawberry.field(description="When it ended, UTC ISO 8601; null while RUNNING.")
+    duration_ms: int | None = strawberry.field(description="How long it took, in milliseconds; null while RUNNING.")
+    result: int | None = strawberry.field(description="Items it processed; null while RUNNING or when the job "
+                                                      "reports no count.")
+    error: str | None = strawberry.field(description="Its error, up to 1000 characters; null when it did not fail.")
 
     @classmethod
     def from_model(cls, r: JobRunModel) -> JobRun:
