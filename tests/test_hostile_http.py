@@ -453,9 +453,9 @@ async def test_graphiql_page_loads_every_asset_from_patron(client):
 
 async def test_graphiql_page_prefills_the_authorization_header(client):
     page = (await client.get("/graphql", headers={"accept": "text/html"})).text
-    assert f"const PATRON_DEFAULT_HEADERS = {json.dumps(graphiql.DEFAULT_HEADERS)};" in page
+    assert f"const patronDefaultHeaders = {json.dumps(graphiql.DEFAULT_HEADERS)};" in page
     assert json.loads(graphiql.DEFAULT_HEADERS) == {"Authorization": "Bearer "}
-    assert "fetcher: patronFetcher,\n          defaultHeaders: PATRON_DEFAULT_HEADERS," in page
+    assert "fetcher: patronFetcher,\n          defaultHeaders: patronDefaultHeaders," in page
 
 
 def test_graphiql_refuses_a_changed_strawberry_template():

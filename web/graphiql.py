@@ -33,7 +33,7 @@ ASSETS = {
 # fetch the schema again on every render.
 DEFAULT_HEADERS = '{\n  "Authorization": "Bearer "\n}'
 _PATCH_JS = """
-      const PATRON_DEFAULT_HEADERS = %s;
+      const patronDefaultHeaders = %s;
 
       function withoutEmptyBearer(fetcher) {
         return function (params, opts) {
@@ -60,7 +60,7 @@ _PATCH_JS = """
 _EDITS = {
     "      function GraphiQLWithExplorer() {":
         _PATCH_JS % json.dumps(DEFAULT_HEADERS) + "      function GraphiQLWithExplorer() {",
-    "fetcher: fetcher,": "fetcher: patronFetcher,\n          defaultHeaders: PATRON_DEFAULT_HEADERS,",
+    "fetcher: fetcher,": "fetcher: patronFetcher,\n          defaultHeaders: patronDefaultHeaders,",
 }
 
 
