@@ -62,6 +62,21 @@ async def test_fan_out_follows_event_type_patterns(api, admin_token, receiver, d
     assert bad["createWebhookEndpoint"]["errors"][0]["field"] == "eventTypes"
 
 
+async def test_an_over_long_description_is_a_typed_error_and_nothing_is_written(api, admin_token, receiver):
+    long = await api.ok(CREATE, {"i": {"url": receiver.url("/x"), "eventTypes": ["*"], "description": "d" * 501}},
+                        admin_token)
+    assert long["createWebhookEndpoint"]["errors"] == [
+        {"field": "description", "message": "description: at most 500 characters, no NUL", "code": "INVALID"}]
+    assert await WebhookEndpoint.all().count() == 0
+    endpoint_pk, _ = await endpoint(api, admin_token, receiver.url("/x"))
+    update = """mutation($id: ID!, $d: String) { updateWebhookEndpoint(id: $id, input: {description: $d}) {
+      errors { field code } } }"""
+    endpoint_id = (await api.ok("{ webhookEndpoints { id } }", token=admin_token))["webhookEndpoints"][0]["id"]
+    refused = await api.ok(update, {"id": endpoint_id, "d": "d" * 501}, admin_token)
+    assert refused["updateWebhookEndpoint"]["errors"] == [{"field": "description", "code": "INVALID"}]
+    assert (await WebhookEndpoint.get(id=endpoint_pk)).description is None
+
+
 async def _one_delivery(api, admin_token, receiver, path, *replies):
     await endpoint(api, admin_token, receiver.script(path, *replies), ["member.created"])
     await helpers.member("m1")

@@ -61,7 +61,17 @@ def _owned(endpoint: WebhookEndpoint | None, owner_key_id: int | None) -> Webhoo
     return endpoint
 
 
+MAX_DESCRIPTION = 500  # the column's size
+
+
+def _validate_description(description: str | None) -> str | None:
+    if description is not None and (len(description) > MAX_DESCRIPTION or "\x00" in description):
+        raise InvalidInput(f"description: at most {MAX_DESCRIPTION} characters, no NUL", "description")
+    return description
+
+
 async def create_endpoint(url: str, patterns: list[str], description: str | None, owner_key_id: int | None) -> tuple[WebhookEndpoint, str]:
+    description = _validate_description(description)
     await check_url(url)
     patterns = _validate_patterns(patterns, await owner_scopes(owner_key_id))
     secret = signing.new_secret()
@@ -83,7 +93,7 @@ async def update_endpoint(endpoint_id: int, owner_key_id: int | None, values: di
     if "event_types" in values:
         endpoint.event_types = _validate_patterns(values["event_types"], await owner_scopes(endpoint.owner_key_id))
     if "description" in values:
-        endpoint.description = values["description"]
+        endpoint.description = _validate_description(values["description"])
     if "enabled" in values:
         endpoint.enabled = values["enabled"]
         if endpoint.enabled:
