@@ -39,6 +39,7 @@ MODEL_MODULES = [
     "domain.recommendations.models",
     "domain.scheduler.models",
     "domain.messaging.models",
+    "domain.insights.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()

@@ -138,6 +138,8 @@ NO_IDENTIFIERS: dict[str, dict[str, str]] = {
                  "reason": "Patron's own words (rule, where it was handed over)",
                  "consent_purpose": "fixed consent purpose", "order_external_id": "the storefront's order id",
                  "products": "catalog product ids", "dedupe_key": "type, order/message id and channel"},
+    "member_insights": {"currency": "ISO currency code", "rfm_segment": "fixed segment name",
+                        "explanation": "Patron's own words with figures from the orders, no identifier"},
 }
 
 

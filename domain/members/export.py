@@ -29,6 +29,7 @@ from domain.reviews.models import (
     ReviewRevision,
     ReviewVote,
 )
+from domain.insights.models import MemberInsight
 from domain.rewards.models import Redemption
 from domain.rules.models import Activity
 from domain.subscriptions.models import Subscription, SubscriptionChange
@@ -62,6 +63,7 @@ SECTIONS: dict[str, str] = {
     "subscriptions": "subscriptions",
     "subscription_changes": "subscriptions",  # each subscription's history
     "messages": "messages",  # engagement messages planned for the member, with status and reason
+    "member_insights": "insights",  # the figures Patron derived from the member's orders (RFM, churn risk, CLV)
 }
 
 # Tables the derivation reaches that hold nothing about the member, each with the reason.
@@ -253,4 +255,7 @@ async def export_member(member: Member) -> dict[str, Any]:
         "messages": _rows(await Message.filter(member_id=member.id).order_by("id").values(
             "id", "type", "channel", "status", "reason", "consent_purpose", "scheduled_for", "sent_at",
             "order_external_id", "products", "attempts", "created_at")),
+        "insights": _rows(await MemberInsight.filter(member_id=member.id).values(
+            "recency_days", "frequency", "monetary", "currency", "r_score", "f_score", "m_score", "rfm_segment",
+            "churn_risk", "expected_purchases_90d", "clv_12m", "explanation", "computed_at")),
     }
