@@ -42,6 +42,8 @@ from domain import changes, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
 from domain.demo import seed
 from domain.demo_scale import RefusedError, generate
+from domain.imports import cli as import_cli
+from domain.imports import runner as import_runner
 from domain.jobs import JobRunner
 from domain.observability import context as log_context
 from domain.observability import logs
@@ -213,18 +215,18 @@ class GraphQLEndpoint:
             await error_response(431, message)(scope, receive, send)
             return
         content_type = headers.get("content-type", "")
-        limit = body_limit(content_type)
         length = headers.get("content-length")
         if length is not None and not length.isdigit():
             await error_response(400, "Content-Length must be a number")(scope, receive, send)
-            return
-        if length is not None and int(length) > limit:
-            await error_response(413, f"Request body larger than {limit} bytes")(scope, receive, send)
             return
         try:
             viewer = await authenticate(authorization)
         except AuthError as exc:
             await error_response(401, str(exc), "UNAUTHENTICATED")(scope, receive, send)
+            return
+        limit = body_limit(content_type, viewer.role == "admin")
+        if length is not None and int(length) > limit:
+            await error_response(413, f"Request body larger than {limit} bytes")(scope, receive, send)
             return
         gateway = from_gateway(headers.get(GATEWAY_HEADER), get_settings().federation_gateway_secret)
         if gateway is None:
@@ -332,6 +334,7 @@ def create_app(manage_db: bool = True) -> Starlette:
             if secret:
                 print(f"\n  Generated admin API key (shown once, store it now):\n    {secret}\n", flush=True)
             if run_jobs_in_process():
+                import_runner.enable_background()
                 jobs_task = asyncio.gather(JobRunner().run_forever(stop), Deliverer("api").run_forever(stop))
         try:
             yield
@@ -375,6 +378,7 @@ async def _worker() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    import_runner.enable_background()
     log.info("worker started")
     try:
         # Both loops finish the item in hand, then stop; unfinished deliveries keep their
@@ -412,6 +416,20 @@ async def _generate_demo(args: argparse.Namespace) -> int:
         await db.close_orm()
 
 
+async def _import(args: argparse.Namespace) -> int:
+    subscribers.wire()
+    if get_settings().database_url.startswith("sqlite"):
+        await db.migrate()  # the embedded default, as `serve`
+    await db.init_orm()
+    try:
+        kind, path = args.import_args
+        return await import_cli.run(kind.lower(), path, args.format, dry_run=args.dry_run,
+                                    award_points=args.award_points, encoding=args.encoding, mapping=args.mapping)
+    finally:
+        await changes.close()
+        await db.close_orm()
+
+
 async def _train() -> None:
     subscribers.wire()
     await db.init_orm()
@@ -434,7 +452,9 @@ def main(argv: list[str] | None = None) -> int | str:
     parser = argparse.ArgumentParser(prog="server.py", description="Patron loyalty and reviews API")
     parser.add_argument("command", nargs="?", default="serve",
                         choices=["serve", "worker", "migrate", "seed", "export-schema", "train-recommender",
-                                 "generate-demo"])
+                                 "generate-demo", "import"])
+    parser.add_argument("import_args", nargs="*", metavar="KIND FILE",
+                        help="import: members|orders|reviews and the file's path")
     parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.port)
     demo = parser.add_argument_group("generate-demo (PostgreSQL only)")
@@ -443,6 +463,12 @@ def main(argv: list[str] | None = None) -> int | str:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--force", action="store_true", help="add the demo data even if members exist")
     demo.add_argument("--database-url", default=None, help="default: DATABASE_URL")
+    imp = parser.add_argument_group("import KIND FILE (see README, Moving to Patron)")
+    imp.add_argument("--format", default="patron", help="patron (CSV), jsonl or okendo")
+    imp.add_argument("--dry-run", action="store_true", help="check every row, write nothing but the job")
+    imp.add_argument("--award-points", action="store_true", help="ORDERS: award points with the rules in force")
+    imp.add_argument("--encoding", default=None, help="utf-8, cp949 or euc-kr (default: detected)")
+    imp.add_argument("--mapping", default=None, help='JSON {"file column": "field"}')
     args = parser.parse_args(argv)
     logs.configure(settings.log_format)
     if args.command == "migrate":
@@ -454,6 +480,10 @@ def main(argv: list[str] | None = None) -> int | str:
         asyncio.run(_seed())
     elif args.command == "generate-demo":
         return asyncio.run(_generate_demo(args))
+    elif args.command == "import":
+        if len(args.import_args) != 2:
+            parser.error("import takes KIND FILE, e.g. import reviews reviews.csv --format okendo")
+        return asyncio.run(_import(args))
     elif args.command == "train-recommender":
         asyncio.run(_train())
     elif args.command == "export-schema":

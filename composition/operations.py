@@ -8,6 +8,7 @@ import resolvers.auth
 import resolvers.catalog
 import resolvers.events
 import resolvers.federation
+import resolvers.imports
 import resolvers.insights
 import resolvers.ledger
 import resolvers.members
@@ -27,6 +28,7 @@ from schema.catalog import Product, ProductsPayload
 from schema.common import JSON
 from schema.events import Event
 from schema.federation import FederationService
+from schema.imports import ImportJob, ImportJobPayload
 from schema.insights import ProgramInsights
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
 from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
@@ -120,6 +122,12 @@ class Query:
                                        description="The periodic jobs, their schedule and last run.")
     job_runs: Connection[JobRun] = strawberry.field(resolver=resolvers.scheduler.job_runs, permission_classes=[IsAdmin],
                                                     description="Runs of the periodic jobs, newest first.")
+    import_job: ImportJob | None = strawberry.field(
+        resolver=resolvers.imports.import_job, permission_classes=[IsAdmin],
+        description="One import job with its counters and refused rows; null when no job has that id.")
+    import_jobs: Connection[ImportJob] = strawberry.field(
+        resolver=resolvers.imports.import_jobs, permission_classes=[IsAdmin],
+        description="Import jobs, newest first.")
     api_keys: list[ApiKey] = strawberry.field(
         resolver=resolvers.auth.api_keys, permission_classes=[IsAdmin],
         description="Every API key, revoked ones included, in creation order (admin); secrets are "
@@ -188,6 +196,13 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    start_import: ImportJobPayload = strawberry.mutation(
+        resolver=resolvers.imports.start_import, permission_classes=[IsAdmin],
+        description="Upload a file of members, orders or reviews (GraphQL multipart request) and queue its "
+                    "import; a worker runs it in batches. Follow it with importJob or importProgress.")
+    cancel_import: ImportJobPayload = strawberry.mutation(
+        resolver=resolvers.imports.cancel_import, permission_classes=[IsAdmin],
+        description="Stop a queued or running import before its next batch; committed batches stay.")
     upsert_member: UpsertMemberPayload = strawberry.mutation(
         resolver=resolvers.members.upsert_member, permission_classes=[AdminOrStorefront],
         description="Create or update a member by externalId; only the fields given change.")

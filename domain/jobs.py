@@ -21,6 +21,7 @@ from prometheus_client import Counter, Histogram
 
 from domain import clock
 from domain.db import write_transaction
+from domain.imports import runner as imports
 from domain.ledger import jobs as ledger_jobs
 from domain.ledger.service import lock_member
 from domain.members import birthdays
@@ -118,6 +119,7 @@ JOBS = [
     ("subscription_pauses", subscription_jobs.end_pauses, 0),
     ("membership_ends", subscription_jobs.end_memberships, 0),
     ("send_messages", messaging.send_due, 0),
+    ("import_jobs", imports.tick, 0),
     (training.TRAINING_JOB, _train, 3600),
     ("webhook_log_retention", webhook_retention.blank_old_excerpts, 3600),
     ("prune_job_runs", prune_job_runs, 86400),

@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     # Media uploads.
     media_dir: str = _env("PATRON_MEDIA_DIR", "data/media")
     media_base_url: str = _env("PATRON_MEDIA_BASE_URL", "/media")
+    # Bulk imports (domain/imports/): uploaded files are kept under import_dir until their job
+    # ends; an upload over import_max_mb megabytes is refused while it streams in. Rows are
+    # written import_batch_rows at a time, one transaction per batch. Media by URL in a review
+    # import is refused unless import_fetch_media is on.
+    import_dir: str = _env("PATRON_IMPORT_DIR", "data/imports")
+    import_max_mb: Positive = _env("PATRON_IMPORT_MAX_MB", 2000)
+    import_batch_rows: Positive = _env("PATRON_IMPORT_BATCH_ROWS", 500, le=10_000)
+    import_fetch_media: bool = _env("PATRON_IMPORT_FETCH_MEDIA", False)
     photo_max_bytes: Positive = _env("PATRON_PHOTO_MAX_BYTES", 10 * 1024 * 1024)
     video_max_bytes: Positive = _env("PATRON_VIDEO_MAX_BYTES", 200 * 1024 * 1024)
     photo_max_pixels: Positive = _env("PATRON_PHOTO_MAX_PIXELS", 40_000_000)

@@ -6,7 +6,7 @@ reusing that field's permission class (schema/permissions.py) or filter:
 - owned by a member (Member, Order, LedgerEntry, MemberSubscription: `member(externalId)` and its
   lists; Redemption: that, plus `rewardCode` for storefronts): another caller gets null and
   FORBIDDEN (UNAUTHENTICATED when anonymous) at that position, never the data;
-- admin only (Event, ApiKey, JobRun): the root field's IsAdmin; webhooks: AdminOrPartner, and a
+- admin only (Event, ApiKey, JobRun, ImportJob): the root field's IsAdmin; webhooks: AdminOrPartner, and a
   partner sees only its own endpoints and their deliveries (another's is null, as in
   `webhookEndpoints`);
 - public lists (Product, Tier; EarningRule, Reward and SubscriptionPlan while active; published
@@ -45,6 +45,7 @@ from domain.reviews.models import ReviewMedia as MediaModel
 from domain.rewards.models import Redemption as RedemptionModel
 from domain.rewards.models import Reward as RewardModel
 from domain.rules.models import EarningRule as RuleModel
+from domain.imports.models import ImportJob as ImportJobModel
 from domain.scheduler.models import JobRun as JobRunModel
 from domain.subscriptions.models import Subscription as SubscriptionModel
 from domain.subscriptions.models import SubscriptionPlan as PlanModel
@@ -63,6 +64,7 @@ from schema.orders import Order
 from schema.permissions import AdminOrPartner, AdminOrSelf, AdminStorefrontOrSelf, IsAdmin
 from schema.rewards import Redemption, Reward
 from schema.rules import EarningRule
+from schema.imports import ImportJob
 from schema.scheduler import JobRun
 from schema.subscriptions import MemberSubscription, SubscriptionPlan
 from schema.tiers import Tier
@@ -194,6 +196,8 @@ KINDS: dict[str, NodeKind] = {
     "ApiKey": NodeKind(lambda ks: ApiKeyModel.filter(id__in=ks), lambda info, k: ApiKey.from_model(k), guard=IsAdmin),
     "JobRun": NodeKind(lambda ks: JobRunModel.filter(id__in=ks), lambda info, r: JobRun.from_model(r),
                        guard=IsAdmin, max_pk=BIGINT_MAX),
+    "ImportJob": NodeKind(lambda ks: ImportJobModel.filter(id__in=ks), lambda info, j: ImportJob.from_model(j),
+                          guard=IsAdmin),
 }
 
 

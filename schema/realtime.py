@@ -14,9 +14,12 @@ from strawberry.types import Info
 
 from domain.auth.service import credential_problem
 from domain.events.types import matches
+from domain.imports.models import ImportJob as ImportJobModel
+from domain.imports.service import TERMINAL
 from domain.members.models import Member
 from domain.realtime.bus import bus
-from schema.common import JSON, global_id, legacy_int_id
+from schema.common import JSON, global_id, legacy_int_id, parse_id
+from schema.imports import ImportProgress
 from schema.errors import bad_input, forbidden, unauthenticated
 
 log = logging.getLogger("patron.realtime")
@@ -122,6 +125,17 @@ class Subscription:
             async for item in stream:
                 yield item
 
+    @strawberry.subscription(description="An import job's progress (admin): at once, then at least once a second "
+                                         "while it runs, then its final state; the stream ends with the job.")
+    async def import_progress(self, info: Info, id: strawberry.ID) -> AsyncGenerator[ImportProgress, None]:
+        viewer = info.context.viewer
+        if viewer.role != "admin":
+            raise unauthenticated() if viewer.role == "anonymous" else forbidden()
+        job_id = parse_id(id, "ImportJob")
+        async with aclosing(while_authorized(info, _import_progress(job_id))) as stream:
+            async for item in stream:
+                yield item
+
     @strawberry.subscription(description="Every event of the given types (admin; wildcards allowed).")
     async def events(self, info: Info, types: list[str]) -> AsyncGenerator[EventMessage, None]:
         viewer = info.context.viewer
@@ -171,3 +185,25 @@ async def _events(types: list[str]) -> AsyncGenerator[EventMessage, None]:
             if matches(types, msg["type"]):
                 yield EventMessage(id=global_id("Event", msg["id"]), event_id=msg["id"], type=msg["type"],
                                    created_at=msg["createdAt"], data=msg["data"])
+
+
+PROGRESS_INTERVAL = 0.5  # seconds between looks at a running import job
+PROGRESS_EVERY = 1.0  # a running job's progress is sent at least this often, changed or not
+
+
+async def _import_progress(job_id: int) -> AsyncGenerator[ImportProgress, None]:
+    """Read from the job row (any worker process may be running it): sent when it changes (at
+    most every half second) and at least once a second; ends once the job has ended."""
+    loop = asyncio.get_running_loop()
+    last_state, last_sent = None, 0.0
+    while True:
+        job = await ImportJobModel.get_or_none(id=job_id)
+        if job is None:
+            return
+        state = (job.status, job.processed, job.total, job.succeeded, job.skipped, job.failed)
+        if state != last_state or loop.time() - last_sent >= PROGRESS_EVERY:
+            yield ImportProgress.from_model(job)
+            last_state, last_sent = state, loop.time()
+        if job.status in TERMINAL:
+            return
+        await asyncio.sleep(PROGRESS_INTERVAL)

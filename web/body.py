@@ -20,11 +20,14 @@ def is_multipart(content_type: str) -> bool:
     return content_type.lower().lstrip().startswith("multipart/form-data")
 
 
-def body_limit(content_type: str) -> int:
-    """PATRON_MAX_BODY_BYTES; a multipart upload may add one video and one photo."""
+def body_limit(content_type: str, admin: bool = False) -> int:
+    """PATRON_MAX_BODY_BYTES; a multipart upload may add one video and one photo, and an
+    admin's (startImport) an import file of up to PATRON_IMPORT_MAX_MB instead."""
     s = get_settings()
     if is_multipart(content_type):
-        return s.max_body_bytes + s.video_max_bytes + s.photo_max_bytes
+        media = s.video_max_bytes + s.photo_max_bytes
+        imports = s.import_max_mb * 1024 * 1024 if admin else 0
+        return s.max_body_bytes + max(media, imports)
     return s.max_body_bytes
 
 

@@ -37,7 +37,7 @@ async def get_member(external_id: str, field: str = "memberExternalId") -> Membe
     return member
 
 
-def _validate_profile(external_id: str, values: dict[str, Any]) -> None:
+def validate_profile(external_id: str, values: dict[str, Any]) -> None:
     if not external_id.strip() or len(external_id) > 255:
         raise InvalidInput("externalId must be 1 to 255 characters", "externalId")
     email = values.get("email")
@@ -67,7 +67,7 @@ def zone_names() -> frozenset[str]:
 
 async def upsert_member(external_id: str, values: dict[str, Any]) -> tuple[Member, bool]:
     """Create or update by externalId. Only fields given (not None) are changed."""
-    _validate_profile(external_id, values)
+    validate_profile(external_id, values)
     given = {k: v for k, v in values.items() if k in PROFILE_FIELDS and v is not None}
     referrer = None
     if values.get("referred_by"):

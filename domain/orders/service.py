@@ -46,7 +46,7 @@ class OrderResult:
     notices: list[RenewalNotice] = field(default_factory=list)  # why a named subscription did not renew
 
 
-def _validate_order(external_id: str, currency: str, channel: str, lines: list[LineInput]) -> None:
+def validate_order(external_id: str, currency: str, channel: str, lines: list[LineInput]) -> None:
     # NUL is refused alike on every database (PostgreSQL cannot store it, SQLite would).
     texts = [("externalId", external_id), ("channel", channel)] + [
         (f"lines.{i}.{name}", value) for i, ln in enumerate(lines[:MAX_LINES])
@@ -92,7 +92,7 @@ async def record_order(
     lines: list[LineInput],
     subscription_id: int | None = None,
 ) -> OrderResult:
-    _validate_order(external_id, currency, channel, lines)
+    validate_order(external_id, currency, channel, lines)
     if member_external_id is None and subscription_id is not None:
         raise InvalidInput("A guest order cannot renew a subscription: give memberExternalId", "subscriptionId")
     placed_at = clock.as_utc(placed_at, "placedAt")

@@ -58,7 +58,7 @@ def display_name(name: str | None) -> str:
     return word if word.isascii() else word[0] + "*" * max(1, len(word) - 1)
 
 
-def _clean_text(rating: Any, title: str | None, body: str | None) -> tuple[str | None, str]:
+def clean_text(rating: Any, title: str | None, body: str | None) -> tuple[str | None, str]:
     """Checked (title, body). A rating without words is a normal review (rating-only): a blank
     title becomes None and a blank body "", and both still count in the summary."""
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
@@ -241,7 +241,7 @@ async def submit_review(
 ) -> Review:
     """`requested`: submitted through a review request's signed link (request_token_member),
     which Patron sent for an order of this product, so the purchase is verified."""
-    title, body = _clean_text(rating, title, body)
+    title, body = clean_text(rating, title, body)
     attrs = _validate_attributes(attributes)
     product = await get_product(product_external_id)
     member_row = await get_member(member_external_id)
@@ -309,7 +309,7 @@ async def edit_review(
     new_rating = review.rating if rating is None else rating
     new_title = review.title if title is None else title
     new_body = review.body if body is None else body
-    new_title, new_body = _clean_text(new_rating, new_title, new_body)
+    new_title, new_body = clean_text(new_rating, new_title, new_body)
     attrs = _validate_attributes(attributes) if attributes is not None else review.attributes
     async with write_transaction():
         await lock_member(review.member_id)
@@ -552,7 +552,7 @@ async def import_review(external_id: str, product_external_id: str, rating: Any,
     """
     if not external_id or not external_id.strip() or len(external_id) > 200:
         raise InvalidInput("externalId must be 1 to 200 characters", "externalId")
-    title, body = _clean_text(rating, title, body)
+    title, body = clean_text(rating, title, body)
     if not author_name.strip() or len(author_name) > 100:
         raise InvalidInput("authorName must be 1 to 100 characters", "authorName")
     existing = await Review.get_or_none(external_id=external_id)
