@@ -19,6 +19,7 @@ os.environ["PATRON_RECS_TRAIN_SUBPROCESS"] = "0"
 os.environ.setdefault("PATRON_SECRET_KEY", "8nY6m1k1G5s0bqk7a1yJQm2b9XW5x2Ck8nH4Wv2tq9E=")
 os.environ["PATRON_WEBHOOK_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
 os.environ.setdefault("PATRON_MEDIA_DIR", __import__("tempfile").mkdtemp(prefix="patron-media-"))
+os.environ.setdefault("PATRON_IMPORT_DIR", __import__("tempfile").mkdtemp(prefix="patron-imports-"))
 
 from typing import Any  # noqa: E402
 

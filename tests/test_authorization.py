@@ -42,6 +42,7 @@ from composition.operations import Mutation
 from domain import clock
 from domain.auth import service as auth
 from domain.events.models import Event
+from domain.imports import service as import_service
 from domain.ledger.models import LedgerEntry
 from domain.members.models import Consent, Member
 from domain.reviews.models import ReviewMedia
@@ -83,6 +84,10 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "apiKeys":              (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "jobs":                 (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "jobRuns":              (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "importJob":            (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "importJobs":           (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "startImport":          (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "cancelImport":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "apiKeyScopes":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "node":                 (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),  # as `member`
     "nodes":                (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),
@@ -211,6 +216,7 @@ class World:
     plan_id: str
     subscriptions: dict[str, dict[str, str]]  # member -> {"active"|"paused"|"skipped": subscription id}
     member_ids: dict[str, str]  # member external id -> its global ID
+    import_job_id: str = ""  # a queued import job (its file under PATRON_IMPORT_DIR)
 
     def other_review(self, member: str) -> str:
         return self.reviews[MEMBER_B if member == MEMBER_A else MEMBER_A]
@@ -356,7 +362,13 @@ async def world(api, admin_token, storefront_token, partner_token) -> World:
         activity_id=rewarded["ugc"]["activity"]["id"],
         plan_id=plan_id,
         subscriptions=subs,
+        import_job_id=global_id("ImportJob", (await _queued_import()).id),
     )
+
+
+async def _queued_import():
+    path, size = import_service.store_file(io.BytesIO(b"productExternalId,rating\nprod-1,5\n"))
+    return await import_service.start_import("reviews", "patron", path, size, "a.csv", "test")
 
 
 # --- one request per root field ---------------------------------------------------------------
@@ -541,6 +553,14 @@ CALLS: dict[str, Call] = {
     "setFollowUpQuestion": Call(
         'mutation { setFollowUpQuestion(input: {category: "shoes", question: "How is the fit?"}) { errors { code } } }',
         lambda w, t: {}),
+    "importJob": Call("query($j: ID!) { importJob(id: $j) { status total } }", lambda w, t: {"j": w.import_job_id}),
+    "importJobs": Call("query { importJobs(first: 5) { edges { node { status } } } }", lambda w, t: {}),
+    "startImport": Call(
+        """mutation($file: Upload!) { startImport(input: {kind: REVIEWS, format: "patron"}, file: $file) {
+             job { status } errors { code } } }""",
+        lambda w, t: {"file": "not a file"}),
+    "cancelImport": Call("mutation($j: ID!) { cancelImport(id: $j) { job { status } errors { code } } }",
+                         lambda w, t: {"j": w.import_job_id}),
     "importReviews": Call(
         """mutation { importReviews(input: [{externalId: "old-shop-1", productExternalId: "prod-1", rating: 4, body: "Bought it at the old shop.",
              authorName: "Old Shop Customer"}]) { errors { code } } }""",
@@ -702,7 +722,7 @@ async def member_snapshot(pk: int, everything: bool = True) -> dict[str, Any]:
     if everything:
         for name, model in sorted(Tortoise.apps["patron"].items()):
             if "member_id" in model._meta.fields_db_projection and name not in snapshot:
-                snapshot[name] = await model.filter(member_id=pk).order_by("id").values()
+                snapshot[name] = await model.filter(member_id=pk).order_by(model._meta.pk_attr).values()
         snapshot["events"] = await Event.filter(member_id=pk).order_by("id").values()
     return snapshot
 
@@ -775,6 +795,10 @@ async def test_matrix_served(api, world, field, role):
 
         body = await api.upload(call.document, variables | {"media": [None]},
                                 {"media.0": ("a.jpg", media_samples.jpeg(), "image/jpeg")}, world.tokens[role])
+    elif field == "startImport":
+        body = await api.upload(call.document, variables | {"file": None},
+                                {"file": ("a.csv", b"productExternalId,rating\nprod-1,5\n", "text/csv")},
+                                world.tokens[role])
     else:
         body = await api(call.document, variables, world.tokens[role])
 
@@ -1047,12 +1071,14 @@ SUBSCRIPTION_MATRIX: dict[str, tuple[str, str, str, str, str]] = {
     "tierChanged":          (UNAUTH, FORBID, FORBID, OK, FORBID),
     "reviewPublished":      (OK,     OK,     OK,     OK, OK),
     "events":               (UNAUTH, FORBID, FORBID, FORBID, OK),
+    "importProgress":       (UNAUTH, FORBID, FORBID, FORBID, OK),
 }
 SUBSCRIPTIONS = {
     "pointsBalanceChanged": "subscription { pointsBalanceChanged { balance eventType } }",
     "tierChanged": "subscription { tierChanged { toTier } }",
     "reviewPublished": 'subscription { reviewPublished(productExternalId: "prod-2") { rating author } }',
     "events": 'subscription { events(types: ["points.*"]) { type } }',
+    "importProgress": 'subscription($j: ID!) { importProgress(id: $j) { status processed } }',
 }
 # What makes each subscription yield for member A (done as admin), and what A must then receive.
 TRIGGERS = {
@@ -1074,6 +1100,10 @@ TRIGGERS = {
                         {"reviewPublished": {"rating": 4, "author": "Ann L."}}),
     "events": ('mutation { adjustPoints(input: {memberExternalId: "member-b", amount: 5, reason: "b", '
                'idempotencyKey: "ev-b"}) { errors { code } } }', {"events": {"type": "points.adjusted"}}),
+    # The job's state is sent at once: any mutation will do as the trigger.
+    "importProgress": ('mutation { adjustPoints(input: {memberExternalId: "member-b", amount: 5, reason: "b", '
+                       'idempotencyKey: "ip-b"}) { errors { code } } }',
+                       {"importProgress": {"status": "QUEUED", "processed": 0}}),
 }
 
 
@@ -1088,7 +1118,8 @@ async def test_subscription_matrix(api, world, field, role):
     expected = SUBSCRIPTION_MATRIX[field][SUBSCRIPTION_ROLES.index(role)]
     token = world.tokens["member_self" if role == "member" else role]
     viewer = await auth.authenticate(f"Bearer {token}" if token else None)
-    stream = await schema.subscribe(SUBSCRIPTIONS[field], context_value=Context(viewer=viewer))
+    stream = await schema.subscribe(SUBSCRIPTIONS[field], context_value=Context(viewer=viewer),
+                                    variable_values={"j": world.import_job_id})
     first = asyncio.ensure_future(stream.__anext__())
     try:
         if expected != OK:

@@ -96,12 +96,14 @@ REFETCHES = [
     Refetch("ApiKey", "admin", "query { apiKeys { ...F } }", ("apiKeys", 0), "id name role prefix scopes"),
     Refetch("JobRun", "admin", "query { jobRuns(first: 1) { edges { node { ...F } } } }",
             ("jobRuns", "edges", 0, "node"), "id name worker status startedAt"),
+    Refetch("ImportJob", "admin", "query { importJobs(first: 1) { edges { node { ...F } } } }",
+            ("importJobs", "edges", 0, "node"), "id kind format status total processed"),
 ]
 
 
 def test_every_node_type_has_a_refetch_case():
     node_types = {r.type_name for r in REFETCHES}
-    assert len(node_types) == len(REFETCHES) == len(KINDS) == 19
+    assert len(node_types) == len(REFETCHES) == len(KINDS) == 20
 
 
 def _pk(global_id_value: str) -> int:

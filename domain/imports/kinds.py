@@ -242,16 +242,17 @@ async def write_reviews(items: list[ReviewRow], outcome: Outcome, dry_run: bool,
     for r in rows:
         if r.status == "published":
             per_product[r.product_id].append(r.rating)
-    for product_id in sorted(per_product):  # one locked update per product, in id order
-        ratings = per_product[product_id]
-        product = await Product.select_for_update().get(id=product_id)
-        histogram = list(product.rating_histogram)
-        for rating in ratings:
-            histogram[rating - 1] += 1
-        product.review_count += len(ratings)
-        product.rating_sum += sum(ratings)
-        product.rating_histogram = histogram
-        await product.save(update_fields=["review_count", "rating_sum", "rating_histogram"])
+    if per_product:  # the summaries: one locked read and one bulk update per batch
+        changed = await Product.filter(id__in=sorted(per_product)).order_by("id").select_for_update()
+        for product in changed:
+            ratings = per_product[product.id]
+            histogram = list(product.rating_histogram)
+            for rating in ratings:
+                histogram[rating - 1] += 1
+            product.review_count += len(ratings)
+            product.rating_sum += sum(ratings)
+            product.rating_histogram = histogram
+        await Product.bulk_update(changed, fields=["review_count", "rating_sum", "rating_histogram"])
 
 
 # --- orders ---------------------------------------------------------------------------------
