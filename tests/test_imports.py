@@ -12,7 +12,9 @@ import pytest
 from domain import clock
 from domain.catalog.service import note_ordered_products
 from domain.events.models import Event
-from domain.imports import cli, kinds, runner
+from composition.api import schema
+from domain.auth import service as auth
+from domain.imports import cli, formats, kinds, runner, service
 from domain.imports.models import ImportJob, ImportProblem
 from domain.ledger.models import Award
 from domain.members.models import Consent, ConsentChange, Member
@@ -20,7 +22,10 @@ from domain.orders.models import Order, OrderLine
 from domain.reviews.models import ModerationDecision, Review, ReviewRevision
 from domain.rules.service import save_rule
 from domain.settings import reload_settings
+from schema import realtime
 from schema.common import global_id
+from schema.context import Context
+from tests.conftest import Api
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -311,8 +316,6 @@ async def test_cancel_and_refusals(api, admin_token, import_dir):
 
 async def test_files_over_the_limit_are_refused(api, admin_token, import_dir, app_with):
     client = await app_with(PATRON_IMPORT_MAX_MB="1")
-    from tests.conftest import Api
-
     small = Api(client)
     body = await small.upload(START, {"file": None, "input": {"kind": "REVIEWS", "format": "patron"}},
                               {"file": ("big.csv", b"a" * (1024 * 1024 + 1), "text/csv")}, admin_token)
@@ -357,9 +360,6 @@ async def test_cli_runs_the_same_job(admin_token, tmp_path, api):
 
 
 async def test_progress_subscription_reports_while_running(admin_token, monkeypatch):
-    from composition.api import schema
-    from domain.auth import service as auth
-    from schema.context import Context
 
     await products("p1")
     monkeypatch.setenv("PATRON_IMPORT_BATCH_ROWS", "2")
@@ -377,17 +377,11 @@ async def test_progress_subscription_reports_while_running(admin_token, monkeypa
 
 
 async def _queued(data: bytes) -> ImportJob:
-    from domain.imports import service
-
     path, size = service.store_file(io.BytesIO(data))
     return await service.start_import("reviews", "patron", path, size, "x.csv", "test")
 
 
 async def test_progress_is_sent_at_least_once_a_second(admin_token, monkeypatch):
-    from composition.api import schema
-    from domain.auth import service as auth
-    from schema import realtime
-    from schema.context import Context
 
     monkeypatch.setattr(realtime, "PROGRESS_INTERVAL", 0.01)
     monkeypatch.setattr(realtime, "PROGRESS_EVERY", 0.02)
@@ -404,8 +398,6 @@ async def test_progress_is_sent_at_least_once_a_second(admin_token, monkeypatch)
 
 def test_readers_stream_without_loading_the_file(tmp_path):
     # A 20,000-row file is read record by record: the reader holds one row at a time.
-    from domain.imports import formats
-
     path = tmp_path / "big.csv"
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("externalId,productExternalId,rating\n")
