@@ -10,12 +10,15 @@ from domain.imports import runner, service
 from domain.errors import DomainError
 from resolvers.common import attempt, lookup, user_error
 from schema.common import parse_id
+from schema.errors import bad_input
 from schema.imports import ImportJob, ImportJobPayload, StartImportInput, job_or_none
 from schema.pagination import Connection, paginate
 
 
 
 async def start_import(info: Info, input: StartImportInput, file: Upload) -> ImportJobPayload:
+    if not hasattr(getattr(file, "file", None), "read"):
+        raise bad_input("file must be a file sent as a GraphQL multipart request")
     try:  # answered before the file is copied
         service.check_options(input.kind.value, input.format, input.encoding, input.mapping)
     except DomainError as exc:

@@ -303,6 +303,9 @@ async def test_cancel_and_refusals(api, admin_token, import_dir):
     assert bad["job"] is None and bad["errors"][0]["field"] == "awardPoints"
     assert await ImportJob.all().count() == 1 and list(import_dir.iterdir()) == []
 
+    not_a_file = await api(START, {"file": "text", "input": {"kind": "REVIEWS", "format": "patron"}}, admin_token)
+    assert not_a_file["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert not_a_file["errors"][0]["message"] == "file must be a file sent as a GraphQL multipart request"
     jobs = await api.ok("query { importJobs(first: 5) { edges { node { id kind status processed total } } } }",
                         token=admin_token)
     assert jobs["importJobs"]["edges"] == [{"node": {"id": started["job"]["id"], "kind": "REVIEWS",
