@@ -16,6 +16,7 @@ from domain.events.service import record_event
 from domain.feedback.models import SurveyResponse
 from domain.ledger.service import lock_member
 from domain.members.models import Member
+from domain.members.service import get_member
 from domain.messaging.models import Message
 from domain.messaging.render import survey_claims
 from domain.orders.models import Order
@@ -63,7 +64,7 @@ async def _by_token(token: str) -> tuple[Member, str]:
 
 
 async def _by_member(member_external_id: str, survey_id: int | None, order_external_id: str | None) -> tuple[Member, str]:
-    member = await Member.get(external_id=member_external_id)
+    member = await get_member(member_external_id)
     if survey_id is not None:
         message = await Message.get_or_none(id=survey_id, member_id=member.id, type="SATISFACTION_SURVEY")
         if message is None or message.order_external_id is None:
