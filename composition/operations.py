@@ -9,6 +9,7 @@ import resolvers.catalog
 import resolvers.events
 import resolvers.federation
 import resolvers.imports
+import resolvers.feedback
 import resolvers.insights
 import resolvers.ledger
 import resolvers.members
@@ -32,7 +33,15 @@ from schema.imports import ImportJob, ImportJobPayload
 from schema.insights import ProgramInsights
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
 from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
-from schema.messaging import Message, MessagePolicy, MessagePolicyPayload, MessagePreview
+from schema.feedback import ImprovementPayload, SurveyResponse, SurveyResponsePayload
+from schema.messaging import (
+    Message,
+    MessagePolicy,
+    MessagePolicyPayload,
+    MessagePreview,
+    MessageTemplatePayload,
+    ReportMessageStatusPayload,
+)
 from schema.node import Node
 from schema.orders import RecordFulfillmentPayload, RecordOrderPayload, RecordRefundPayload
 from schema.pagination import Connection
@@ -45,6 +54,8 @@ from schema.permissions import (
     AdminStorefrontSelfOrRequestToken,
     IsAdmin,
     IsMember,
+    MemberOrSurveyToken,
+    MessageProvider,
     PublicOrSelf,
     StorefrontOrSelf,
 )
@@ -192,6 +203,9 @@ class Query:
         resolver=resolvers.messaging.preview_message, permission_classes=[IsAdmin],
         description="Render a message for a member (from their last order) without sending or writing anything; "
                     "null for an unknown member.")
+    survey_responses: Connection[SurveyResponse] = strawberry.field(
+        resolver=resolvers.feedback.survey_responses, permission_classes=[IsAdmin],
+        description="Satisfaction survey answers, newest first; negative: true is the reply queue (NPS <= 6 or CSAT <= 2).")
 
 
 @strawberry.type
@@ -227,6 +241,24 @@ class Mutation:
     update_message_policy: MessagePolicyPayload = strawberry.mutation(
         resolver=resolvers.messaging.update_message_policy, permission_classes=[IsAdmin],
         description="Change one message type's policy; only the fields given change.")
+    report_message_status: ReportMessageStatusPayload = strawberry.mutation(
+        resolver=resolvers.messaging.report_message_status, permission_classes=[MessageProvider],
+        description="The webhook provider's outcome for a message.due it received (idempotent).")
+    update_message_template: MessageTemplatePayload = strawberry.mutation(
+        resolver=resolvers.messaging.update_message_template, permission_classes=[IsAdmin],
+        description="Override a message type's template in one locale (Jinja2, checked in the sandbox); null parts "
+                    "use the shipped template.")
+    reset_message_template: MessageTemplatePayload = strawberry.mutation(
+        resolver=resolvers.messaging.reset_message_template, permission_classes=[IsAdmin],
+        description="Remove a template override: the shipped template is used again.")
+    submit_survey_response: SurveyResponsePayload = strawberry.mutation(
+        resolver=resolvers.feedback.submit_survey_response, permission_classes=[MemberOrSurveyToken],
+        description="Answer a satisfaction survey: with its link's token (no login) or as the signed-in member. "
+                    "One answer per survey; a replay changes nothing.")
+    record_improvement: ImprovementPayload = strawberry.mutation(
+        resolver=resolvers.feedback.record_improvement, permission_classes=[IsAdmin],
+        description="Record what the brand changed in a product thanks to reviews and questions; their authors are "
+                    "thanked (FEEDBACK_THANKS, with consent), once per improvement.")
     spend_points: PointsPayload = strawberry.mutation(
         resolver=resolvers.ledger.spend_points, permission_classes=[AdminStorefrontOrSelf],
         description="Debit points from a member's available balance (idempotent on "

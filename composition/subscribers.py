@@ -6,7 +6,7 @@ In the transaction (outbox writers; a failure rolls the change back):
 After the commit (notifications of durable changes):
   *  realtime.publish_event  GraphQL subscriptions in every API process
 (The webhook delivery loop subscribes itself while it runs: domain/webhooks/delivery.py.)
-  *  messaging.planning     order.fulfilled plans review requests; a consent withdrawal
+  *  messaging.planning     order.fulfilled plans review requests and satisfaction surveys; a consent withdrawal
                              (member.updated) or an erasure cancels scheduled messages
 Later consumers (insights) register here the same way.
 """
@@ -24,6 +24,7 @@ def wire(bus: EventBus = event_bus) -> None:
     (server.create_app), `worker`, `seed`, `train-recommender`, and the test harness."""
     bus.subscribe("*", fan_out)
     bus.subscribe("order.fulfilled", planning.plan_review_request)
+    bus.subscribe("order.fulfilled", planning.plan_survey)
     bus.subscribe("member.updated", planning.cancel_withdrawn)
     bus.subscribe("member.anonymized", planning.cancel_erased)
     bus.subscribe("*", publish_event, after_commit=True)

@@ -41,6 +41,7 @@ MODEL_MODULES = [
     "domain.messaging.models",
     "domain.insights.models",
     "domain.imports.models",
+    "domain.feedback.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()

@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     # The storefront's review form; the link adds ?token=<signed review request token>.
     review_page_url: str = _env("PATRON_REVIEW_PAGE_URL", "", pattern=r"^(https?://[^\s?#]+)?$")
     review_token_days: Positive = _env("PATRON_REVIEW_TOKEN_DAYS", 60)
+    # The storefront's survey page; the link adds ?token=<signed survey token>.
+    survey_page_url: str = _env("PATRON_SURVEY_PAGE_URL", "", pattern=r"^(https?://[^\s?#]+)?$")
+    survey_token_days: Positive = _env("PATRON_SURVEY_TOKEN_DAYS", 30)
     # Advertising messages carry the brand's name and contact (Korea's Network Act Art. 50).
     brand_name: str = _env("PATRON_BRAND_NAME", "Patron", min_length=1, max_length=100)
     brand_contact: str = _env("PATRON_BRAND_CONTACT", "", max_length=200)

@@ -7,9 +7,17 @@ from domain.messaging import policies, service
 from domain.messaging.models import Message as MessageModel
 from domain.pagination import Page, PageRequest
 from resolvers.common import attempt, fields_given, lookup
+from schema.common import parse_id
 from schema.members import Member
 from schema.messaging import (
     Message,
+    MessageLocale,
+    MessageTemplate,
+    MessageTemplatePayload,
+    ReportMessageStatusInput,
+    ReportMessageStatusPayload,
+    ResetMessageTemplateInput,
+    UpdateMessageTemplateInput,
     MessagePolicy,
     MessagePolicyPayload,
     MessagePreview,
@@ -52,3 +60,34 @@ async def messages(info: Info, first: int | None = None, after: str | None = Non
 async def preview_message(info: Info, type: MessageType, member_external_id: str) -> MessagePreview | None:
     rendered = await lookup(service.preview(type.value, member_external_id))
     return MessagePreview(subject=rendered.subject, text=rendered.text, html=rendered.html) if rendered else None
+
+
+async def report_message_status(info: Info, input: ReportMessageStatusInput) -> ReportMessageStatusPayload:
+    found, errors = await attempt(service.report_status(parse_id(input.id, "Message"), input.status.value,
+                                                        input.provider_message_id, input.error))
+    if found is None:
+        return ReportMessageStatusPayload(message=None, replayed=False, errors=errors)
+    message, replayed = found
+    member = Member.from_model(await MemberModel.get(id=message.member_id))
+    return ReportMessageStatusPayload(message=Message.from_model(message, member), replayed=replayed, errors=[])
+
+
+def _template(type_: MessageType, locale: MessageLocale, row: object | None) -> MessageTemplate:
+    return MessageTemplate(type=type_, locale=locale, subject=getattr(row, "subject", None),
+                           text=getattr(row, "text", None), html=getattr(row, "html", None),
+                           updated_at=getattr(row, "updated_at", None))
+
+
+async def update_message_template(info: Info, input: UpdateMessageTemplateInput) -> MessageTemplatePayload:
+    row, errors = await attempt(service.update_template(input.type.value, input.locale.value, input.subject,
+                                                        input.text, input.html))
+    if errors:
+        return MessageTemplatePayload(template=None, errors=errors)
+    return MessageTemplatePayload(template=_template(input.type, input.locale, row), errors=[])
+
+
+async def reset_message_template(info: Info, input: ResetMessageTemplateInput) -> MessageTemplatePayload:
+    _, errors = await attempt(service.reset_template(input.type.value, input.locale.value))
+    if errors:
+        return MessageTemplatePayload(template=None, errors=errors)
+    return MessageTemplatePayload(template=_template(input.type, input.locale, None), errors=[])

@@ -6,9 +6,11 @@ import strawberry
 from strawberry.types import Info
 
 from domain.catalog.models import Product as ProductModel
+from domain.feedback import improvements
 from domain.reviews import queries, summary
 from schema.common import Money, global_id
 from schema.errors import UserError, bad_input
+from schema.feedback import Improvement
 from schema.node import Node
 from schema.pagination import Connection, paginate
 from schema.reviews import Question, RatingCount, Review, ReviewFilterInput, ReviewSort
@@ -51,6 +53,11 @@ class Product(Node):
             price=Money(amount=p.price, currency=p.currency or "") if p.price is not None else None,
             active=p.active, hidden=p.hidden, in_stock=p.in_stock, model=p,
         )
+
+    @strawberry.field(description="What the brand changed in this product thanks to reviews and questions, newest "
+                                  "first (the latest 50).")
+    async def improvements(self) -> list[Improvement]:
+        return [Improvement.from_model(i, self.external_id) for i in await improvements.of_product(self.model.id)]
 
     @strawberry.field(description="Counts, average and histogram of the published reviews.")
     def review_summary(self) -> ReviewSummary:

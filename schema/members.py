@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain import clock
+from domain.feedback import improvements
 from domain.ledger import queries as ledger_queries
 from domain.members.models import Member as MemberModel
 from domain.messaging import service as messaging
@@ -19,12 +20,13 @@ from domain.subscriptions.models import Subscription as SubscriptionModel
 from domain.tiers import service as tiers
 from schema.common import ConsentPurpose, global_id
 from schema.errors import UserError
+from schema.feedback import Contribution, Improvement
 from schema.ledger import LedgerEntry, Points
 from schema.node import Node
 from schema.messaging import Message
 from schema.orders import Order
 from schema.pagination import Connection, paginate
-from schema.reviews import Review
+from schema.reviews import Question, Review
 from schema.rewards import Redemption
 from schema.subscriptions import MemberSubscription
 from schema.tiers import NextTier, Tier, TierChange
@@ -108,6 +110,13 @@ class Member(Node):
         return await paginate("Member.messages", first, after, last, before,
                               lambda req: messaging.messages_page(req, member_id=self.model.id),
                               lambda m: Message.from_model(m, self))
+
+    @strawberry.field(description="What this member's reviews and questions changed (recordImprovement), newest first.")
+    async def contributions(self) -> list[Contribution]:
+        return [Contribution(review=Review.from_model(link.review, public=False) if link.review else None,
+                             question=Question.from_model(link.question) if link.question else None,
+                             improvement=Improvement.from_model(link.improvement, link.improvement.product.external_id))
+                for link in await improvements.contributions(self.model.id)]
 
     @strawberry.field(description="Every purpose, granted or not (default: not granted).")
     async def consents(self, info: Info) -> list[Consent]:

@@ -20,6 +20,8 @@ MemberRef = Annotated["Member", strawberry.lazy("schema.members")]
 class MessageType(Enum):
     REVIEW_REQUEST = "REVIEW_REQUEST"
     REVIEW_REMINDER = "REVIEW_REMINDER"
+    SATISFACTION_SURVEY = "SATISFACTION_SURVEY"
+    FEEDBACK_THANKS = "FEEDBACK_THANKS"
 
 
 @strawberry.enum
@@ -32,6 +34,7 @@ class MessageChannel(Enum):
 class MessageStatus(Enum):
     SCHEDULED = "SCHEDULED"
     SENT = "SENT"
+    DELIVERED = "DELIVERED"
     SUPPRESSED = "SUPPRESSED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
@@ -43,7 +46,9 @@ class MessagePolicy:
     enabled: bool = strawberry.field(description="False: none planned, and scheduled ones are cancelled at send time.")
     channels: list[MessageChannel] = strawberry.field(
         description="Channels it goes out on, one message per channel; at least one.")
-    delay_hours: int = strawberry.field(description="REVIEW_REQUEST: after fulfilment; REVIEW_REMINDER: after the request.")
+    delay_hours: int = strawberry.field(
+        description="REVIEW_REQUEST, SATISFACTION_SURVEY: after fulfilment; REVIEW_REMINDER: after the request; "
+                    "FEEDBACK_THANKS: after the improvement was recorded.")
     consent_purpose: ConsentPurpose = strawberry.field(
         description="The consent the member must have given; without it the message is SUPPRESSED.")
     cap_exempt: bool = strawberry.field(description="Not counted in, nor stopped by, the 5-per-30-days cap.")
@@ -62,7 +67,8 @@ class Message:
     channel: MessageChannel = strawberry.field(
         description="EMAIL: sent by Patron; WEBHOOK: handed to the brand's provider as a message.due event.")
     status: MessageStatus = strawberry.field(
-        description="SCHEDULED until its time, then SENT, SUPPRESSED, FAILED (after 3 e-mail attempts) or CANCELLED.")
+        description="SCHEDULED until its time, then SENT, SUPPRESSED, FAILED (after 3 e-mail attempts, or as the "
+                    "webhook provider reported) or CANCELLED; DELIVERED when the webhook provider reported it so.")
     reason: str | None = strawberry.field(description="Why: no consent, capped, quiet hours moved it, already "
                                                       "reviewed, consent withdrawn, where it was handed over …")
     scheduled_for: dt.datetime = strawberry.field(
@@ -70,6 +76,8 @@ class Message:
     sent_at: dt.datetime | None = strawberry.field(description="When it was sent or handed over, UTC; null until SENT.")
     order_external_id: str | None = strawberry.field(description="The order it is about; null when none.")
     products: list[str] = strawberry.field(description="externalIds of the products the message is about.")
+    provider_message_id: str | None = strawberry.field(
+        description="WEBHOOK: the provider's id of the message, from reportMessageStatus; null otherwise.")
     member: MemberRef = strawberry.field(description="The recipient.")
 
     @classmethod
@@ -77,7 +85,7 @@ class Message:
         return cls(id=global_id("Message", m.id), type=MessageType(m.type), channel=MessageChannel(m.channel),
                    status=MessageStatus(m.status), reason=m.reason, scheduled_for=m.scheduled_for,
                    sent_at=m.sent_at, order_external_id=m.order_external_id, products=list(m.products),
-                   member=member)
+                   provider_message_id=m.provider_message_id, member=member)
 
 
 @strawberry.type
@@ -105,3 +113,68 @@ class UpdateMessagePolicyInput:
 class MessagePolicyPayload:
     policy: MessagePolicy | None = strawberry.field(description="The policy as saved; null when `errors` is not empty.")
     errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
+
+
+@strawberry.enum(description="What the WEBHOOK channel's provider reports about a message it received.")
+class ProviderMessageStatus(Enum):
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+@strawberry.input
+class ReportMessageStatusInput:
+    id: strawberry.ID = strawberry.field(description="The message's global ID (messageId in message.due is its integer).")
+    status: ProviderMessageStatus = strawberry.field(
+        description="DELIVERED: it reached the member; FAILED: the provider gave up.")
+    provider_message_id: str | None = strawberry.field(
+        default=None, description="The provider's own id of the message, 1 to 255 characters.")
+    error: str | None = strawberry.field(default=None, description="With FAILED: why, 1 to 500 characters.")
+
+
+@strawberry.type
+class ReportMessageStatusPayload:
+    message: Message | None = strawberry.field(description="The message as it is now; null when `errors` is not empty.")
+    replayed: bool = strawberry.field(description="True when the same outcome was already reported: nothing changed.")
+    errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
+
+
+@strawberry.enum(description="Languages templates are shipped in.")
+class MessageLocale(Enum):
+    KO = "ko"
+    EN = "en"
+
+
+@strawberry.input
+class UpdateMessageTemplateInput:
+    type: MessageType = strawberry.field(description="The message type whose template to override.")
+    locale: MessageLocale = strawberry.field(description="The language version to override.")
+    subject: str | None = strawberry.field(
+        default=None, description="Jinja2 subject (1 to 500 characters); null: the shipped one.")
+    text: str | None = strawberry.field(
+        default=None, description="Jinja2 plain-text body (up to 50,000 characters); null: the shipped one.")
+    html: str | None = strawberry.field(
+        default=None, description="Jinja2 HTML body, values autoescaped (up to 50,000 characters); null: the shipped one.")
+
+
+@strawberry.input
+class ResetMessageTemplateInput:
+    type: MessageType = strawberry.field(description="The message type whose override to remove.")
+    locale: MessageLocale = strawberry.field(description="The language version to go back to the shipped one.")
+
+
+@strawberry.type
+class MessageTemplate:
+    type: MessageType = strawberry.field(description="The message type.")
+    locale: MessageLocale = strawberry.field(description="The language version.")
+    subject: str | None = strawberry.field(description="The overriding subject; null: the shipped one is used.")
+    text: str | None = strawberry.field(description="The overriding plain-text body; null: the shipped one is used.")
+    html: str | None = strawberry.field(description="The overriding HTML body; null: the shipped one is used.")
+    updated_at: dt.datetime | None = strawberry.field(description="When it was last changed; null when not overridden.")
+
+
+@strawberry.type
+class MessageTemplatePayload:
+    template: MessageTemplate | None = strawberry.field(
+        description="The override as saved (all parts null: back to the shipped files); null when `errors` is not empty.")
+    errors: list[UserError] = strawberry.field(
+        description="Why nothing changed (a template syntax error names its line); empty on success.")

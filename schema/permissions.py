@@ -12,6 +12,8 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from domain.auth.scopes import INSIGHTS
+
+MESSAGES = "events:messages"
 from schema.errors import forbidden, unauthenticated
 
 
@@ -83,5 +85,27 @@ class PublicOrSelf(BasePermission):
         if target is None or viewer.role in ("admin", "storefront"):
             return True
         if viewer.role == "member" and viewer.member_external_id == target:
+            return True
+        raise unauthenticated() if viewer.role == "anonymous" else forbidden()
+
+
+class MemberOrSurveyToken(BasePermission):
+    """submitSurveyResponse: a satisfaction survey's signed token is the credential (the member
+    it was sent to answers without a login); without one, the signed-in member themself."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        payload = kwargs.get("input")
+        if payload is not None and getattr(payload, "token", None) is not None:
+            return True
+        return IsMember().has_permission(source, info, **kwargs)
+
+
+class MessageProvider(BasePermission):
+    """reportMessageStatus: an admin, or the key of the provider that receives message.due (a
+    storefront or partner key holding events:messages)."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        if viewer.role == "admin" or (viewer.role in ("storefront", "partner") and viewer.holds(MESSAGES)):
             return True
         raise unauthenticated() if viewer.role == "anonymous" else forbidden()

@@ -45,6 +45,7 @@ from domain.events.models import Event
 from domain.imports import service as import_service
 from domain.ledger.models import LedgerEntry
 from domain.members.models import Consent, Member
+from domain.messaging.models import Message
 from domain.reviews.models import ReviewMedia
 from domain.settings import get_settings
 from domain.webhooks import service as webhooks
@@ -107,6 +108,15 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "recordRefund":         (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "recordFulfillment":    (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "updateMessagePolicy":  (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    # the provider's key (a storefront or partner key holding events:messages; the matrix's keys do not)
+    "reportMessageStatus":  (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "updateMessageTemplate": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "resetMessageTemplate": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    # the survey link's token (tests/test_feedback.py) or the member themself: no argument names a
+    # member, so member_other is A answering about A's own order
+    "submitSurveyResponse": (UNAUTH, FORBID, FORBID, OK,     OK,     FORBID),
+    "surveyResponses":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "recordImprovement":    (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "spendPoints":          (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
     "adjustPoints":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "releasePendingPoints": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
@@ -216,6 +226,7 @@ class World:
     plan_id: str
     subscriptions: dict[str, dict[str, str]]  # member -> {"active"|"paused"|"skipped": subscription id}
     member_ids: dict[str, str]  # member external id -> its global ID
+    webhook_message_id: str  # B's review request, handed to the webhook provider (SENT)
     import_job_id: str = ""  # a queued import job (its file under PATRON_IMPORT_DIR)
 
     def other_review(self, member: str) -> str:
@@ -341,7 +352,14 @@ async def world(api, admin_token, storefront_token, partner_token) -> World:
     assert all(payload["errors"] == [] for payload in states.values()), states
     token_a = member_token(MEMBER_A)
     members = await Member.filter(external_id__in=[MEMBER_A, MEMBER_B])
+    # A message handed to the webhook provider, written directly: this fixture is about who may report on it.
+    handed = await Message.create(
+        member_id=next(m.id for m in members if m.external_id == MEMBER_B), type="REVIEW_REQUEST", channel="WEBHOOK",
+        status="SENT", consent_purpose="REVIEW_REQUESTS", scheduled_for=clock.now(), sent_at=clock.now(),
+        order_external_id="order-b", products=["prod-1"], dedupe_key="world-webhook", created_at=clock.now(),
+        updated_at=clock.now())
     return World(
+        webhook_message_id=global_id("Message", handed.id),
         member_ids={m.external_id: global_id("Member", m.id) for m in members},
         tokens={
             "anonymous": None, "storefront": storefront_token, "partner": partner_token,
@@ -454,6 +472,26 @@ CALLS: dict[str, Call] = {
         """mutation { updateMessagePolicy(input: {type: REVIEW_REQUEST, delayHours: 48}) {
              policy { delayHours } errors { code } } }""",
         lambda w, t: {}),
+    "reportMessageStatus": Call(
+        """mutation($m: ID!) { reportMessageStatus(input: {id: $m, status: DELIVERED}) { replayed errors { code } } }""",
+        lambda w, t: {"m": w.webhook_message_id}),
+    "updateMessageTemplate": Call(
+        """mutation { updateMessageTemplate(input: {type: REVIEW_REQUEST, locale: EN, subject: "About {{ order }}"}) {
+             template { subject } errors { code } } }""",
+        lambda w, t: {}),
+    "resetMessageTemplate": Call(
+        """mutation { resetMessageTemplate(input: {type: REVIEW_REQUEST, locale: EN}) { template { subject }
+             errors { code } } }""",
+        lambda w, t: {}),
+    "submitSurveyResponse": Call(
+        """mutation($o: String!) { submitSurveyResponse(input: {orderExternalId: $o, nps: 9, csat: 5}) {
+             response { nps } errors { code } } }""",
+        lambda w, t: {"o": "order-a"}),  # the member token is always A's
+    "surveyResponses": Call("query { surveyResponses(first: 5) { edges { node { id nps } } } }", lambda w, t: {}),
+    "recordImprovement": Call(
+        """mutation($r: ID!) { recordImprovement(input: {title: "Wider fit", body: "From your reviews.",
+             productExternalId: "prod-1", reviewIds: [$r]}) { improvement { id } errors { code } } }""",
+        lambda w, t: {"r": w.reviews[MEMBER_B]}),
     "messagePolicies": Call("query { messagePolicies { type enabled channels delayHours } }", lambda w, t: {}),
     "messages": Call("query { messages(first: 5) { edges { node { id type status } } } }", lambda w, t: {}),
     "previewMessage": Call(
@@ -722,6 +760,7 @@ async def member_snapshot(pk: int, everything: bool = True) -> dict[str, Any]:
     if everything:
         for name, model in sorted(Tortoise.apps["patron"].items()):
             if "member_id" in model._meta.fields_db_projection and name not in snapshot:
+                # by primary key (member_insights' is member_id)
                 snapshot[name] = await model.filter(member_id=pk).order_by(model._meta.pk_attr).values()
         snapshot["events"] = await Event.filter(member_id=pk).order_by("id").values()
     return snapshot

@@ -79,6 +79,8 @@ GQL = {
     "track": "mutation($e: [TrackEventInput!]!) { trackEvents(events: $e) { accepted errors { code } } }",
     "endpoint": "mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) "
                 "{ endpoint { endpointId } errors { code } } }",
+    "survey": "mutation($i: SubmitSurveyResponseInput!) { submitSurveyResponse(input: $i) { errors { code } } }",
+    "improve": "mutation($i: RecordImprovementInput!) { recordImprovement(input: $i) { errors { code } } }",
     "anonymize": "mutation { anonymizeMember(input: {}) { member { externalId anonymized } errors { code } } }",
 }
 
@@ -172,6 +174,12 @@ async def populate(api, admin_token: str, storefront_token: str, receiver: Recei
     ok(await api.ok(GQL["moderate_q"], {"i": {"id": theirs_q["question"]["questionId"], "action": "PUBLISH"}}, admin_token))
     ok(await api.ok(GQL["answer"], {"i": {"questionId": theirs_q["question"]["questionId"],
                                           "body": "Yes, I use them on trails every week."}}, me))
+    # A satisfaction survey answer with a comment naming her, and an improvement her review and
+    # question led to (she is thanked: a FEEDBACK_THANKS message, suppressed without consent).
+    ok(await api.ok(GQL["survey"], {"i": {"orderExternalId": "ord-1", "nps": 4, "csat": 2,
+                                          "comment": "Priyanka Venkataraman: the box arrived crushed."}}, me))
+    ok(await api.ok(GQL["improve"], {"i": {"productExternalId": "p1", "title": "Wider toe box", "body": "From your reviews.",
+                                           "reviewIds": [str(review_id)], "questionIds": [str(question_id)]}}, admin_token))
     # Rewards, subscriptions, activities, browsing signals.
     code = ok(await api.ok(GQL["redeem"], {"i": {"rewardId": ids["reward"], "idempotencyKey": f"red-{OLD_ID}"}}, me))
     ok(await api.ok(GQL["use"], {"i": {"code": code["redemption"]["code"], "orderExternalId": "ord-1"}}, storefront_token))
@@ -394,7 +402,12 @@ async def test_export_carries_every_section_with_the_members_rows(api, admin_tok
     assert data["redemptions"][0]["reward__name"] == "$5 off" and data["redemptions"][0]["status"] == "used"
     assert [h["action"] for h in data["subscriptions"][0]["history"]][-1] == "cancel"
     assert data["subscriptions"][0]["cancelComment"] == "Priyanka is moving abroad"
-    assert data["activities"][0]["url"] == "https://instagram.com/priyanka.venkataraman/p/1"
+    assert [(a["type"], a["url"]) for a in data["activities"]] == [
+        ("SURVEY_COMPLETED", None), ("SOCIAL_SHARE", "https://instagram.com/priyanka.venkataraman/p/1")]
+    assert [(r["nps"], r["csat"], r["comment"], r["negative"]) for r in data["surveyResponses"]] == [
+        (4, 2, "Priyanka Venkataraman: the box arrived crushed.", True)]
+    assert [(c["improvement__title"], c["review_id"] is not None, c["question_id"] is not None)
+            for c in data["contributions"]] == [("Wider toe box", True, False), ("Wider toe box", False, True)]
     assert [(b["type"], b["product_external_id"]) for b in data["browsing"]] == [("VIEW", "p2")]
     assert {t["to_tier__name"] for t in data["tierHistory"]} >= {"Silver"}
     assert [c["purpose"] for c in data["consentHistory"]] == ["PERSONALIZATION", "MARKETING_EMAIL"]

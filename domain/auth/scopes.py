@@ -23,6 +23,8 @@ SCOPES: dict[str, str] = {
     "events:subscriptions": "subscription.* events (subscriptions and paid memberships)",
     "events:messages": "message.due events (engagement messages for the brand's SMS/push provider); "
                        "they carry the member's contact, so they also need members:pii",
+    "events:feedback": "feedback.negative events (a low satisfaction survey score, for the brand's CS tool; "
+                       "the comment only with members:pii)",
     "events:webhooks": "webhook.test and webhook.endpoint_disabled about the key's own endpoints (every key holds it)",
     "insights:read": "programInsights: the program's KPIs (counts, sums and rates, no member data)",
     "members:pii": "members' personal fields (email, name, birthday, phone, free text they wrote) "
@@ -40,6 +42,7 @@ EVENT_FAMILY_SCOPES: dict[str, str] = {
     "subscription": "events:subscriptions",
     "webhook": "events:webhooks",
     "message": "events:messages",
+    "feedback": "events:feedback",
 }
 # Event types whose whole point is personal data (a message with the member's e-mail and phone
 # for the provider that sends it): only owners holding members:pii receive them at all.

@@ -52,6 +52,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "subscription.past_due",
     "subscription.expired",
     "message.due",
+    "feedback.negative",
     "webhook.endpoint_disabled",
     "webhook.test",
 )

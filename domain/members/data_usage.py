@@ -145,6 +145,19 @@ STATEMENTS: tuple[Statement, ...] = (
                            "unsubscribe. If the store sends them by SMS or app instead, your contact and the message "
                            "go to its messaging provider.",
     ),
+    Statement(
+        "Satisfaction surveys and feedback thanks", "domain.feedback.surveys:submit",
+        (Read("orders (fulfilment dates)", "domain.messaging.planning:plan_survey"),
+         Read("your survey answers (scores and comment)", "domain.feedback.models:SurveyResponse"),
+         Read("your reviews and questions the store improved a product from", "domain.feedback.improvements:record"),
+         Read("e-mail address, name and language", "domain.messaging.mail:build")),
+        "REVIEW_REQUESTS", "Only with your consent: one short survey (0-10 and 1-5, an optional comment) 21 days "
+                           "after an order is delivered, and a thank-you when the store improves a product thanks "
+                           "to your review or question (once per improvement). Answering may earn points; a low "
+                           "score is passed to the store's customer service so someone can help. Your answers "
+                           "never decide whether you are asked for a review. Same caps, quiet hours and one-click "
+                           "unsubscribe as review requests.",
+    ),
 )
 
 

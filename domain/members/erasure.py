@@ -26,6 +26,7 @@ from tortoise.queryset import QuerySet
 
 from domain.events.models import Event
 from domain.ledger.models import Award, LedgerEntry
+from domain.feedback.models import SurveyResponse
 from domain.members.models import Consent, ConsentChange, Member
 from domain.members.personal_data import CALLER_TEXT_SOURCES
 from domain.messaging.models import Message
@@ -93,8 +94,10 @@ COLUMNS: dict[str, dict[str, str]] = {
     "events": {"payload": "json"},
     "webhook_deliveries": {"request_excerpt": "replaced by ERASED_EXCERPT", "response_excerpt": "null",
                            "last_error": "ref"},
-    # An SMTP server's refusal may quote the recipient's address.
+    # An SMTP server's (or the webhook provider's) refusal may quote the recipient's address.
     "messages": {"last_error": "personal"},
+    # The member's own words about an order: identifiers and name words removed, like reviews.
+    "survey_responses": {"comment": "text"},
 }
 
 # Text columns of member tables that hold no identifier, and why.
@@ -137,7 +140,11 @@ NO_IDENTIFIERS: dict[str, dict[str, str]] = {
     "messages": {"type": "fixed message type", "channel": "fixed channel", "status": "fixed status",
                  "reason": "Patron's own words (rule, where it was handed over)",
                  "consent_purpose": "fixed consent purpose", "order_external_id": "the storefront's order id",
-                 "products": "catalog product ids", "dedupe_key": "type, order/message id and channel"},
+                 "products": "catalog product ids",
+                 "dedupe_key": "type, order/message/improvement id, member id and channel",
+                 "provider_message_id": "the webhook provider's id of the message"},
+    "survey_responses": {"order_external_id": "the storefront's order id", "via": "link or member"},
+    "improvement_links": {},
     "member_insights": {"currency": "ISO currency code", "rfm_segment": "fixed segment name",
                         "explanation": "Patron's own words with figures from the orders, no identifier"},
 }
@@ -318,6 +325,7 @@ async def erase(member: Member, new_id: str) -> list[str]:
 
     await _rewrite(await Redemption.filter(member_id=member.id), {"idempotency_key": own_key})
     await _rewrite(await Message.filter(member_id=member.id, last_error__isnull=False), {"last_error": ids.personal})
+    await _rewrite(await SurveyResponse.filter(member_id=member.id, comment__isnull=False), {"comment": text})
     await _rewrite(await Activity.filter(member_id=member.id), {"url": drop})
     await _rewrite(await Subscription.filter(member_id=member.id), {"cancel_comment": text})
     await _rewrite(await SubscriptionChange.filter(subscription__member_id=member.id), {"actor": ref, "details": json})

@@ -29,6 +29,7 @@ from domain.reviews.models import (
     ReviewRevision,
     ReviewVote,
 )
+from domain.feedback.models import ImprovementLink, SurveyResponse
 from domain.insights.models import MemberInsight
 from domain.rewards.models import Redemption
 from domain.rules.models import Activity
@@ -63,7 +64,9 @@ SECTIONS: dict[str, str] = {
     "subscriptions": "subscriptions",
     "subscription_changes": "subscriptions",  # each subscription's history
     "messages": "messages",  # engagement messages planned for the member, with status and reason
-    "member_insights": "insights",  # the figures Patron derived from the member's orders (RFM, churn risk, CLV)
+    "member_insights": "insights",
+    "survey_responses": "surveyResponses",  # the member's satisfaction survey answers, comment included
+    "improvement_links": "contributions",  # improvements the member's reviews and questions led to  # the figures Patron derived from the member's orders (RFM, churn risk, CLV)
 }
 
 # Tables the derivation reaches that hold nothing about the member, each with the reason.
@@ -254,8 +257,13 @@ async def export_member(member: Member) -> dict[str, Any]:
         "eventDeliveries": await _deliveries(member),
         "messages": _rows(await Message.filter(member_id=member.id).order_by("id").values(
             "id", "type", "channel", "status", "reason", "consent_purpose", "scheduled_for", "sent_at",
-            "order_external_id", "products", "attempts", "created_at")),
+            "order_external_id", "products", "provider_message_id", "attempts", "created_at")),
         "insights": _rows(await MemberInsight.filter(member_id=member.id).values(
             "recency_days", "frequency", "monetary", "currency", "r_score", "f_score", "m_score", "rfm_segment",
             "churn_risk", "expected_purchases_90d", "clv_12m", "explanation", "computed_at")),
+        "surveyResponses": _rows(await SurveyResponse.filter(member_id=member.id).order_by("id").values(
+            "id", "order_external_id", "nps", "csat", "comment", "negative", "via", "created_at")),
+        "contributions": _rows(await ImprovementLink.filter(member_id=member.id).order_by("id").values(
+            "review_id", "question_id", "improvement__title", "improvement__product__external_id",
+            "improvement__created_at")),
     }

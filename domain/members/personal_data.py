@@ -77,6 +77,7 @@ EVENT_PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "subscription.expired": (),
     # The rendered message and the member's contact (only to owners holding members:pii).
     "message.due": ("email", "name", "subject", "text", "html"),
+    "feedback.negative": ("comment",),  # the member's survey comment
     "webhook.endpoint_disabled": (),
     "webhook.test": (),
 }

@@ -39,6 +39,11 @@ class Message(Model):
     follows = fields.ForeignKeyField("patron.Message", null=True, related_name="follow_ups", on_delete=fields.SET_NULL)
     # Planning is idempotent: the same order/channel/type plans one message only.
     dedupe_key = fields.CharField(max_length=400, unique=True)
+    # FEEDBACK_THANKS: the improvement it thanks for.
+    improvement = fields.ForeignKeyField("patron.Improvement", null=True, related_name="messages",
+                                         on_delete=fields.SET_NULL)
+    # WEBHOOK: the provider's id of the message, from reportMessageStatus.
+    provider_message_id = fields.CharField(max_length=255, null=True)
     attempts = fields.IntField(default=0)
     last_error = fields.CharField(max_length=500, null=True)
     created_at = fields.DatetimeField()
@@ -47,3 +52,19 @@ class Message(Model):
     class Meta:
         table = "messages"
         indexes = (("status", "scheduled_for"), ("member_id", "type"), ("type", "status"))
+
+
+class MessageTemplate(Model):
+    # An admin's override of a shipped template (domain/messaging/templates/); a null part
+    # uses the shipped one.
+    id = fields.IntField(primary_key=True)
+    type = fields.CharField(max_length=32)
+    locale = fields.CharField(max_length=8)
+    subject = fields.TextField(null=True)
+    text = fields.TextField(null=True)
+    html = fields.TextField(null=True)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "message_templates"
+        unique_together = (("type", "locale"),)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from domain import clock
 from domain.events.models import Event
+from domain.feedback.models import Improvement
 from domain.members.models import Consent, Member
 from domain.messaging import policies
 from domain.messaging.models import Message
@@ -65,7 +66,8 @@ async def recently_asked(member_id: int, channel: str, now: datetime, exclude_id
 
 
 async def _plan(member: Member, policy: Policy, channel: str, due: datetime, products: list[str],
-                order_external_id: str | None, dedupe_key: str, follows: Message | None = None) -> Message | None:
+                order_external_id: str | None, dedupe_key: str, follows: Message | None = None,
+                improvement: Improvement | None = None) -> Message | None:
     """One message, SCHEDULED or already SUPPRESSED with the reason; None if planned before."""
     if await Message.exists(dedupe_key=dedupe_key):
         return None  # a replayed event plans nothing twice
@@ -88,31 +90,75 @@ async def _plan(member: Member, policy: Policy, channel: str, due: datetime, pro
     return await Message.create(
         member_id=member.id, type=policy.type, channel=channel, status=status, reason=reason,
         consent_purpose=policy.consent_purpose, scheduled_for=due, order_external_id=order_external_id,
-        products=products, follows=follows, dedupe_key=dedupe_key, created_at=now, updated_at=now,
+        products=products, follows=follows, improvement=improvement, dedupe_key=dedupe_key, created_at=now,
+        updated_at=now,
     )
+
+
+async def _order_products(order: Order) -> list[str]:
+    """The order's products (not fully refunded), each once, in line order."""
+    products: list[str] = []
+    for line in await OrderLine.filter(order_id=order.id).order_by("id"):
+        if line.product_external_id and line.quantity > line.refunded_quantity and line.product_external_id not in products:
+            products.append(line.product_external_id)
+    return products
+
+
+async def _fulfilled(event: Event, type_: str) -> tuple[Policy, Order, Member] | None:
+    policy = await policies.policy(type_)
+    if not policy.enabled or event.member_id is None:
+        return None
+    order = await Order.get(external_id=event.payload["externalId"])
+    member = await Member.get(id=order.member_id)
+    return None if member.anonymized_at else (policy, order, member)
 
 
 async def plan_review_request(event: Event) -> None:
     """order.fulfilled: one REVIEW_REQUEST per order and channel listing every product of the
     order the member has not reviewed, due `delayHours` after the fulfilment."""
-    policy = await policies.policy("REVIEW_REQUEST")
-    if not policy.enabled or event.member_id is None:
+    found = await _fulfilled(event, "REVIEW_REQUEST")
+    if found is None:
         return
-    order = await Order.get(external_id=event.payload["externalId"])
-    member = await Member.get(id=order.member_id)
-    if member.anonymized_at:
-        return
-    products = []
-    for line in await OrderLine.filter(order_id=order.id).order_by("id"):
-        if line.product_external_id and line.quantity > line.refunded_quantity and line.product_external_id not in products:
-            products.append(line.product_external_id)
-    products = await unreviewed(member.id, products)
+    policy, order, member = found
+    products = await unreviewed(member.id, await _order_products(order))
     if not products:
         return
     due = order.fulfilled_at + timedelta(hours=policy.delay_hours)
     for channel in policy.channels:
         await _plan(member, policy, channel, due, products, order.external_id,
                     f"REVIEW_REQUEST:order:{order.id}:{channel}")
+
+
+async def plan_survey(event: Event) -> None:
+    """order.fulfilled: one SATISFACTION_SURVEY per order and channel, `delayHours` (21 days)
+    after the fulfilment. Planned independently of review requests, and nothing about review
+    requests ever reads a survey's score (no review gating)."""
+    found = await _fulfilled(event, "SATISFACTION_SURVEY")
+    if found is None:
+        return
+    policy, order, member = found
+    due = order.fulfilled_at + timedelta(hours=policy.delay_hours)
+    products = await _order_products(order)
+    for channel in policy.channels:
+        await _plan(member, policy, channel, due, products, order.external_id,
+                    f"SATISFACTION_SURVEY:order:{order.id}:{channel}")
+
+
+async def plan_thanks(improvement: Improvement, member: Member, product_external_id: str) -> list[Message]:
+    """FEEDBACK_THANKS to one contributor of an improvement, once per improvement and member
+    (and channel), `delayHours` after now; SUPPRESSED without the consent."""
+    policy = await policies.policy("FEEDBACK_THANKS")
+    if not policy.enabled or member.anonymized_at:
+        return []
+    due = clock.now() + timedelta(hours=policy.delay_hours)
+    planned = []
+    for channel in policy.channels:
+        message = await _plan(member, policy, channel, due, [product_external_id], None,
+                              f"FEEDBACK_THANKS:improvement:{improvement.id}:member:{member.id}:{channel}",
+                              improvement=improvement)
+        if message is not None:
+            planned.append(message)
+    return planned
 
 
 async def plan_reminder(request: Message, member: Member, sent_at: datetime) -> Message | None:

@@ -17,7 +17,9 @@ from domain.members.service import PURPOSES
 from domain.messaging.models import MessagePolicy
 
 CHANNELS = ("EMAIL", "WEBHOOK")
-STATUSES = ("SCHEDULED", "SENT", "SUPPRESSED", "FAILED", "CANCELLED")
+STATUSES = ("SCHEDULED", "SENT", "DELIVERED", "SUPPRESSED", "FAILED", "CANCELLED")
+# Types about products the member may have reviewed meanwhile (a reviewed product is dropped).
+REVIEW_TYPES = frozenset({"REVIEW_REQUEST", "REVIEW_REMINDER"})
 # Consent purposes whose messages are advertising: "(광고)" in ko, the brand's name and contact.
 MARKETING_PURPOSES = frozenset({"MARKETING_EMAIL", "MARKETING_SMS"})
 # NIGHT_MESSAGES and PERSONALIZATION are not message purposes (they change timing only).
@@ -37,7 +39,9 @@ class Policy:
     type: str
     enabled: bool
     channels: tuple[str, ...]
-    delay_hours: int  # REVIEW_REQUEST: after fulfilment; REVIEW_REMINDER: after the request was sent
+    # REVIEW_REQUEST, SATISFACTION_SURVEY: after fulfilment; REVIEW_REMINDER: after the request
+    # was sent; FEEDBACK_THANKS: after the improvement was recorded.
+    delay_hours: int
     consent_purpose: str
     cap_exempt: bool
 
@@ -49,6 +53,8 @@ class Policy:
 DEFAULTS: dict[str, Policy] = {
     "REVIEW_REQUEST": Policy("REVIEW_REQUEST", True, ("EMAIL",), 336, "REVIEW_REQUESTS", False),
     "REVIEW_REMINDER": Policy("REVIEW_REMINDER", True, ("EMAIL",), 168, "REVIEW_REQUESTS", False),
+    "SATISFACTION_SURVEY": Policy("SATISFACTION_SURVEY", True, ("EMAIL",), 504, "REVIEW_REQUESTS", False),
+    "FEEDBACK_THANKS": Policy("FEEDBACK_THANKS", True, ("EMAIL",), 0, "REVIEW_REQUESTS", False),
 }
 TYPES = tuple(DEFAULTS)
 

@@ -1,8 +1,11 @@
 """Rendering a message: Jinja2 templates in its sandbox, one per type and locale (ko, en) in
 domain/messaging/templates/ (`<type>.<locale>.subject|txt|html`); HTML is autoescaped, so a
 product title or a member's name cannot inject markup. Links carry signed tokens: the
-one-click unsubscribe (withdraws exactly the message's consent purpose) and the review request
-(submitReview(requestToken) works without a login and counts as a verified purchase)."""
+one-click unsubscribe (withdraws exactly the message's consent purpose), the review request
+(submitReview(requestToken) works without a login and counts as a verified purchase) and the
+satisfaction survey (submitSurveyResponse(token)). An admin's override of a template part
+(`updateMessageTemplate`, the `message_templates` table) replaces the shipped file for that
+type, locale and part."""
 
 from __future__ import annotations
 
@@ -12,17 +15,20 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from domain import crypto
 from domain.catalog.models import Product
+from domain.feedback.models import Improvement
 from domain.members.models import Member
+from domain.messaging.models import MessageTemplate
 from domain.messaging.policies import Policy
 from domain.settings import get_settings
 
 TEMPLATES = Path(__file__).parent / "templates"
-UNSUBSCRIBE_KIND, REVIEW_KIND = "unsubscribe", "review-request"
+UNSUBSCRIBE_KIND, REVIEW_KIND, SURVEY_KIND = "unsubscribe", "review-request", "survey"
+PARTS = ("subject", "txt", "html")
 AD_PREFIX_KO = "(광고) "
 
 
@@ -51,6 +57,26 @@ def review_token(member_id: int, order_external_id: str | None, products: list[s
                                      "x": int(expires.timestamp())})
 
 
+def survey_token(member_id: int, order_external_id: str, now: datetime) -> str:
+    expires = now + timedelta(days=get_settings().survey_token_days)
+    return crypto.sign(SURVEY_KIND, {"m": member_id, "o": order_external_id, "x": int(expires.timestamp())})
+
+
+def survey_claims(token: str, now: datetime) -> tuple[int, str] | None:
+    """(member id, order externalId) of a valid, unexpired survey token."""
+    claims = crypto.verify(SURVEY_KIND, token)
+    if claims is None or not isinstance(claims.get("m"), int) or not isinstance(claims.get("o"), str):
+        return None
+    if not isinstance(claims.get("x"), int) or claims["x"] < now.timestamp():
+        return None
+    return claims["m"], claims["o"]
+
+
+def survey_page() -> str:
+    settings = get_settings()
+    return settings.survey_page_url or f"{settings.public_url.rstrip('/')}/survey"
+
+
 def review_page() -> str:
     settings = get_settings()
     return settings.review_page_url or f"{settings.public_url.rstrip('/')}/review"
@@ -60,23 +86,61 @@ def locale_of(member: Member) -> str:
     return member.locale or get_settings().default_locale
 
 
-async def render(policy: Policy, member: Member, order_external_id: str | None, products: list[str],
-                 now: datetime) -> Rendered:
+def _context(member: Member, order_external_id: str | None, products: list[dict[str, str]], unsubscribe: str,
+             survey_url: str, improvement: Improvement | None, product_title: str) -> dict[str, object]:
+    """Every name a template may use, whatever its type (so an override can use any of them)."""
     settings = get_settings()
+    return {
+        "name": member.name, "order": order_external_id or "", "brand": settings.brand_name,
+        "contact": settings.brand_contact, "unsubscribe_url": unsubscribe, "products": products,
+        "survey_url": survey_url, "product_title": product_title,
+        "improvement_title": improvement.title if improvement else "",
+        "improvement_body": improvement.body if improvement else "",
+    }
+
+
+def sample_context() -> dict[str, object]:
+    """What `updateMessageTemplate` renders an override with, to refuse one that cannot render."""
+    member = Member(id=0, external_id="sample", name="Ann Lee")
+    return _context(member, "o1", [{"external_id": "p1", "title": "Sample product", "review_url": "https://shop.test/review"}],
+                    "https://patron.test/unsubscribe", "https://shop.test/survey",
+                    Improvement(title="Wider fit", body="We widened the toe box."), "Sample product")
+
+
+@cache
+def _string_env(html: bool) -> SandboxedEnvironment:
+    return SandboxedEnvironment(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+def compile_part(source: str, part: str) -> Template:
+    """An override compiled in the sandbox, autoescaped for the HTML part (TemplateSyntaxError
+    for a syntax error)."""
+    return _string_env(part == "html").from_string(source)
+
+
+async def render(policy: Policy, member: Member, order_external_id: str | None, products: list[str],
+                 now: datetime, improvement: Improvement | None = None) -> Rendered:
     locale = locale_of(member)
     titles = dict(await Product.filter(external_id__in=products).values_list("external_id", "title"))
-    token = review_token(member.id, order_external_id, products, now)
     unsubscribe = unsubscribe_url(member.id, policy.consent_purpose)
-    context = {
-        "name": member.name, "order": order_external_id or "", "brand": settings.brand_name,
-        "contact": settings.brand_contact, "unsubscribe_url": unsubscribe,
-        "products": [{"external_id": p, "title": titles.get(p) or p,
-                      "review_url": f"{review_page()}?{urlencode({'token': token, 'product': p})}"}
-                     for p in products],
-    }
+    links: list[dict[str, str]] = []
+    if products:
+        token = review_token(member.id, order_external_id, products, now)
+        links = [{"external_id": p, "title": titles.get(p) or p,
+                  "review_url": f"{review_page()}?{urlencode({'token': token, 'product': p})}"} for p in products]
+    survey_url = ""
+    if policy.type == "SATISFACTION_SURVEY" and order_external_id:
+        survey_url = f"{survey_page()}?{urlencode({'token': survey_token(member.id, order_external_id, now)})}"
+    product_title = (titles.get(products[0]) or products[0]) if products else ""
+    context = _context(member, order_external_id, links, unsubscribe, survey_url, improvement, product_title)
+    override = await MessageTemplate.get_or_none(type=policy.type, locale=locale)
     name = policy.type.lower()
-    subject, text, html = (_env().get_template(f"{name}.{locale}.{part}").render(context)
-                           for part in ("subject", "txt", "html"))
+    parts = []
+    for part, column in zip(PARTS, ("subject", "text", "html"), strict=True):
+        source = getattr(override, column) if override else None
+        template = compile_part(source, part) if source is not None else _env().get_template(f"{name}.{locale}.{part}")
+        parts.append(template.render(context))
+    subject, text, html = parts
     subject = " ".join(subject.split())  # one header line, whatever the template holds
     if policy.marketing and locale == "ko":
         subject, text = AD_PREFIX_KO + subject, AD_PREFIX_KO + text

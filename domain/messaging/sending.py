@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from domain import clock
 from domain.db import write_transaction
 from domain.events.service import record_event
+from domain.feedback.models import Improvement, SurveyResponse
 from domain.members.models import Member
 from domain.messaging import mail, planning, policies
 from domain.messaging.models import Message
@@ -28,15 +29,19 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
     consents = await planning.granted(member.id)
     if policy.consent_purpose not in consents:
         return "SUPPRESSED", f"no consent ({policy.consent_purpose})"
-    products = await planning.unreviewed(member.id, list(message.products))
-    if not products:
-        return "SUPPRESSED", "already reviewed"
-    if message.type == "REVIEW_REQUEST":
-        asked = await planning.recently_asked(member.id, message.channel, now, exclude_id=message.id)
-        products = [p for p in products if p not in asked]
+    if message.type in policies.REVIEW_TYPES:
+        products = await planning.unreviewed(member.id, list(message.products))
         if not products:
-            return "SUPPRESSED", "capped: each product was already asked about in the last 12 months"
-    message.products = products
+            return "SUPPRESSED", "already reviewed"
+        if message.type == "REVIEW_REQUEST":
+            asked = await planning.recently_asked(member.id, message.channel, now, exclude_id=message.id)
+            products = [p for p in products if p not in asked]
+            if not products:
+                return "SUPPRESSED", "capped: each product was already asked about in the last 12 months"
+        message.products = products
+    elif message.type == "SATISFACTION_SURVEY" and await SurveyResponse.exists(
+            member_id=member.id, order_external_id=message.order_external_id):
+        return "SUPPRESSED", "already answered"
     if not policy.cap_exempt:
         sent = await (Message.filter(member_id=member.id, channel=message.channel, status="SENT",
                                      sent_at__gt=now - timedelta(days=policies.CAP_DAYS))
@@ -54,7 +59,8 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
 
 
 async def _send(message: Message, member: Member, policy: policies.Policy, now: datetime, mailer: mail.Mailer) -> str:
-    rendered = await render(policy, member, message.order_external_id, list(message.products), now)
+    improvement = await Improvement.get_or_none(id=message.improvement_id) if message.improvement_id else None
+    rendered = await render(policy, member, message.order_external_id, list(message.products), now, improvement)
     if message.channel == "EMAIL":
         return await mailer.deliver(mail.build(rendered, member.email, message.id, now))
     # WEBHOOK: the brand's SMS/알림톡/push provider sends it; only endpoints whose owner holds

@@ -59,6 +59,17 @@ async def record(member_external_id: str, type_: str, external_id: str, custom_t
         return activity, points
 
 
+async def complete(member: Member, type_: str, external_id: str) -> int:
+    """An activity Patron itself observed (a survey answered through Patron): recorded approved
+    and paid by the matching rules, once per (member, type, externalId). Call with the member
+    locked, inside the caller's write transaction; returns the points awarded."""
+    if await Activity.exists(member_id=member.id, type=type_, custom_type=None, external_id=external_id):
+        return 0
+    activity = await Activity.create(member_id=member.id, type=type_, custom_type=None, external_id=external_id,
+                                     url=None, status="approved", created_at=clock.now())
+    return await _award(member, activity)
+
+
 async def decide(activity_id: int, approve: bool, actor: str) -> tuple[Activity, int]:
     activity = await Activity.get_or_none(id=activity_id)
     if activity is None:
