@@ -11,7 +11,7 @@ from typing import Any
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from domain.auth.scopes import INSIGHTS
+from domain.auth.scopes import INSIGHTS, MODERATE
 from schema.errors import forbidden, unauthenticated
 
 
@@ -58,7 +58,18 @@ class InsightsReader(BasePermission):
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
-        if viewer.role == "admin" or (viewer.role in ("storefront", "partner") and viewer.holds(INSIGHTS)):
+        if viewer.role == "admin" or (viewer.role in ("storefront", "partner", "staff") and viewer.holds(INSIGHTS)):
+            return True
+        raise unauthenticated() if viewer.role == "anonymous" else forbidden()
+
+
+class Moderator(BasePermission):
+    """Review moderation and replies: an admin, or a key or console staff role holding
+    reviews:moderate (a console moderator; never a member)."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        if viewer.role == "admin" or (viewer.role in ("storefront", "partner", "staff") and viewer.holds(MODERATE)):
             return True
         raise unauthenticated() if viewer.role == "anonymous" else forbidden()
 
