@@ -19,6 +19,7 @@ import resolvers.reviews
 import resolvers.rewards
 import resolvers.rules
 import resolvers.scheduler
+import resolvers.staff
 import resolvers.subscriptions
 import resolvers.tiers
 import resolvers.webhooks
@@ -43,6 +44,7 @@ from schema.permissions import (
     AdminStorefrontSelfOrRequestToken,
     IsAdmin,
     Moderator,
+    StaffAuditReader,
     IsMember,
     PublicOrSelf,
     StorefrontOrSelf,
@@ -63,6 +65,7 @@ from schema.reviews import (
     ReviewsPayload,
 )
 from schema.rewards import Redemption, RedemptionPayload, Reward, RewardPayload
+from schema.staff import StaffAuditEntry
 from schema.scheduler import Job, JobRun
 from schema.rules import Activity, ActivityPayload, EarningPreview, EarningRule, EarningRulePayload
 from schema.subscriptions import (
@@ -128,6 +131,10 @@ class Query:
     api_key_scopes: list[ApiKeyScope] = strawberry.field(
         resolver=resolvers.auth.api_key_scopes, permission_classes=[IsAdmin],
         description="The scopes an API key can be given (createApiKey, setApiKeyScopes).")
+    staff_audit_log: Connection[StaffAuditEntry] = strawberry.field(
+        resolver=resolvers.staff.staff_audit_log, permission_classes=[StaffAuditReader],
+        description="The console's staff audit log, newest first: who did what, when, from where (console owners "
+                    "and admin API keys).")
     product: Product | None = strawberry.field(
         resolver=resolvers.catalog.product, description="A product with its public reviews, summary and Q&A.")
     review_moderation_queue: Connection[Review] = strawberry.field(

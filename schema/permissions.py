@@ -74,6 +74,16 @@ class Moderator(BasePermission):
         raise unauthenticated() if viewer.role == "anonymous" else forbidden()
 
 
+class StaffAuditReader(BasePermission):
+    """The staff audit log: a console owner, or an admin API key (not a console admin)."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        if viewer.role == "admin" and viewer.staff_role in (None, "owner"):
+            return True
+        raise unauthenticated() if viewer.role == "anonymous" else forbidden()
+
+
 class AdminStorefrontSelfOrRequestToken(BasePermission):
     """submitReview: a review request's signed token is the credential (the member it was
     sent to writes without a login); without one, admin, storefront or the member themself."""
