@@ -6,6 +6,8 @@
     python server.py seed                            load the demo program
     python server.py export-schema                   write schema.graphql
     python server.py train-recommender               build the recommendation model
+    python server.py create-staff --email E --role R  a console account (prints a one-time password,
+                                                     or reads one from stdin with --password-stdin)
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from composition.api import schema
 from domain import changes, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
 from domain.demo import seed
+from domain.errors import DomainError
+from domain.staff import service as staff
 from domain.demo_scale import RefusedError, generate
 from domain.jobs import JobRunner
 from domain.observability import context as log_context
@@ -53,6 +57,7 @@ from domain.settings import get_settings
 from domain.webhooks.delivery import Deliverer
 from web.media import media_routes
 from web.unsubscribe import unsubscribe_endpoint
+from web.console.routes import console_routes
 from schema.context import Context
 from schema.response_cache import PUBLIC_ROLES, ResponseCache
 from web import graphiql, proxies
@@ -359,6 +364,7 @@ def create_app(manage_db: bool = True) -> Starlette:
             Route("/metrics", metrics),
             Mount("/media", media_routes(media_dir), name="media"),
             Route("/unsubscribe", unsubscribe_endpoint, methods=["GET", "POST"]),  # only media that may be shown
+            console_routes(schema),  # /console: the merchant console, on this same schema
         ],
         middleware=proxies.middleware(get_settings()),
         lifespan=lifespan,
@@ -423,6 +429,28 @@ async def _train() -> None:
         await db.close_orm()
 
 
+async def _create_staff(args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password, generated = sys.stdin.readline().rstrip("\r\n"), False
+    else:
+        password, generated = staff.new_password(), True
+    await db.migrate()
+    await db.init_orm()
+    try:
+        user = await staff.create_staff(args.email or "", args.role, password)
+    except DomainError as exc:
+        print(f"create-staff: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await changes.close()
+        await db.close_orm()
+    print(f"Staff account {user.email} ({user.role}) created.")
+    if generated:
+        print(f"One-time password (shown once, store it now): {password}")
+    print(f"Sign in at http://{get_settings().host}:{get_settings().port}/console")
+    return 0
+
+
 def export_schema(path: str = "schema.graphql") -> None:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(schema.as_str() + "\n")
@@ -434,7 +462,7 @@ def main(argv: list[str] | None = None) -> int | str:
     parser = argparse.ArgumentParser(prog="server.py", description="Patron loyalty and reviews API")
     parser.add_argument("command", nargs="?", default="serve",
                         choices=["serve", "worker", "migrate", "seed", "export-schema", "train-recommender",
-                                 "generate-demo"])
+                                 "generate-demo", "create-staff"])
     parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.port)
     demo = parser.add_argument_group("generate-demo (PostgreSQL only)")
@@ -443,6 +471,11 @@ def main(argv: list[str] | None = None) -> int | str:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--force", action="store_true", help="add the demo data even if members exist")
     demo.add_argument("--database-url", default=None, help="default: DATABASE_URL")
+    console = parser.add_argument_group("create-staff (a merchant console account)")
+    console.add_argument("--email")
+    console.add_argument("--role", default="owner", choices=list(staff.ROLES))
+    console.add_argument("--password-stdin", action="store_true",
+                         help="read the password from the first line of stdin instead of generating one")
     args = parser.parse_args(argv)
     logs.configure(settings.log_format)
     if args.command == "migrate":
@@ -456,6 +489,8 @@ def main(argv: list[str] | None = None) -> int | str:
         return asyncio.run(_generate_demo(args))
     elif args.command == "train-recommender":
         asyncio.run(_train())
+    elif args.command == "create-staff":
+        return asyncio.run(_create_staff(args))
     elif args.command == "export-schema":
         export_schema()
     else:
@@ -464,6 +499,8 @@ def main(argv: list[str] | None = None) -> int | str:
         except ManifestError as exc:  # a bad trusted documents manifest: one line, no traceback
             return f"patron: {exc}"
         print(f"Patron on http://{args.host}:{args.port}/graphql", flush=True)
+        print(f"Console on http://{args.host}:{args.port}/console (an owner account: "
+              f"python server.py create-staff --email you@example.com --role owner)", flush=True)
         # log_config=None: uvicorn's loggers propagate to the handler configured above.
         uvicorn.run(app, **proxies.uvicorn_options(args.host, args.port), log_config=None)
     return 0
