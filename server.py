@@ -437,7 +437,7 @@ async def _create_staff(args: argparse.Namespace) -> int:
     await db.migrate()
     await db.init_orm()
     try:
-        user = await staff.create_staff(args.email or "", args.role, password)
+        user = await staff.create_staff(args.email or "", args.role, password, one_time=generated)
     except DomainError as exc:
         print(f"create-staff: {exc}", file=sys.stderr)
         return 2
@@ -446,7 +446,7 @@ async def _create_staff(args: argparse.Namespace) -> int:
         await db.close_orm()
     print(f"Staff account {user.email} ({user.role}) created.")
     if generated:
-        print(f"One-time password (shown once, store it now): {password}")
+        print(f"One-time password (shown once; you choose your own at the first sign-in): {password}")
     print(f"Sign in at http://{get_settings().host}:{get_settings().port}/console")
     return 0
 

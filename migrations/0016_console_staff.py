@@ -20,6 +20,7 @@ class Migration(migrations.Migration):
                 ('email', fields.CharField(unique=True, max_length=254)),
                 ('password_hash', fields.CharField(max_length=200)),
                 ('role', fields.CharField(max_length=20)),
+                ('must_change_password', fields.BooleanField(default=False)),
                 ('failed_attempts', fields.IntField(default=0)),
                 ('locked_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),

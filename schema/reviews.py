@@ -20,7 +20,7 @@ from domain.reviews.service import is_rating_only
 from schema.common import JSON, global_id, legacy_int_id
 from schema.errors import UserError
 from schema.node import Node
-from schema.permissions import IsAdmin, Moderator
+from schema.permissions import Moderator
 
 
 @strawberry.enum

@@ -361,3 +361,28 @@ async def test_moderator_approves_a_held_photo(client, api, held):
 
 async def _pk(global_review_id: str) -> int:
     return decode_global_id(global_review_id)[1]
+
+
+async def test_a_one_time_password_must_be_replaced_first(client):
+    await staff.create_staff("new@brand.example", "moderator", PASSWORD, one_time=True)
+    signed = await sign_in(client, "new@brand.example")
+    assert signed.status_code == 303
+    assert (await client.get("/console/reviews")).headers["location"] == "/console/password"
+    form = await client.get("/console/password")
+    token = csrf_of(form)
+    wrong = await client.post("/console/password", data={"csrf": token, "current": "nope nope nope",
+                                                         "password": "a brand new secret", "confirm": "a brand new secret"})
+    assert wrong.status_code == 400 and "The current password is wrong." in wrong.text
+    differ = await client.post("/console/password", data={"csrf": token, "current": PASSWORD,
+                                                          "password": "a brand new secret", "confirm": "another"})
+    assert differ.status_code == 400 and "differ" in differ.text
+    assert (await StaffUser.get(email="new@brand.example")).must_change_password is True
+    other = await staff.sign_in("new@brand.example", PASSWORD, "10.0.0.2")  # another browser
+    done = await client.post("/console/password", data={"csrf": token, "current": PASSWORD,
+                                                        "password": "a brand new secret", "confirm": "a brand new secret"})
+    assert done.headers["location"] == "/console/reviews?done=password"
+    assert (await client.get("/console/reviews")).status_code == 200
+    assert await staff.session_user(other.token) is None  # the other session ended
+    client.cookies.clear()
+    assert (await sign_in(client, "new@brand.example", "a brand new secret")).status_code == 303
+    assert await StaffAudit.filter(action="password.changed").count() == 1

@@ -9,6 +9,9 @@ class StaffUser(Model):
     email = fields.CharField(max_length=254, unique=True)  # stored lower-cased
     password_hash = fields.CharField(max_length=200)
     role = fields.CharField(max_length=20)  # owner | admin | moderator | support | marketer | viewer
+    # Set for a generated one-time password (create-staff): the first page after signing in
+    # is the password change, and nothing else opens until it is done.
+    must_change_password = fields.BooleanField(default=False)
     failed_attempts = fields.IntField(default=0)  # wrong passwords since the last sign-in
     locked_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()

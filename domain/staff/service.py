@@ -63,7 +63,8 @@ def new_password() -> str:
     return secrets.token_urlsafe(15)
 
 
-async def create_staff(email: str, role: str, password: str) -> StaffUser:
+async def create_staff(email: str, role: str, password: str, *, one_time: bool = False) -> StaffUser:
+    """`one_time`: a generated password the person must replace at the first sign-in."""
     email = normalize_email(email)
     if not EMAIL.match(email):
         raise InvalidInput("Give an e-mail address such as ann@example.com", "email")
@@ -74,7 +75,7 @@ async def create_staff(email: str, role: str, password: str) -> StaffUser:
         raise InvalidInput("A staff account with this e-mail exists", "email", code="STAFF_EXISTS")
     async with write_transaction():
         user = await StaffUser.create(email=email, role=role, password_hash=_hasher.hash(password),
-                                      created_at=clock.now())
+                                      must_change_password=one_time, created_at=clock.now())
         await StaffAudit.create(user=user, email=email, action="staff.created", detail=f"role {role}", ip="cli",
                                 at=clock.now())
     return user
@@ -155,6 +156,22 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+async def change_password(user: StaffUser, current: str, new: str, keep_token: str, ip: str) -> None:
+    """The person's own password change: the current one is checked, the new one must differ;
+    every other session of the account ends."""
+    if not _verify(user.password_hash, current):
+        raise InvalidInput("The current password is wrong", "current", code="WRONG_PASSWORD")
+    check_password(new)
+    if new == current:
+        raise InvalidInput("Choose a password different from the current one", "password", code="SAME_PASSWORD")
+    async with write_transaction():
+        user.password_hash = _hasher.hash(new)
+        user.must_change_password = False
+        await user.save(update_fields=["password_hash", "must_change_password"])
+        await StaffSession.filter(user_id=user.id).exclude(token_hash=_hash_token(keep_token)).delete()
+        await StaffAudit.create(user=user, email=user.email, action="password.changed", ip=ip[:64], at=clock.now())
 
 
 async def session_user(token: str | None) -> StaffUser | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from domain.auth.service import Viewer
@@ -15,12 +14,6 @@ class Refused(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass
-class Answer:
-    data: dict[str, Any]
-    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def run(schema: Any, viewer: Viewer, document: str, variables: dict[str, Any] | None = None,

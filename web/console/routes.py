@@ -114,6 +114,8 @@ def staff_page(schema: Any, handler: Handler) -> Callable[[Request], Awaitable[R
                 return render(request, "message.html", 403, title=_translator(request)("csrf"), text="")
             return _redirect(f"{BASE}/sign-in")
         page = Page(request, schema, user, token)
+        if user.must_change_password and handler not in PASSWORD_HANDLERS:
+            return _redirect(f"{BASE}/password")  # a one-time password opens this page only
         if request.method == "POST":
             form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
             if not staff.csrf_ok(token, _text(form, "csrf")):
@@ -169,6 +171,22 @@ async def _sign_out(page: Page) -> Response:
     response = _redirect(f"{BASE}/sign-in")
     response.delete_cookie(SESSION_COOKIE, path=BASE)
     return response
+
+
+async def _password(page: Page) -> Response:
+    if page.request.method == "GET":
+        return page.render("password.html", error="")
+    form: FormData = page.form  # type: ignore[attr-defined]
+    new = _text(form, "password", staff.MAX_PASSWORD_CHARS + 1)
+    if new != _text(form, "confirm", staff.MAX_PASSWORD_CHARS + 1):
+        return page.render("password.html", 400, error=page.t("password_mismatch"))
+    try:
+        await staff.change_password(page.user, _text(form, "current", staff.MAX_PASSWORD_CHARS + 1), new,
+                                    page.token, _ip(page.request))
+    except staff.InvalidInput as exc:
+        key = {"WRONG_PASSWORD": "password_wrong", "SAME_PASSWORD": "password_same"}.get(exc.code, "password_rules")
+        return page.render("password.html", 400, error=page.t(key, n=staff.MIN_PASSWORD_CHARS))
+    return _redirect(f"{BASE}/reviews?done=password")
 
 
 async def language(request: Request) -> Response:
@@ -235,7 +253,7 @@ def _flash(page: Page) -> dict[str, str] | None:
     if done == "moderated":
         n = params.get("n", "1")
         return {"kind": "ok", "text": page.t("done_moderated", n=n if n.isdigit() else "1")}
-    if done in ("media", "replied"):
+    if done in ("media", "replied", "password"):
         return {"kind": "ok", "text": page.t(f"done_{done}")}
     return None
 
@@ -358,6 +376,9 @@ async def _audit(page: Page) -> Response:
     return page.render("audit.html", entries=[e["node"] for e in log["edges"]], page_info=log["pageInfo"])
 
 
+PASSWORD_HANDLERS = (_password, _sign_out)
+
+
 def console_routes(schema: Any) -> Mount:
     """The /console mount; `schema` is the app's GraphQL schema (the composition root's)."""
     def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -368,6 +389,7 @@ def console_routes(schema: Any) -> Mount:
         Route("/sign-in", sign_in, methods=["GET", "POST"]),
         Route("/sign-out", page(_sign_out), methods=["POST"]),
         Route("/lang", language),
+        Route("/password", page(_password), methods=["GET", "POST"]),
         Route("/reviews", page(_inbox)),
         Route("/reviews/moderate", page(_moderate), methods=["POST"]),
         Route("/reviews/media", page(_moderate_media), methods=["POST"]),
