@@ -166,6 +166,7 @@ def shot(page: Page, name: str) -> None:
 
 
 def signed_in(context: BrowserContext, base: str, email: str) -> tuple[Page, list[str]]:
+    context.clear_cookies()  # signs out whoever was signed in (one profile per test)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
