@@ -21,6 +21,9 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/python server.py migrate
+	@echo "Merchant console: http://$${HOST:-127.0.0.1}:$${PORT:-8000}/console"
+	@echo "  first owner: $(BIN)/python server.py create-staff --email you@example.com --role owner"
+	@echo "  (prints a one-time password; add --password-stdin to type your own)"
 	$(BIN)/python server.py serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
 
 worker: install

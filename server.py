@@ -6,6 +6,8 @@
     python server.py seed                            load the demo program
     python server.py export-schema                   write schema.graphql
     python server.py train-recommender               build the recommendation model
+    python server.py create-staff --email E --role R  a console account (prints a one-time password,
+                                                     or reads one from stdin with --password-stdin)
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from composition.api import schema
 from domain import changes, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
 from domain.demo import seed
+from domain.errors import DomainError
+from domain.staff import service as staff
 from domain.demo_scale import RefusedError, generate
 from domain.imports import cli as import_cli
 from domain.imports import runner as import_runner
@@ -55,6 +59,7 @@ from domain.settings import get_settings
 from domain.webhooks.delivery import Deliverer
 from web.media import media_routes
 from web.unsubscribe import unsubscribe_endpoint
+from web.console.routes import console_routes
 from schema.context import Context
 from schema.response_cache import PUBLIC_ROLES, ResponseCache
 from web import graphiql, proxies
@@ -362,6 +367,7 @@ def create_app(manage_db: bool = True) -> Starlette:
             Route("/metrics", metrics),
             Mount("/media", media_routes(media_dir), name="media"),
             Route("/unsubscribe", unsubscribe_endpoint, methods=["GET", "POST"]),  # only media that may be shown
+            console_routes(schema),  # /console: the merchant console, on this same schema
         ],
         middleware=proxies.middleware(get_settings()),
         lifespan=lifespan,
@@ -441,6 +447,28 @@ async def _train() -> None:
         await db.close_orm()
 
 
+async def _create_staff(args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password, generated = sys.stdin.readline().rstrip("\r\n"), False
+    else:
+        password, generated = staff.new_password(), True
+    await db.migrate()
+    await db.init_orm()
+    try:
+        user = await staff.create_staff(args.email or "", args.role, password, one_time=generated)
+    except DomainError as exc:
+        print(f"create-staff: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await changes.close()
+        await db.close_orm()
+    print(f"Staff account {user.email} ({user.role}) created.")
+    if generated:
+        print(f"One-time password (shown once; you choose your own at the first sign-in): {password}")
+    print(f"Sign in at http://{get_settings().host}:{get_settings().port}/console")
+    return 0
+
+
 def export_schema(path: str = "schema.graphql") -> None:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(schema.as_str() + "\n")
@@ -452,7 +480,7 @@ def main(argv: list[str] | None = None) -> int | str:
     parser = argparse.ArgumentParser(prog="server.py", description="Patron loyalty and reviews API")
     parser.add_argument("command", nargs="?", default="serve",
                         choices=["serve", "worker", "migrate", "seed", "export-schema", "train-recommender",
-                                 "generate-demo", "import"])
+                                 "generate-demo", "import", "create-staff"])
     parser.add_argument("import_args", nargs="*", metavar="KIND FILE",
                         help="import: members|orders|reviews and the file's path")
     parser.add_argument("--host", default=settings.host)
@@ -469,6 +497,11 @@ def main(argv: list[str] | None = None) -> int | str:
     imp.add_argument("--award-points", action="store_true", help="ORDERS: award points with the rules in force")
     imp.add_argument("--encoding", default=None, help="utf-8, cp949 or euc-kr (default: detected)")
     imp.add_argument("--mapping", default=None, help='JSON {"file column": "field"}')
+    console = parser.add_argument_group("create-staff (a merchant console account)")
+    console.add_argument("--email")
+    console.add_argument("--role", default="owner", choices=list(staff.ROLES))
+    console.add_argument("--password-stdin", action="store_true",
+                         help="read the password from the first line of stdin instead of generating one")
     args = parser.parse_args(argv)
     logs.configure(settings.log_format)
     if args.command == "migrate":
@@ -486,6 +519,8 @@ def main(argv: list[str] | None = None) -> int | str:
         return asyncio.run(_import(args))
     elif args.command == "train-recommender":
         asyncio.run(_train())
+    elif args.command == "create-staff":
+        return asyncio.run(_create_staff(args))
     elif args.command == "export-schema":
         export_schema()
     else:
@@ -494,6 +529,8 @@ def main(argv: list[str] | None = None) -> int | str:
         except ManifestError as exc:  # a bad trusted documents manifest: one line, no traceback
             return f"patron: {exc}"
         print(f"Patron on http://{args.host}:{args.port}/graphql", flush=True)
+        print(f"Console on http://{args.host}:{args.port}/console (an owner account: "
+              f"python server.py create-staff --email you@example.com --role owner)", flush=True)
         # log_config=None: uvicorn's loggers propagate to the handler configured above.
         uvicorn.run(app, **proxies.uvicorn_options(args.host, args.port), log_config=None)
     return 0

@@ -21,6 +21,7 @@ import resolvers.reviews
 import resolvers.rewards
 import resolvers.rules
 import resolvers.scheduler
+import resolvers.staff
 import resolvers.subscriptions
 import resolvers.tiers
 import resolvers.webhooks
@@ -53,6 +54,8 @@ from schema.permissions import (
     InsightsReader,
     AdminStorefrontSelfOrRequestToken,
     IsAdmin,
+    Moderator,
+    StaffAuditReader,
     IsMember,
     MemberOrSurveyToken,
     MessageProvider,
@@ -75,6 +78,7 @@ from schema.reviews import (
     ReviewsPayload,
 )
 from schema.rewards import Redemption, RedemptionPayload, Reward, RewardPayload
+from schema.staff import StaffAuditEntry
 from schema.scheduler import Job, JobRun
 from schema.rules import Activity, ActivityPayload, EarningPreview, EarningRule, EarningRulePayload
 from schema.subscriptions import (
@@ -146,18 +150,22 @@ class Query:
     api_key_scopes: list[ApiKeyScope] = strawberry.field(
         resolver=resolvers.auth.api_key_scopes, permission_classes=[IsAdmin],
         description="The scopes an API key can be given (createApiKey, setApiKeyScopes).")
+    staff_audit_log: Connection[StaffAuditEntry] = strawberry.field(
+        resolver=resolvers.staff.staff_audit_log, permission_classes=[StaffAuditReader],
+        description="The console's staff audit log, newest first: who did what, when, from where (console owners "
+                    "and admin API keys).")
     product: Product | None = strawberry.field(
         resolver=resolvers.catalog.product, description="A product with its public reviews, summary and Q&A.")
     review_moderation_queue: Connection[Review] = strawberry.field(
-        resolver=resolvers.reviews.review_moderation_queue, permission_classes=[IsAdmin],
+        resolver=resolvers.reviews.review_moderation_queue, permission_classes=[Moderator],
         description="Without status: every review waiting for a moderator (held, or published and reported "
                     "since the last decision; see `reports`). With status: the reviews in that state.")
     reviews_awaiting_reply: Connection[Review] = strawberry.field(
-        resolver=resolvers.reviews.reviews_awaiting_reply, permission_classes=[IsAdmin],
+        resolver=resolvers.reviews.reviews_awaiting_reply, permission_classes=[Moderator],
         description="Negative (<= PATRON_REVIEW_NEGATIVE_MAX_RATING stars) published reviews without a reply; "
                     "overdue: past the reply SLA, counted from when Patron received the review.")
     moderation_log: list[ModerationDecision] = strawberry.field(
-        resolver=resolvers.reviews.moderation_log, permission_classes=[IsAdmin],
+        resolver=resolvers.reviews.moderation_log, permission_classes=[Moderator],
         description="Every moderation decision on one review, media, question or answer, oldest "
                     "first (admin).")
     preview_earning: EarningPreview = strawberry.field(
@@ -310,16 +318,16 @@ class Mutation:
         description="Attach photos/videos (GraphQL multipart request) to your review; they are "
                     "moderated.")
     moderate_review: ReviewPayload = strawberry.mutation(
-        resolver=resolvers.reviews.moderate_review, permission_classes=[IsAdmin],
+        resolver=resolvers.reviews.moderate_review, permission_classes=[Moderator],
         description="Publish or reject a review, with a reason; logged in moderationLog.")
     moderate_review_media: ReviewPayload = strawberry.mutation(
-        resolver=resolvers.reviews.moderate_review_media, permission_classes=[IsAdmin],
+        resolver=resolvers.reviews.moderate_review_media, permission_classes=[Moderator],
         description="Publish or reject one photo or video of a review, with a reason.")
     report_review: ReviewPayload = strawberry.mutation(
         resolver=resolvers.reviews.report_review, permission_classes=[StorefrontOrSelf],
         description="Flags a published review for a moderator (one report per member); it stays published.")
     reply_to_review: ReviewPayload = strawberry.mutation(
-        resolver=resolvers.reviews.reply_to_review, permission_classes=[IsAdmin],
+        resolver=resolvers.reviews.reply_to_review, permission_classes=[Moderator],
         description="The merchant's public reply (one per review; calling again edits it).")
     vote_review: ReviewPayload = strawberry.mutation(
         resolver=resolvers.reviews.vote_review, permission_classes=[StorefrontOrSelf],
@@ -342,10 +350,10 @@ class Mutation:
         resolver=resolvers.reviews.answer_question, permission_classes=[AdminStorefrontOrSelf],
         description="Answer a product question (as the merchant, or as a member).")
     moderate_question: QuestionPayload = strawberry.mutation(
-        resolver=resolvers.reviews.moderate_question, permission_classes=[IsAdmin],
+        resolver=resolvers.reviews.moderate_question, permission_classes=[Moderator],
         description="Publish or reject a product question, with a reason.")
     moderate_answer: AnswerPayload = strawberry.mutation(
-        resolver=resolvers.reviews.moderate_answer, permission_classes=[IsAdmin],
+        resolver=resolvers.reviews.moderate_answer, permission_classes=[Moderator],
         description="Publish or reject an answer, with a reason.")
     record_activity: ActivityPayload = strawberry.mutation(
         resolver=resolvers.rules.record_activity, permission_classes=[AdminStorefrontOrSelf],

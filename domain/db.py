@@ -42,6 +42,7 @@ MODEL_MODULES = [
     "domain.insights.models",
     "domain.imports.models",
     "domain.feedback.models",
+    "domain.staff.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()

@@ -203,6 +203,12 @@ class Settings(BaseSettings):
     # A GET answer the response cache would keep, asked without credentials, may be kept by a
     # CDN for this many seconds (Cache-Control: public); 0 = every GET answer is private, no-store.
     get_cache_max_age: Count = _env("PATRON_GET_CACHE_MAX_AGE", 60)
+    # Merchant console (web/console/): wrong passwords in a row that lock a staff account, for
+    # how long; sign-in attempts per client address per 15 minutes (any account); session life.
+    staff_lockout_attempts: Positive = _env("PATRON_STAFF_LOCKOUT_ATTEMPTS", 5)
+    staff_lockout_minutes: Positive = _env("PATRON_STAFF_LOCKOUT_MINUTES", 15)
+    staff_login_attempts_per_ip: Positive = _env("PATRON_STAFF_LOGIN_ATTEMPTS_PER_IP", 30)
+    staff_session_hours: Positive = _env("PATRON_STAFF_SESSION_HOURS", 12)
 
     @field_validator("default_timezone")
     @classmethod

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -235,10 +236,20 @@ async def moderate_answer(info: Info, input: ModerateInput) -> AnswerPayload:
 async def review_moderation_queue(
     info: Info, first: int | None = None, after: str | None = None, status: ModerationStatus | None = None,
     last: int | None = None, before: str | None = None,
+    rating: Annotated[int | None, strawberry.argument(description="Only reviews with this many stars (1 to 5).")] = None,
+    with_media: Annotated[bool | None, strawberry.argument(
+        description="True: only reviews with photos or videos (pending or published); false: only without.")] = None,
+    product_external_id: Annotated[str | None, strawberry.argument(
+        description="Only reviews of this product (the commerce platform's id).")] = None,
 ) -> Connection[Review]:
     """Without a status: everything waiting for a moderator (held, or reported while published)."""
+    if rating is not None and not 1 <= rating <= 5:
+        raise bad_input("rating must be 1 to 5")
+    if product_external_id is not None and not 1 <= len(product_external_id) <= 255:
+        raise bad_input("productExternalId must be 1 to 255 characters")
     return await paginate("Query.reviewModerationQueue", first, after, last, before,
-                          lambda req: queries.moderation_queue(req, status.value if status else None),
+                          lambda req: queries.moderation_queue(req, status.value if status else None, rating,
+                                                               with_media, product_external_id),
                           _private_review)
 
 

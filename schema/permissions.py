@@ -14,6 +14,7 @@ from strawberry.types import Info
 from domain.auth.scopes import INSIGHTS
 
 MESSAGES = "events:messages"
+from domain.auth.scopes import INSIGHTS, MODERATE
 from schema.errors import forbidden, unauthenticated
 
 
@@ -60,7 +61,28 @@ class InsightsReader(BasePermission):
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
-        if viewer.role == "admin" or (viewer.role in ("storefront", "partner") and viewer.holds(INSIGHTS)):
+        if viewer.role == "admin" or (viewer.role in ("storefront", "partner", "staff") and viewer.holds(INSIGHTS)):
+            return True
+        raise unauthenticated() if viewer.role == "anonymous" else forbidden()
+
+
+class Moderator(BasePermission):
+    """Review moderation and replies: an admin, or a key or console staff role holding
+    reviews:moderate (a console moderator; never a member)."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        if viewer.role == "admin" or (viewer.role in ("storefront", "partner", "staff") and viewer.holds(MODERATE)):
+            return True
+        raise unauthenticated() if viewer.role == "anonymous" else forbidden()
+
+
+class StaffAuditReader(BasePermission):
+    """The staff audit log: a console owner, or an admin API key (not a console admin)."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        if viewer.role == "admin" and viewer.staff_role in (None, "owner"):
             return True
         raise unauthenticated() if viewer.role == "anonymous" else forbidden()
 

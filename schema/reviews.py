@@ -15,11 +15,12 @@ from domain.reviews.models import Question as QuestionModel
 from domain.reviews.models import Review as ReviewModel
 from domain.reviews.models import ReviewMedia as MediaModel
 from domain.reviews.models import ReviewReport as ReportModel
+from domain.reviews import jobs as review_rules
 from domain.reviews.service import is_rating_only
 from schema.common import JSON, global_id, legacy_int_id
 from schema.errors import UserError
 from schema.node import Node
-from schema.permissions import IsAdmin
+from schema.permissions import Moderator
 
 
 @strawberry.enum
@@ -148,7 +149,7 @@ class Review(Node):
     created_at: dt.datetime = strawberry.field(description="The review's date (an import keeps its original date).")
     published_at: dt.datetime | None = strawberry.field(description="When it was published (UTC, ISO 8601); null while never published.")
     open_reports: int = strawberry.field(
-        permission_classes=[IsAdmin],
+        permission_classes=[Moderator],
         description="Distinct members who reported it since the last moderator decision (moderators only).")
     model: strawberry.Private[ReviewModel]
     public_media_only: strawberry.Private[bool]
@@ -169,7 +170,7 @@ class Review(Node):
     # review is published (public anyway then): a held or rejected review's text is withheld from
     # storefront and partner keys without members:pii, in every payload and query alike.
     def _withheld(self, info: Info) -> bool:
-        return self.model.status != "published" and not info.context.viewer.sees_personal_data
+        return self.model.status != "published" and not info.context.viewer.reads_held_reviews
 
     @strawberry.field(description="Null while the review is not published and the API key lacks members:pii.")
     def title(self, info: Info) -> str | None:
@@ -206,9 +207,15 @@ class Review(Node):
         preview = not self.public_media_only
         return [ReviewMedia.from_model(m, preview) for m in await loader.load(self.model.id)]
 
-    @strawberry.field(permission_classes=[IsAdmin], description="Reports with reason and comment (moderators only).")
+    @strawberry.field(permission_classes=[Moderator], description="Reports with reason and comment (moderators only).")
     async def reports(self, info: Info) -> list[ReviewReport]:
         return [ReviewReport.from_model(r) for r in await info.context.loaders.review_reports.load(self.model.id)]
+
+    @strawberry.field(permission_classes=[Moderator],
+                      description="When the store's reply is due (UTC): received + PATRON_REVIEW_REPLY_SLA_HOURS, for "
+                                  "a negative review without a reply; null otherwise (moderators only).")
+    def reply_due_at(self) -> dt.datetime | None:
+        return review_rules.reply_due_at(self.model)
 
     @strawberry.field(description="The commerce platform's id of the product reviewed.")
     async def product_external_id(self, info: Info) -> str:

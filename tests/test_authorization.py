@@ -132,6 +132,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "reviewModerationQueue": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "reviewsAwaitingReply": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "moderationLog":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "staffAuditLog":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),  # console owners (tests/test_console.py)
     # --- catalog and reviews: Mutation (a shopper's own actions: storefront or the member, not admin)
     "upsertProducts":       (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "submitReview":         (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
@@ -545,6 +546,7 @@ CALLS: dict[str, Call] = {
         "query { reviewModerationQueue(first: 5) { edges { node { reviewId } } } }", lambda w, t: {}),
     "reviewsAwaitingReply": Call(
         "query { reviewsAwaitingReply(first: 5) { edges { node { reviewId } } } }", lambda w, t: {}),
+    "staffAuditLog": Call("query { staffAuditLog(first: 5) { edges { node { action } } } }", lambda w, t: {}),
     "moderationLog": Call(
         'query($r: ID!) { moderationLog(subjectType: "review", subjectId: $r) { status } }',
         lambda w, t: {"r": w.reviews[MEMBER_B]}),

@@ -27,6 +27,8 @@ SCOPES: dict[str, str] = {
                        "the comment only with members:pii)",
     "events:webhooks": "webhook.test and webhook.endpoint_disabled about the key's own endpoints (every key holds it)",
     "insights:read": "programInsights: the program's KPIs (counts, sums and rates, no member data)",
+    "reviews:moderate": "the review moderation queue, moderation decisions, replies and the reply SLA list, "
+                        "with the text of reviews not yet published (but no member e-mail or profile)",
     "members:pii": "members' personal fields (email, name, birthday, phone, free text they wrote) "
                    "in query answers, webhook payloads and delivery logs",
 }
@@ -50,6 +52,7 @@ PII_ONLY_EVENTS = frozenset({"message.due"})
 
 PII = "members:pii"
 INSIGHTS = "insights:read"
+MODERATE = "reviews:moderate"
 # About the key's own endpoints only, so no reason to withhold it: every key holds it.
 IMPLICIT = frozenset({"events:webhooks"})
 
@@ -62,6 +65,20 @@ DEFAULT_SCOPES: dict[str, tuple[str, ...]] = {
     "storefront": (),
     "partner": ("events:members", "events:orders", "events:points", "events:reviews", "events:rewards",
                 "events:subscriptions"),
+}
+
+
+# Staff roles of the merchant console (domain/staff/) -> the API viewer they act as. Owners and
+# admins act as an admin key (every scope); the others as a "staff" viewer holding exactly
+# these scopes, so every permission check of the API applies to them unchanged.
+STAFF_ADMIN_ROLES = ("owner", "admin")
+STAFF_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
+    "owner": tuple(SCOPES),
+    "admin": tuple(SCOPES),
+    "moderator": (MODERATE,),  # reviews, photos, replies; never a member's e-mail or profile
+    "support": (PII,),  # member look-up (the member pages come later)
+    "marketer": (INSIGHTS,),  # programInsights
+    "viewer": (),
 }
 
 

@@ -26,10 +26,12 @@ ROLES = ("admin", "storefront", "partner")
 
 @dataclass(frozen=True)
 class Viewer:
-    role: str  # anonymous | admin | storefront | partner | member
+    role: str  # anonymous | admin | storefront | partner | member | staff (a console role below admin)
     member_external_id: str | None = None
     api_key_id: int | None = None
-    scopes: frozenset[str] = frozenset()  # an API key's access scopes (domain/auth/scopes.py)
+    scopes: frozenset[str] = frozenset()  # an API key's or staff role's access scopes (domain/auth/scopes.py)
+    staff_user_id: int | None = None  # a console session's staff account (domain/staff/)
+    staff_role: str | None = None  # its console role (owner, admin, moderator ...)
 
     def holds(self, scope: str) -> bool:
         return self.role == "admin" or scope in self.scopes
@@ -40,7 +42,14 @@ class Viewer:
         return self.role in ("admin", "member") or self.holds(access.PII)
 
     @property
+    def reads_held_reviews(self) -> bool:
+        """The text of reviews not yet published: whoever sees personal data, and moderators."""
+        return self.sees_personal_data or (self.role != "member" and self.holds(access.MODERATE))
+
+    @property
     def actor(self) -> str:
+        if self.staff_user_id is not None:
+            return f"staff:{self.staff_user_id}"
         if self.role == "member":
             return f"member:{self.member_external_id}"
         return f"{self.role}:{self.api_key_id}" if self.api_key_id else self.role

@@ -15,6 +15,15 @@ def negative_unanswered():
                          reply_body__isnull=True)
 
 
+def reply_due_at(review: Review) -> datetime | None:
+    """When the store's reply to this review is due: negative, published, not answered yet."""
+    settings = get_settings()
+    if (review.status != "published" or review.rating > settings.review_negative_max_rating
+            or review.reply_body is not None or review.received_at is None):
+        return None
+    return review.received_at + timedelta(hours=settings.review_reply_sla_hours)
+
+
 async def announce_overdue_replies(now: datetime) -> int:
     """The SLA counts from when Patron received the review (an import's original date is older),
     and imports that were already past the SLA when received are never announced."""

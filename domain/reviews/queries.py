@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from domain import clock
 from domain.catalog.models import Product
@@ -65,13 +65,22 @@ async def media_for(review_ids: list[int], public: bool) -> dict[int, list[Revie
     return grouped
 
 
-async def moderation_queue(request: PageRequest, status: str | None) -> Page[Review]:
+async def moderation_queue(request: PageRequest, status: str | None, rating: int | None = None,
+                           with_media: bool | None = None, product_external_id: str | None = None) -> Page[Review]:
     """Reviews in one state, or (status None) every review waiting for a moderator: held ones
-    and published ones that members reported since the last decision."""
+    and published ones that members reported since the last decision. Narrowed by stars, by
+    having photos or videos (in any moderation state but rejected) and by product."""
     if status is None:
         qs = Review.filter(Q(status="pending") | Q(status="published", open_reports__gt=0))
     else:
         qs = Review.filter(status=status)
+    if rating is not None:
+        qs = qs.filter(rating=rating)
+    if with_media is not None:
+        with_files = ReviewMedia.filter(status__in=("pending", "published")).values("review_id")
+        qs = qs.filter(id__in=Subquery(with_files)) if with_media else qs.exclude(id__in=Subquery(with_files))
+    if product_external_id is not None:
+        qs = qs.filter(product__external_id=product_external_id)
     return await keyset_page(qs, NEWEST_ID, request, prefetch=("product",),
                              count=qs.count if status in COUNTED_QUEUES else None)
 

@@ -1,0 +1,149 @@
+"""Korean and English for the console: the locale comes from the `console_lang` cookie (the
+switch), else Accept-Language, else PATRON_DEFAULT_LOCALE. Dates, durations and numbers are
+formatted by Babel in that locale and the brand's time zone (PATRON_DEFAULT_TIMEZONE)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime, format_timedelta
+from babel.numbers import format_decimal
+
+from domain.settings import get_settings
+
+LOCALES = ("ko", "en")
+LANG_COOKIE = "console_lang"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "console": "Console", "sign_in": "Sign in", "sign_out": "Sign out", "email": "E-mail",
+        "password": "Password", "language": "Language", "skip": "Skip to content",
+        "nav": "Console pages", "inbox": "Reviews inbox", "replies": "Replies", "audit": "Audit log",
+        "signed_in_as": "Signed in as {email} ({role})",
+        "filters": "Filters", "status": "Status", "status_waiting": "Waiting for a moderator",
+        "status_PENDING": "Pending", "status_PUBLISHED": "Published", "status_REJECTED": "Rejected",
+        "status_DELETED": "Deleted", "rating": "Rating", "any": "Any", "with_media": "With photos or videos",
+        "media_yes": "With media", "media_no": "Without media", "product": "Product", "apply": "Apply",
+        "stars": "{n} stars", "no_items": "Nothing is waiting here.", "select": "Select",
+        "select_all": "Select all on this page", "bulk": "Selected reviews", "approve": "Approve",
+        "reject": "Reject", "reason": "Reason", "note": "Note (internal)", "approve_photo": "Approve photo",
+        "reject_photo": "Reject photo", "held_for": "Held for", "reports": "Reports",
+        "open_reports": "{n} open reports", "no_text": "(rating only)", "photo": "Photo", "video": "Video",
+        "reason_PROFANITY": "Profanity", "reason_PERSONAL_DATA": "Personal data", "reason_LINK": "Link",
+        "reason_SPAM": "Spam", "reason_OFF_TOPIC": "Off topic", "reason_OTHER": "Other",
+        "report_OFFENSIVE": "Offensive", "report_FAKE": "Fake", "report_SPAM": "Spam",
+        "report_PERSONAL_DATA": "Personal data", "report_OFF_TOPIC": "Off topic", "report_OTHER": "Other",
+        "written": "Written", "awaiting": "Negative reviews awaiting a reply", "due": "Reply due",
+        "overdue": "Overdue by {t}", "left": "{t} left", "reply": "Reply", "your_reply": "Your reply",
+        "send_reply": "Send reply", "edit_reply": "Edit reply", "save_reply": "Save reply",
+        "current_reply": "Current reply", "review": "Review", "more": "Next page",
+        "done_moderated": "Saved: {n} review(s) moderated.", "done_media": "Saved: the photo was moderated.",
+        "done_replied": "Reply saved.", "error": "Not saved: {message}",
+        "wrong_credentials": "Wrong e-mail or password.",
+        "locked": "This account is locked after too many wrong passwords. Try again later.",
+        "throttled": "Too many attempts from this address. Try again in 15 minutes.",
+        "forbidden": "You may not open this page", "forbidden_text": "Your role does not allow it.",
+        "csrf": "This form expired. Reload the page and try again.", "not_found": "Not found",
+        "member": "Member", "points": "Points", "balance": "Balance", "pending": "Pending",
+        "tier": "Tier", "none": "none", "when": "When", "who": "Who", "what": "What", "detail": "Detail",
+        "from": "From", "choose_reason": "Choose a reason", "nothing_selected": "Select at least one review.",
+        "reply_to": "Reply to review {id}",
+        "change_password": "Choose your password", "current_password": "Current (one-time) password",
+        "new_password": "New password", "confirm_password": "New password again",
+        "password_hint": "At least {n} characters.", "password_mismatch": "The two new passwords differ.",
+        "password_wrong": "The current password is wrong.", "password_same": "Choose a different password.",
+        "password_rules": "The new password must have at least {n} characters.",
+        "done_password": "Your password is changed.",
+        "code_NOTHING_SELECTED": "Select at least one review.", "code_INVALID": "the form was not valid.",
+        "code_REASON_REQUIRED": "choose a reason to reject.",
+    },
+    "ko": {
+        "console": "콘솔", "sign_in": "로그인", "sign_out": "로그아웃", "email": "이메일",
+        "password": "비밀번호", "language": "언어", "skip": "본문으로 건너뛰기",
+        "nav": "콘솔 메뉴", "inbox": "리뷰 검수함", "replies": "답글", "audit": "감사 로그",
+        "signed_in_as": "{email} ({role}) 로그인 중",
+        "filters": "필터", "status": "상태", "status_waiting": "검수 대기",
+        "status_PENDING": "대기", "status_PUBLISHED": "게시됨", "status_REJECTED": "거절됨",
+        "status_DELETED": "삭제됨", "rating": "별점", "any": "전체", "with_media": "사진·동영상",
+        "media_yes": "미디어 있음", "media_no": "미디어 없음", "product": "상품", "apply": "적용",
+        "stars": "별 {n}개", "no_items": "대기 중인 항목이 없습니다.", "select": "선택",
+        "select_all": "이 페이지 모두 선택", "bulk": "선택한 리뷰", "approve": "승인",
+        "reject": "거절", "reason": "사유", "note": "메모(내부용)", "approve_photo": "사진 승인",
+        "reject_photo": "사진 거절", "held_for": "보류 사유", "reports": "신고",
+        "open_reports": "처리 전 신고 {n}건", "no_text": "(별점만)", "photo": "사진", "video": "동영상",
+        "reason_PROFANITY": "비속어", "reason_PERSONAL_DATA": "개인정보", "reason_LINK": "링크",
+        "reason_SPAM": "스팸", "reason_OFF_TOPIC": "관련 없음", "reason_OTHER": "기타",
+        "report_OFFENSIVE": "불쾌함", "report_FAKE": "허위", "report_SPAM": "스팸",
+        "report_PERSONAL_DATA": "개인정보", "report_OFF_TOPIC": "관련 없음", "report_OTHER": "기타",
+        "written": "작성일", "awaiting": "답글을 기다리는 부정 리뷰", "due": "답글 기한",
+        "overdue": "{t} 지남", "left": "{t} 남음", "reply": "답글", "your_reply": "답글 내용",
+        "send_reply": "답글 등록", "edit_reply": "답글 수정", "save_reply": "답글 저장",
+        "current_reply": "현재 답글", "review": "리뷰", "more": "다음 페이지",
+        "done_moderated": "저장됨: 리뷰 {n}건을 처리했습니다.", "done_media": "저장됨: 사진을 처리했습니다.",
+        "done_replied": "답글을 저장했습니다.", "error": "저장하지 못했습니다: {message}",
+        "wrong_credentials": "이메일 또는 비밀번호가 올바르지 않습니다.",
+        "locked": "비밀번호를 여러 번 틀려 계정이 잠겼습니다. 잠시 후 다시 시도하세요.",
+        "throttled": "이 주소에서 시도가 너무 많습니다. 15분 후 다시 시도하세요.",
+        "forbidden": "이 페이지를 열 수 없습니다", "forbidden_text": "현재 역할로는 허용되지 않습니다.",
+        "csrf": "양식이 만료되었습니다. 페이지를 새로 고친 뒤 다시 시도하세요.", "not_found": "찾을 수 없음",
+        "member": "회원", "points": "포인트", "balance": "잔액", "pending": "적립 예정",
+        "tier": "등급", "none": "없음", "when": "일시", "who": "누가", "what": "무엇을", "detail": "내용",
+        "from": "접속 주소", "choose_reason": "사유 선택", "nothing_selected": "리뷰를 하나 이상 선택하세요.",
+        "reply_to": "리뷰 {id}에 답글",
+        "change_password": "비밀번호 설정", "current_password": "현재(일회용) 비밀번호",
+        "new_password": "새 비밀번호", "confirm_password": "새 비밀번호 확인",
+        "password_hint": "{n}자 이상.", "password_mismatch": "새 비밀번호가 서로 다릅니다.",
+        "password_wrong": "현재 비밀번호가 올바르지 않습니다.", "password_same": "다른 비밀번호를 선택하세요.",
+        "password_rules": "새 비밀번호는 {n}자 이상이어야 합니다.",
+        "done_password": "비밀번호를 변경했습니다.",
+        "code_NOTHING_SELECTED": "리뷰를 하나 이상 선택하세요.", "code_INVALID": "양식이 올바르지 않습니다.",
+        "code_REASON_REQUIRED": "거절 사유를 선택하세요.",
+    },
+}
+
+
+def pick_locale(cookie: str | None, accept_language: str | None) -> str:
+    if cookie in LOCALES:
+        return cookie  # type: ignore[return-value]
+    best: tuple[float, str] | None = None
+    for part in (accept_language or "").split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        lang = tag.strip().lower().split("-")[0]
+        if lang not in LOCALES:
+            continue
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if best is None or q > best[0]:
+            best = (q, lang)
+    return best[1] if best else get_settings().default_locale
+
+
+class Translator:
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+        self.zone = ZoneInfo(get_settings().default_timezone)
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = MESSAGES[self.locale].get(key) or MESSAGES["en"].get(key) or key
+        return text.format(**values) if values else text
+
+    def has(self, key: str) -> bool:
+        return key in MESSAGES[self.locale]
+
+    def datetime(self, value: dt.datetime | str | None) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        return format_datetime(value.astimezone(self.zone), "medium", locale=self.locale)
+
+    def duration(self, delta: dt.timedelta) -> str:
+        return format_timedelta(abs(delta), threshold=1.5, granularity="minute", locale=self.locale)
+
+    def number(self, value: int | float) -> str:
+        return format_decimal(value, locale=self.locale)

@@ -1,0 +1,401 @@
+"""/console: sign-in, the reviews inbox, replies, a member's page and the audit log.
+
+A page resolves the session cookie to a staff account, builds that account's viewer
+(domain/staff/service.py viewer_for) and runs GraphQL documents (documents.py) in-process
+with it: a refusal of the schema is the page's refusal (403). Every form carries a CSRF token
+bound to the session (an HMAC of the session token); the sign-in form, before any session,
+a double-submit cookie. A form posted without the right token is refused with 403 and
+changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus, urlencode
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from domain import clock
+from domain.staff import service as staff
+from domain.staff.models import StaffUser
+from web.console import documents as docs
+from web.console.gql import Refused, run
+from web.console.i18n import LANG_COOKIE, LOCALES, Translator, pick_locale
+
+BASE = "/console"
+SESSION_COOKIE = "console_session"
+PRESESSION_COOKIE = "console_presession"  # the sign-in form's double-submit CSRF token
+HERE = Path(__file__).resolve().parent
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                               "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, no-store",
+    "Referrer-Policy": "same-origin",
+}
+MODERATION_REASONS = ("SPAM", "OFF_TOPIC", "PROFANITY", "PERSONAL_DATA", "LINK", "OTHER")
+STATUSES = ("PENDING", "PUBLISHED", "REJECTED")
+INBOX_FILTERS = ("status", "rating", "media", "product")
+MAX_FORM_FIELDS = 200
+
+_env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _translator(request: Request) -> Translator:
+    return Translator(pick_locale(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")))
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    t = values.pop("t", None) or _translator(request)
+    html = _env.get_template(template).render(t=t, lang=t.locale, locales=LOCALES, base=BASE,
+                                              path=request.url.path, query=request.url.query, **values)
+    return HTMLResponse(html, status, headers=HEADERS)
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, 303, headers=HEADERS)
+
+
+class Page:
+    """What a signed-in page has at hand."""
+
+    def __init__(self, request: Request, schema: Any, user: StaffUser, token: str) -> None:
+        self.request, self.schema, self.user, self.token = request, schema, user, token
+        self.viewer = staff.viewer_for(user)
+        self.t = _translator(request)
+
+    async def query(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await run(self.schema, self.viewer, document, variables, self.request)
+
+    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        return render(self.request, template, status, t=self.t, user=self.user,
+                      csrf=staff.csrf_token(self.token), **values)
+
+    def refused(self, exc: Refused) -> Response:
+        if exc.code == "UNAUTHENTICATED":
+            return _redirect(f"{BASE}/sign-in")
+        if exc.code == "FORBIDDEN":
+            return self.render("message.html", 403, title=self.t("forbidden"), text=self.t("forbidden_text"))
+        return self.render("message.html", 400, title=self.t("error", message=exc.code), text=str(exc))
+
+    async def audit(self, action: str, detail: str) -> None:
+        await staff.audit(self.user, self.user.email, action, detail, _ip(self.request))
+
+
+Handler = Callable[[Page], Awaitable[Response]]
+
+
+def staff_page(schema: Any, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Signed-in pages: no session → the sign-in page; a POST without this session's CSRF
+    token → 403 before anything runs."""
+    async def endpoint(request: Request) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        user = await staff.session_user(token)
+        if user is None or token is None:
+            if request.method == "POST":
+                return render(request, "message.html", 403, title=_translator(request)("csrf"), text="")
+            return _redirect(f"{BASE}/sign-in")
+        page = Page(request, schema, user, token)
+        if user.must_change_password and handler not in PASSWORD_HANDLERS:
+            return _redirect(f"{BASE}/password")  # a one-time password opens this page only
+        if request.method == "POST":
+            form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
+            if not staff.csrf_ok(token, _text(form, "csrf")):
+                return page.render("message.html", 403, title=page.t("csrf"), text="")
+            page.form = form  # type: ignore[attr-defined]
+        try:
+            return await handler(page)
+        except Refused as exc:
+            return page.refused(exc)
+    return endpoint
+
+
+def _text(form: FormData, name: str, limit: int = 5000) -> str:
+    value = form.get(name)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+# --- sign-in ---------------------------------------------------------------------------
+
+async def sign_in(request: Request) -> Response:
+    t = _translator(request)
+    if request.method == "GET":
+        if await staff.session_user(request.cookies.get(SESSION_COOKIE)):
+            return _redirect(f"{BASE}/reviews")
+        return _sign_in_form(request, t)
+    form = await request.form(max_fields=10, max_files=0)
+    given, expected = _text(form, "csrf", 100), request.cookies.get(PRESESSION_COOKIE, "")
+    if not given or not expected or not hmac.compare_digest(given, expected):
+        return render(request, "message.html", 403, t=t, title=t("csrf"), text="")
+    email = _text(form, "email", 254)
+    try:
+        signed = await staff.sign_in(email, _text(form, "password", staff.MAX_PASSWORD_CHARS + 1), _ip(request))
+    except staff.SignInRefused as exc:
+        key = {"ACCOUNT_LOCKED": "locked", "SIGN_IN_THROTTLED": "throttled"}.get(exc.code, "wrong_credentials")
+        return _sign_in_form(request, t, error=t(key), email=email, status=429 if key == "throttled" else 401)
+    response = _redirect(f"{BASE}/reviews")
+    response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="lax", secure=_secure(request),
+                        path=BASE, max_age=None)
+    response.delete_cookie(PRESESSION_COOKIE, path=BASE)
+    return response
+
+
+def _sign_in_form(request: Request, t: Translator, error: str = "", email: str = "", status: int = 200) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "sign_in.html", status, t=t, csrf=token, error=error, email=email, user=None)
+    response.set_cookie(PRESESSION_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request),
+                        path=BASE)
+    return response
+
+
+async def _sign_out(page: Page) -> Response:
+    await staff.sign_out(page.token, _ip(page.request))
+    response = _redirect(f"{BASE}/sign-in")
+    response.delete_cookie(SESSION_COOKIE, path=BASE)
+    return response
+
+
+async def _password(page: Page) -> Response:
+    if page.request.method == "GET":
+        return page.render("password.html", error="")
+    form: FormData = page.form  # type: ignore[attr-defined]
+    new = _text(form, "password", staff.MAX_PASSWORD_CHARS + 1)
+    if new != _text(form, "confirm", staff.MAX_PASSWORD_CHARS + 1):
+        return page.render("password.html", 400, error=page.t("password_mismatch"))
+    try:
+        await staff.change_password(page.user, _text(form, "current", staff.MAX_PASSWORD_CHARS + 1), new,
+                                    page.token, _ip(page.request))
+    except staff.InvalidInput as exc:
+        key = {"WRONG_PASSWORD": "password_wrong", "SAME_PASSWORD": "password_same"}.get(exc.code, "password_rules")
+        return page.render("password.html", 400, error=page.t(key, n=staff.MIN_PASSWORD_CHARS))
+    return _redirect(f"{BASE}/reviews?done=password")
+
+
+async def language(request: Request) -> Response:
+    """The language switch: remembers the choice in a cookie and goes back to the page."""
+    to = request.query_params.get("to", "")
+    back = request.query_params.get("next", "")
+    if not back.startswith(BASE + "/") or "//" in back or "\\" in back:
+        back = f"{BASE}/reviews"
+    response = _redirect(back)
+    if to in LOCALES:
+        response.set_cookie(LANG_COOKIE, to, max_age=365 * 86400, samesite="lax", secure=_secure(request),
+                            path=BASE)
+    return response
+
+
+async def home(request: Request) -> Response:
+    return _redirect(f"{BASE}/reviews")
+
+
+# --- reviews inbox ---------------------------------------------------------------------
+
+def _inbox_filters(params: Any) -> dict[str, str]:
+    chosen = {k: params.get(k, "") for k in INBOX_FILTERS}
+    if chosen["status"] not in STATUSES:
+        chosen["status"] = ""
+    if chosen["rating"] not in ("1", "2", "3", "4", "5"):
+        chosen["rating"] = ""
+    if chosen["media"] not in ("yes", "no"):
+        chosen["media"] = ""
+    chosen["product"] = chosen["product"].strip()[:255]
+    return chosen
+
+
+def _inbox_url(filters: dict[str, str], **extra: Any) -> str:
+    query = {k: v for k, v in filters.items() if v} | {k: v for k, v in extra.items() if v not in (None, "")}
+    return f"{BASE}/reviews" + (f"?{urlencode(query)}" if query else "")
+
+
+async def _inbox(page: Page) -> Response:
+    params = page.request.query_params
+    filters = _inbox_filters(params)
+    variables = {
+        "status": filters["status"] or None,
+        "rating": int(filters["rating"]) if filters["rating"] else None,
+        "withMedia": {"yes": True, "no": False}.get(filters["media"]),
+        "product": filters["product"] or None,
+        "after": params.get("after") or None,
+    }
+    data = await page.query(docs.INBOX, variables)
+    queue = data["reviewModerationQueue"]
+    return page.render("inbox.html", reviews=[e["node"] for e in queue["edges"]], filters=filters,
+                       statuses=STATUSES, reasons=MODERATION_REASONS, page_info=queue["pageInfo"],
+                       next_url=_inbox_url(filters, after=queue["pageInfo"]["endCursor"]),
+                       back=urlencode({k: v for k, v in filters.items() if v}), flash=_flash(page))
+
+
+def _flash(page: Page) -> dict[str, str] | None:
+    params = page.request.query_params
+    done, error = params.get("done", ""), params.get("error", "")
+    if error:
+        code = error[:40]
+        message = page.t(f"code_{code}") if page.t.has(f"code_{code}") else code
+        return {"kind": "error", "text": page.t("error", message=message)}
+    if done == "moderated":
+        n = params.get("n", "1")
+        return {"kind": "ok", "text": page.t("done_moderated", n=n if n.isdigit() else "1")}
+    if done in ("media", "replied", "password"):
+        return {"kind": "ok", "text": page.t(f"done_{done}")}
+    return None
+
+
+def _back_filters(form: FormData) -> dict[str, str]:
+    from_form = {}
+    for pair in _text(form, "back", 600).split("&"):
+        key, _, value = pair.partition("=")
+        from_form[key] = value
+    return _inbox_filters({k: unquote_plus(v) for k, v in from_form.items()})
+
+
+def _error_code(error: dict[str, Any]) -> str:
+    """A payload error as the code the page explains (only codes travel in the URL, never text)."""
+    if error["code"] == "INVALID" and error.get("field") == "reason":
+        return "REASON_REQUIRED"
+    return error["code"]
+
+
+async def _moderate(page: Page) -> Response:
+    """One review (the item's own button, `item` = "<id>:PUBLISH|REJECT") or the selected ones
+    (`bulk` = PUBLISH|REJECT with the checked `ids`), each through moderateReview."""
+    form: FormData = page.form  # type: ignore[attr-defined]
+    filters = _back_filters(form)
+    item = _text(form, "item", 200)
+    if item:
+        review_id, _, action = item.rpartition(":")
+        targets = [(review_id, action, _text(form, f"reason-{review_id}", 40), _text(form, f"note-{review_id}", 1000))]
+    else:
+        action = _text(form, "bulk", 20)
+        ids = [v for v in form.getlist("ids") if isinstance(v, str)][:100]
+        targets = [(i, action, _text(form, "bulk-reason", 40), _text(form, "bulk-note", 1000)) for i in ids]
+        if not ids:
+            return _redirect(_inbox_url(filters, error="NOTHING_SELECTED"))
+    done = 0
+    for review_id, action, reason, note in targets:
+        if action not in ("PUBLISH", "REJECT"):
+            return _redirect(_inbox_url(filters, error="INVALID"))
+        variables = {"input": {"id": review_id, "action": action, "reason": reason or None, "note": note or None}}
+        result = (await page.query(docs.MODERATE, variables))["moderateReview"]
+        if result["errors"]:
+            return _redirect(_inbox_url(filters, done="moderated" if done else "", n=done,
+                                        error=_error_code(result["errors"][0])))
+        await page.audit("review.moderate", f"{review_id} {action} {reason}".strip())
+        done += 1
+    return _redirect(_inbox_url(filters, done="moderated", n=done))
+
+
+async def _moderate_media(page: Page) -> Response:
+    form: FormData = page.form  # type: ignore[attr-defined]
+    filters = _back_filters(form)
+    media_id, _, action = _text(form, "media", 200).rpartition(":")
+    if action not in ("PUBLISH", "REJECT") or not media_id:
+        return _redirect(_inbox_url(filters, error="INVALID"))
+    reason = _text(form, f"reason-{media_id}", 40) or None
+    result = (await page.query(docs.MODERATE_MEDIA, {"input": {"id": media_id, "action": action,
+                                                                "reason": reason}}))["moderateReviewMedia"]
+    if result["errors"]:
+        return _redirect(_inbox_url(filters, error=_error_code(result["errors"][0])))
+    await page.audit("review.media.moderate", f"{media_id} {action} {reason or ''}".strip())
+    return _redirect(_inbox_url(filters, done="media"))
+
+
+# --- replies ---------------------------------------------------------------------------
+
+async def _replies(page: Page) -> Response:
+    data = await page.query(docs.AWAITING, {"after": page.request.query_params.get("after") or None})
+    listing = data["reviewsAwaitingReply"]
+    now = clock.now()
+    items = []
+    for edge in listing["edges"]:
+        review = edge["node"]
+        due = dt.datetime.fromisoformat(review["replyDueAt"]) if review["replyDueAt"] else None
+        left = (due - now) if due else None
+        items.append({"review": review, "due": due, "overdue": left is not None and left.total_seconds() <= 0,
+                      "left": page.t.duration(left) if left is not None else ""})
+    # Most urgent first: the earliest due date (overdue ones, most late first).
+    items.sort(key=lambda i: (i["due"] is None, i["due"] or now))
+    return page.render("replies.html", items=items, total=listing["totalCount"], page_info=listing["pageInfo"],
+                       flash=_flash(page))
+
+
+async def _reply(page: Page) -> Response:
+    form: FormData = page.form  # type: ignore[attr-defined]
+    review_id = _text(form, "review", 200)
+    result = (await page.query(docs.REPLY, {"input": {"reviewId": review_id, "body": _text(form, "body")}}))
+    payload = result["replyToReview"]
+    back = _text(form, "back", 10)
+    target = f"{BASE}/replies/{review_id}" if back == "edit" else f"{BASE}/replies"
+    if payload["errors"]:
+        return _redirect(f"{target}?{urlencode({'error': _error_code(payload['errors'][0])})}")
+    await page.audit("review.reply", review_id)
+    return _redirect(f"{target}?done=replied")
+
+
+async def _replies_page(page: Page) -> Response:
+    return await (_reply(page) if page.request.method == "POST" else _replies(page))
+
+
+async def _reply_edit(page: Page) -> Response:
+    review_id = page.request.path_params["review_id"]
+    review = (await page.query(docs.REVIEW, {"id": review_id}))["node"]
+    if not review:
+        return page.render("message.html", 404, title=page.t("not_found"), text="")
+    return page.render("reply_edit.html", review=review, flash=_flash(page))
+
+
+# --- member, audit ---------------------------------------------------------------------
+
+async def _member(page: Page) -> Response:
+    member = (await page.query(docs.MEMBER, {"externalId": page.request.path_params["external_id"][:255]}))["member"]
+    if member is None:
+        return page.render("message.html", 404, title=page.t("not_found"), text="")
+    return page.render("member.html", member=member)
+
+
+async def _audit(page: Page) -> Response:
+    data = await page.query(docs.AUDIT, {"after": page.request.query_params.get("after") or None})
+    log = data["staffAuditLog"]
+    return page.render("audit.html", entries=[e["node"] for e in log["edges"]], page_info=log["pageInfo"])
+
+
+PASSWORD_HANDLERS = (_password, _sign_out)
+
+
+def console_routes(schema: Any) -> Mount:
+    """The /console mount; `schema` is the app's GraphQL schema (the composition root's)."""
+    def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        return staff_page(schema, handler)
+
+    return Mount(BASE, routes=[
+        Route("/", home),
+        Route("/sign-in", sign_in, methods=["GET", "POST"]),
+        Route("/sign-out", page(_sign_out), methods=["POST"]),
+        Route("/lang", language),
+        Route("/password", page(_password), methods=["GET", "POST"]),
+        Route("/reviews", page(_inbox)),
+        Route("/reviews/moderate", page(_moderate), methods=["POST"]),
+        Route("/reviews/media", page(_moderate_media), methods=["POST"]),
+        Route("/replies", page(_replies_page), methods=["GET", "POST"]),
+        Route("/replies/{review_id}", page(_reply_edit)),
+        Route("/members/{external_id}", page(_member)),
+        Route("/audit", page(_audit)),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
+    ])
