@@ -40,6 +40,7 @@ MODEL_MODULES = [
     "domain.scheduler.models",
     "domain.messaging.models",
     "domain.insights.models",
+    "domain.segments.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()

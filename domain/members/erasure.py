@@ -140,6 +140,7 @@ NO_IDENTIFIERS: dict[str, dict[str, str]] = {
                  "products": "catalog product ids", "dedupe_key": "type, order/message id and channel"},
     "member_insights": {"currency": "ISO currency code", "rfm_segment": "fixed segment name",
                         "explanation": "Patron's own words with figures from the orders, no identifier"},
+    "segment_members": {},
 }
 
 

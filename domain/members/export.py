@@ -30,6 +30,7 @@ from domain.reviews.models import (
     ReviewVote,
 )
 from domain.insights.models import MemberInsight
+from domain.segments.models import SegmentMember
 from domain.rewards.models import Redemption
 from domain.rules.models import Activity
 from domain.subscriptions.models import Subscription, SubscriptionChange
@@ -64,6 +65,7 @@ SECTIONS: dict[str, str] = {
     "subscription_changes": "subscriptions",  # each subscription's history
     "messages": "messages",  # engagement messages planned for the member, with status and reason
     "member_insights": "insights",  # the figures Patron derived from the member's orders (RFM, churn risk, CLV)
+    "segment_members": "segments",  # the segments the member was in at their last nightly evaluation
 }
 
 # Tables the derivation reaches that hold nothing about the member, each with the reason.
@@ -258,4 +260,6 @@ async def export_member(member: Member) -> dict[str, Any]:
         "insights": _rows(await MemberInsight.filter(member_id=member.id).values(
             "recency_days", "frequency", "monetary", "currency", "r_score", "f_score", "m_score", "rfm_segment",
             "churn_risk", "expected_purchases_90d", "clv_12m", "explanation", "computed_at")),
+        "segments": _rows(await SegmentMember.filter(member_id=member.id).order_by("id").values(
+            "segment__name", "entered_at")),
     }
