@@ -51,6 +51,7 @@ from domain.realtime.bus import bus
 from domain.recommendations.training import train
 from domain.settings import get_settings
 from domain.webhooks.delivery import Deliverer
+from web.exports import export_routes
 from web.media import media_routes
 from web.unsubscribe import unsubscribe_endpoint
 from schema.context import Context
@@ -358,6 +359,7 @@ def create_app(manage_db: bool = True) -> Starlette:
             Route("/metrics/", metrics),
             Route("/metrics", metrics),
             Mount("/media", media_routes(media_dir), name="media"),
+            Mount("/exports", export_routes(), name="exports"),  # streamed CSV (web/exports.py)
             Route("/unsubscribe", unsubscribe_endpoint, methods=["GET", "POST"]),  # only media that may be shown
         ],
         middleware=proxies.middleware(get_settings()),

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 import pytest
 
 from domain import clock
+from domain.auth import service as auth
 from domain.events.models import Event
 from domain.insights.models import MemberInsight
 from domain.members.models import Consent, Member
@@ -320,3 +321,59 @@ async def test_a_segment_named_by_a_reward_cannot_be_deleted(api, admin_token):
     wrong = await api.ok(CREATE_REWARD, {"input": {"name": "x", "type": "FREE_SHIPPING", "pointsCost": 0,
                                                    "audience": {"kind": "SEGMENT"}}}, admin_token)
     assert wrong["createReward"] == {"reward": None, "errors": [{"field": "audience.segmentId", "code": "INVALID"}]}
+
+
+async def _get(client, path: str, token: str | None) -> tuple[int, str, dict]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await client.get(path, headers=headers)
+    return response.status_code, response.text, dict(response.headers)
+
+
+async def test_segment_csv_is_streamed_formula_safe_and_shows_email_only_with_pii(client, api, admin_token):
+    ms = await build()
+    await Member.filter(id=ms["a1"].id).update(external_id="=HYPERLINK(\"x\")", email="+a1@example.com")
+    sid = (await _create(api, admin_token))["segment"]["id"]
+    pk = parse_id(sid, "Segment")
+    status, text, headers = await _get(client, f"/exports/segments/{pk}.csv", admin_token)
+    assert status == 200
+    assert headers["content-type"] == "text/csv; charset=utf-8"
+    assert headers["content-disposition"] == f'attachment; filename="segment-{pk}.csv"'
+    assert list(csv.reader(io.StringIO(text))) == [
+        ["externalId", "email", "tier", "rfmSegment", "churnRisk", "pointsBalance", "memberSince"],
+        ["'=HYPERLINK(\"x\")", "'+a1@example.com", "Gold", "AT_RISK", "0.8", "0", "2025-06-01T00:00:00+00:00"],
+        ["a2", "a2@example.com", "Platinum", "CANT_LOSE", "0.65", "0", "2025-06-01T00:00:00+00:00"],
+    ]
+    bi = (await auth.create_api_key("bi", "partner", scopes=["insights:read"]))[1]
+    status, text, _ = await _get(client, f"/exports/segments/{pk}.csv", bi)
+    assert status == 200
+    assert [r[:2] for r in csv.reader(io.StringIO(text))] == [
+        ["externalId", "tier"], ["'=HYPERLINK(\"x\")", "Gold"], ["a2", "Platinum"]]
+    pii = (await auth.create_api_key("bi+pii", "partner", scopes=["insights:read", "members:pii"]))[1]
+    assert (await _get(client, f"/exports/segments/{pk}.csv", pii))[1].splitlines()[0].startswith("externalId,email,")
+
+
+async def test_exports_refuse_callers_without_the_scope(client, api, admin_token, storefront_token):
+    await build()
+    pk = parse_id((await _create(api, admin_token))["segment"]["id"], "Segment")
+    for token, expected in ((None, 401), ("ptn_nope", 401), (storefront_token, 403), (member_token("a1"), 403)):
+        assert (await _get(client, f"/exports/segments/{pk}.csv", token))[0] == expected
+        assert (await _get(client, "/exports/insights.csv?from=2026-01-01&to=2026-01-31&currency=USD", token))[0] \
+            == expected
+    assert (await _get(client, "/exports/segments/999999.csv", admin_token))[0] == 404
+    assert (await _get(client, "/exports/segments/abc.csv", admin_token))[0] == 404
+    assert (await _get(client, "/exports/insights.csv?from=2026-02-01&to=2026-01-01&currency=USD", admin_token))[0] \
+        == 400
+    assert (await _get(client, "/exports/insights.csv?from=x&to=2026-01-01&currency=USD", admin_token))[0] == 400
+
+
+async def test_insights_csv_has_every_series_per_bucket(client, admin_token):
+    await build()
+    status, text, _ = await _get(
+        client, "/exports/insights.csv?from=2026-02-16&to=2026-03-08&currency=USD&interval=WEEK", admin_token)
+    assert status == 200
+    # Weeks from Monday: o2 (02-20, 5000) in the week of 02-16; o3 (02-27) in the week of 02-23; o4 (03-05,
+    # refunded in full) and o5 (03-02) in the week of 03-02: revenue is net of refunds (programInsights' rule).
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["periodStart", "currency", "REVENUE", "ORDERS", "NEW_MEMBERS", "POINTS_ISSUED"]
+    assert [r[:2] for r in rows[1:]] == [["2026-02-16", "USD"], ["2026-02-23", "USD"], ["2026-03-02", "USD"]]
+    assert [r[2:] for r in rows[1:]] == [["5000", "1", "0", "0"], ["5000", "1", "0", "0"], ["5000", "2", "0", "0"]]
