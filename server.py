@@ -57,6 +57,7 @@ from domain.realtime.bus import bus
 from domain.recommendations.training import train
 from domain.settings import get_settings
 from domain.webhooks.delivery import Deliverer
+from web.exports import export_routes
 from web.media import media_routes
 from web.unsubscribe import unsubscribe_endpoint
 from web.console.routes import console_routes
@@ -366,6 +367,7 @@ def create_app(manage_db: bool = True) -> Starlette:
             Route("/metrics/", metrics),
             Route("/metrics", metrics),
             Mount("/media", media_routes(media_dir), name="media"),
+            Mount("/exports", export_routes(), name="exports"),  # streamed CSV (web/exports.py)
             Route("/unsubscribe", unsubscribe_endpoint, methods=["GET", "POST"]),  # only media that may be shown
             console_routes(schema),  # /console: the merchant console, on this same schema
         ],

@@ -22,6 +22,7 @@ import resolvers.rewards
 import resolvers.rules
 import resolvers.scheduler
 import resolvers.staff
+import resolvers.segments
 import resolvers.subscriptions
 import resolvers.tiers
 import resolvers.webhooks
@@ -77,7 +78,8 @@ from schema.reviews import (
     ReviewPayload,
     ReviewsPayload,
 )
-from schema.rewards import Redemption, RedemptionPayload, Reward, RewardPayload
+from schema.rewards import GrantRewardPayload, Redemption, RedemptionPayload, Reward, RewardPayload
+from schema.segments import DeleteSegmentPayload, Segment, SegmentPayload
 from schema.staff import StaffAuditEntry
 from schema.scheduler import Job, JobRun
 from schema.rules import Activity, ActivityPayload, EarningPreview, EarningRule, EarningRulePayload
@@ -189,6 +191,12 @@ class Query:
     program_insights: ProgramInsights = strawberry.field(
         resolver=resolvers.insights.program_insights, permission_classes=[InsightsReader],
         description="The program's KPIs over a period in one currency (admin, or a key with insights:read).")
+    segment: Segment | None = strawberry.field(
+        resolver=resolvers.segments.segment, permission_classes=[IsAdmin],
+        description="A segment with its members now (admin); null when there is none.")
+    segments: Connection[Segment] = strawberry.field(
+        resolver=resolvers.segments.segments, permission_classes=[IsAdmin],
+        description="Every segment, newest first (admin).")
     webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
         resolver=resolvers.webhooks.webhook_endpoints, permission_classes=[AdminOrPartner],
         description="All endpoints (admin) or the partner's own.")
@@ -386,6 +394,19 @@ class Mutation:
     cancel_redemption: RedemptionPayload = strawberry.mutation(
         resolver=resolvers.rewards.cancel_redemption, permission_classes=[AdminStorefrontOrSelf],
         description="Cancel an unused code: points return as a new credit, stock is restored.")
+    grant_reward: GrantRewardPayload = strawberry.mutation(
+        resolver=resolvers.rewards.grant_reward, permission_classes=[IsAdmin],
+        description="Give a reward without points to a segment's members or to listed members (admin): one code "
+                    "each with its expiry, at most once per member and reward; replays of a key grant nothing.")
+    create_segment: SegmentPayload = strawberry.mutation(
+        resolver=resolvers.segments.create_segment, permission_classes=[IsAdmin],
+        description="Save a member filter as a segment (admin).")
+    update_segment: SegmentPayload = strawberry.mutation(
+        resolver=resolvers.segments.update_segment, permission_classes=[IsAdmin],
+        description="Rename a segment or replace its filter (admin); only the fields given change.")
+    delete_segment: DeleteSegmentPayload = strawberry.mutation(
+        resolver=resolvers.segments.delete_segment, permission_classes=[IsAdmin],
+        description="Delete a segment and its recorded membership (admin); not while a reward's audience names it.")
     create_subscription_plan: PlanPayload = strawberry.mutation(
         resolver=resolvers.subscriptions.create_plan, permission_classes=[IsAdmin],
         description="Add a subscription or membership plan (admin).")

@@ -43,6 +43,7 @@ MODEL_MODULES = [
     "domain.imports.models",
     "domain.feedback.models",
     "domain.staff.models",
+    "domain.segments.models",
 ]
 
 _sqlite_write_lock = asyncio.Lock()

@@ -34,6 +34,7 @@ from domain.rewards import service as rewards
 from domain.rules import activities
 from domain.rules import service as rules
 from domain.scheduler import chunks, lease
+from domain.segments import service as segments
 from domain.settings import get_settings
 from domain.subscriptions import jobs as subscription_jobs
 from domain.tiers import service as tiers
@@ -123,6 +124,7 @@ JOBS = [
     (training.TRAINING_JOB, _train, 3600),
     ("webhook_log_retention", webhook_retention.blank_old_excerpts, 3600),
     ("prune_job_runs", prune_job_runs, 86400),
+    ("segment_membership", segments.evaluate_all, 86400),
 ]
 
 

@@ -6,7 +6,7 @@ reusing that field's permission class (schema/permissions.py) or filter:
 - owned by a member (Member, Order, LedgerEntry, MemberSubscription: `member(externalId)` and its
   lists; Redemption: that, plus `rewardCode` for storefronts): another caller gets null and
   FORBIDDEN (UNAUTHENTICATED when anonymous) at that position, never the data;
-- admin only (Event, ApiKey, JobRun, ImportJob): the root field's IsAdmin; webhooks: AdminOrPartner, and a
+- admin only (Event, ApiKey, JobRun, ImportJob, Segment): the root field's IsAdmin; webhooks: AdminOrPartner, and a
   partner sees only its own endpoints and their deliveries (another's is null, as in
   `webhookEndpoints`);
 - public lists (Product, Tier; EarningRule, Reward and SubscriptionPlan while active; published
@@ -47,6 +47,7 @@ from domain.rewards.models import Reward as RewardModel
 from domain.rules.models import EarningRule as RuleModel
 from domain.imports.models import ImportJob as ImportJobModel
 from domain.scheduler.models import JobRun as JobRunModel
+from domain.segments.models import Segment as SegmentModel
 from domain.subscriptions.models import Subscription as SubscriptionModel
 from domain.subscriptions.models import SubscriptionPlan as PlanModel
 from domain.tiers.models import Tier as TierModel
@@ -66,6 +67,7 @@ from schema.rewards import Redemption, Reward
 from schema.rules import EarningRule
 from schema.imports import ImportJob
 from schema.scheduler import JobRun
+from schema.segments import Segment
 from schema.subscriptions import MemberSubscription, SubscriptionPlan
 from schema.tiers import Tier
 from schema.reviews import Answer, Question, Review, ReviewMedia
@@ -145,6 +147,12 @@ def _active(to_node: Callable[[Any], Node]) -> Callable[[Info, Any], Node | None
     return lambda info, row: to_node(row) if row.active or _is_admin(info) else None
 
 
+def _reward(info: Info, r: RewardModel) -> Reward | None:
+    # As `rewards`: active ones of the public catalog (audience ALL) for everyone, all for admins;
+    # a member reads a personalized offer through its code (`member { rewards { available } }`).
+    return Reward.from_model(r) if _is_admin(info) or (r.active and r.audience == "ALL") else None
+
+
 async def _plan(info: Info, p: PlanModel) -> SubscriptionPlan | None:
     # `subscriptionPlans` lists the active ones; an inactive plan is still read by an admin and,
     # through `member { subscriptions { plan } }`, by the members subscribed to it.
@@ -181,7 +189,9 @@ KINDS: dict[str, NodeKind] = {
     "Answer": NodeKind(lambda ks: AnswerModel.filter(id__in=ks).select_related("question"), _answer),
     "Tier": NodeKind(lambda ks: TierModel.filter(id__in=ks), lambda info, t: Tier.from_model(t)),
     "EarningRule": NodeKind(lambda ks: RuleModel.filter(id__in=ks), _active(EarningRule.from_model)),
-    "Reward": NodeKind(lambda ks: RewardModel.filter(id__in=ks), _active(Reward.from_model)),
+    "Reward": NodeKind(lambda ks: RewardModel.filter(id__in=ks), _reward),
+    "Segment": NodeKind(lambda ks: SegmentModel.filter(id__in=ks), lambda info, s: Segment.from_model(s),
+                        guard=IsAdmin),
     "SubscriptionPlan": NodeKind(lambda ks: PlanModel.filter(id__in=ks), _plan),
     "WebhookEndpoint": NodeKind(
         lambda ks: EndpointModel.filter(id__in=ks),

@@ -27,7 +27,7 @@ from schema.messaging import Message
 from schema.orders import Order
 from schema.pagination import Connection, paginate
 from schema.reviews import Question, Review
-from schema.rewards import Redemption
+from schema.rewards import MemberRewards, Redemption
 from schema.subscriptions import MemberSubscription
 from schema.tiers import NextTier, Tier, TierChange
 
@@ -184,10 +184,15 @@ class Member(Node):
         rows = await SubscriptionModel.filter(member_id=self.model.id).order_by("-id").prefetch_related("plan")
         return [MemberSubscription.from_model(s) for s in rows]
 
-    @strawberry.field(description="Reward codes this member redeemed, newest first.")
+    @strawberry.field(description="Reward codes this member redeemed or was granted, newest first, in every status.")
     async def redemptions(self) -> list[Redemption]:
         rows = await RedemptionModel.filter(member_id=self.model.id).order_by("-id").prefetch_related("reward", "member")
         return [Redemption.from_model(r) for r in rows]
+
+    @strawberry.field(description="The member's rewards: `available` lists the codes usable now (granted offers "
+                                  "included) with their expiry.")
+    def rewards(self) -> MemberRewards:
+        return MemberRewards(member_id=self.model.id)
 
     @strawberry.field(description="Ledger entries, newest first.")
     async def ledger(self, first: int | None = None, after: str | None = None,

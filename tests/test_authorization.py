@@ -100,6 +100,8 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "messagePolicies":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "messages":             (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "previewMessage":       (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "segment":              (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "segments":             (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     # --- Mutation
     "upsertMember":         (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "updateConsents":       (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
@@ -159,6 +161,10 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "rewards":              (OK,     OK,     OK,     OK,     OK,     OK),
     "rewardCode":           (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "createReward":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "grantReward":          (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "createSegment":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "updateSegment":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "deleteSegment":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "updateReward":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "redeemReward":         (UNAUTH, OK,     FORBID, FORBID, OK,     OK),
     "markRewardCodeUsed":   (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
@@ -630,6 +636,24 @@ CALLS: dict[str, Call] = {
         "mutation($id: ID!) { reviewActivity(input: {activityId: $id, approve: true}) { errors { code } } }",
         lambda w, t: {"id": w.activity_id}),
     "rewards": Call("query { rewards { name pointsCost } }", lambda w, t: {}),
+    # segments: an id that names no segment (served: null, or a SEGMENT_NOT_FOUND payload error)
+    "segment": Call("query($id: ID!) { segment(id: $id) { name memberCount } }",
+                    lambda w, t: {"id": global_id("Segment", 999_999)}),
+    "segments": Call("query { segments(first: 5) { edges { node { name memberCount } } } }", lambda w, t: {}),
+    "createSegment": Call(
+        """mutation { createSegment(input: {name: "Buyers", filter: {minOrders: 1}}) {
+             segment { memberCount } errors { code } } }""",
+        lambda w, t: {}),
+    "updateSegment": Call(
+        "mutation($id: ID!) { updateSegment(input: {id: $id, name: \"x\"}) { errors { code } } }",
+        lambda w, t: {"id": global_id("Segment", 999_999)}),
+    "deleteSegment": Call(
+        "mutation($id: ID!) { deleteSegment(input: {id: $id}) { errors { code } } }",
+        lambda w, t: {"id": global_id("Segment", 999_999)}),
+    "grantReward": Call(
+        """mutation($r: ID!) { grantReward(input: {rewardId: $r, memberExternalIds: ["member-b"], reason: "Thanks",
+             idempotencyKey: "grant-1"}) { granted errors { code } } }""",
+        lambda w, t: {"r": w.reward_id}),
     "rewardCode": Call("query($c: String!) { rewardCode(code: $c) { status memberExternalId } }",
                        lambda w, t: {"c": w.codes[MEMBER_B]}),
     "createReward": Call(

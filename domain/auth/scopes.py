@@ -21,12 +21,15 @@ SCOPES: dict[str, str] = {
     "events:reviews": "review.* and question.* events (reviews, replies, Q&A)",
     "events:rewards": "reward.* events (redemptions with their codes, code use, cancellation, expiry)",
     "events:subscriptions": "subscription.* events (subscriptions and paid memberships)",
+    "events:segments": "segment.entered and segment.exited events (a member entered or left a segment at its "
+                       "nightly evaluation)",
     "events:messages": "message.due events (engagement messages for the brand's SMS/push provider); "
                        "they carry the member's contact, so they also need members:pii",
     "events:feedback": "feedback.negative events (a low satisfaction survey score, for the brand's CS tool; "
                        "the comment only with members:pii)",
     "events:webhooks": "webhook.test and webhook.endpoint_disabled about the key's own endpoints (every key holds it)",
-    "insights:read": "programInsights: the program's KPIs (counts, sums and rates, no member data)",
+    "insights:read": "programInsights and the CSV exports (/exports/insights.csv: KPIs, no member data; "
+                     "/exports/segments/<id>.csv: members' external IDs and figures, e-mail only with members:pii)",
     "reviews:moderate": "the review moderation queue, moderation decisions, replies and the reply SLA list, "
                         "with the text of reviews not yet published (but no member e-mail or profile)",
     "members:pii": "members' personal fields (email, name, birthday, phone, free text they wrote) "
@@ -42,6 +45,7 @@ EVENT_FAMILY_SCOPES: dict[str, str] = {
     "question": "events:reviews",
     "reward": "events:rewards",
     "subscription": "events:subscriptions",
+    "segment": "events:segments",
     "webhook": "events:webhooks",
     "message": "events:messages",
     "feedback": "events:feedback",

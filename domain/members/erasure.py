@@ -147,6 +147,7 @@ NO_IDENTIFIERS: dict[str, dict[str, str]] = {
     "improvement_links": {},
     "member_insights": {"currency": "ISO currency code", "rfm_segment": "fixed segment name",
                         "explanation": "Patron's own words with figures from the orders, no identifier"},
+    "segment_members": {},
 }
 
 

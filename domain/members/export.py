@@ -31,6 +31,7 @@ from domain.reviews.models import (
 )
 from domain.feedback.models import ImprovementLink, SurveyResponse
 from domain.insights.models import MemberInsight
+from domain.segments.models import SegmentMember
 from domain.rewards.models import Redemption
 from domain.rules.models import Activity
 from domain.subscriptions.models import Subscription, SubscriptionChange
@@ -64,9 +65,10 @@ SECTIONS: dict[str, str] = {
     "subscriptions": "subscriptions",
     "subscription_changes": "subscriptions",  # each subscription's history
     "messages": "messages",  # engagement messages planned for the member, with status and reason
-    "member_insights": "insights",
+    "member_insights": "insights",  # the figures Patron derived from the member's orders (RFM, churn risk, CLV)
     "survey_responses": "surveyResponses",  # the member's satisfaction survey answers, comment included
-    "improvement_links": "contributions",  # improvements the member's reviews and questions led to  # the figures Patron derived from the member's orders (RFM, churn risk, CLV)
+    "improvement_links": "contributions",  # improvements the member's reviews and questions led to
+    "segment_members": "segments",  # the segments the member was in at their last nightly evaluation
 }
 
 # Tables the derivation reaches that hold nothing about the member, each with the reason.
@@ -266,4 +268,6 @@ async def export_member(member: Member) -> dict[str, Any]:
         "contributions": _rows(await ImprovementLink.filter(member_id=member.id).order_by("id").values(
             "review_id", "question_id", "improvement__title", "improvement__product__external_id",
             "improvement__created_at")),
+        "segments": _rows(await SegmentMember.filter(member_id=member.id).order_by("id").values(
+            "segment__name", "entered_at")),
     }

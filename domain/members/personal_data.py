@@ -60,6 +60,9 @@ EVENT_PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "reward.code_use_undone": (),
     "reward.cancelled": (),
     "reward.code_expired": (),
+    "reward.granted": (),  # `reason` is the brand's campaign text, the same for every member granted
+    "segment.entered": (),  # segment id and name (the brand's words), the member's externalId
+    "segment.exited": (),
     "subscription.created": (),
     "subscription.paused": (),
     "subscription.resumed": (),

@@ -22,9 +22,33 @@ class Reward(Model):
     code_valid_days = fields.IntField(null=True)  # unused codes expire after this many days
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField()
+    # Who may have it (domain/rewards/audience.py): ALL (redeem for points), MEMBERS_GRANTED
+    # (only by grantReward), SEGMENT (members of audience_segment), TIER (members of audience_tier).
+    audience = fields.CharField(max_length=16, default="ALL")
+    audience_segment = fields.ForeignKeyField("patron.Segment", null=True, related_name="rewards",
+                                              on_delete=fields.RESTRICT)
+    audience_tier = fields.ForeignKeyField("patron.Tier", null=True, related_name="audience_rewards",
+                                           on_delete=fields.RESTRICT)
 
     class Meta:
         table = "rewards"
+
+
+class RewardGrant(Model):
+    # One grantReward call: the reward given without points to a segment's members or to listed
+    # members. A replay of (reward, idempotency_key) answers this row and grants nothing more.
+    id = fields.IntField(primary_key=True)
+    reward = fields.ForeignKeyField("patron.Reward", related_name="grants", on_delete=fields.RESTRICT)
+    idempotency_key = fields.CharField(max_length=255)
+    reason = fields.CharField(max_length=500)  # the brand's campaign words ("Spring win-back")
+    segment = fields.ForeignKeyField("patron.Segment", null=True, related_name="grants", on_delete=fields.SET_NULL)
+    granted = fields.IntField()  # codes this call issued (members who had the reward already are skipped)
+    actor = fields.CharField(max_length=255)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "reward_grants"
+        unique_together = (("reward", "idempotency_key"),)
 
 
 class Redemption(Model):
@@ -36,7 +60,9 @@ class Redemption(Model):
     code = fields.CharField(max_length=40, unique=True)
     status = fields.CharField(max_length=16, default="issued")  # issued|used|cancelled|expired
     idempotency_key = fields.CharField(max_length=255)
-    debit_entry_id = fields.BigIntField()
+    debit_entry_id = fields.BigIntField(null=True)  # null: nothing debited (granted, or a zero-point reward)
+    grant = fields.ForeignKeyField("patron.RewardGrant", null=True, related_name="redemptions",
+                                   on_delete=fields.RESTRICT)
     order_external_id = fields.CharField(max_length=255, null=True)
     expires_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()

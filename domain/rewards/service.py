@@ -22,6 +22,8 @@ from domain.members.service import get_member
 from domain.orders.models import Order
 from domain.rewards.models import Redemption, Reward
 from domain.scheduler import chunks
+from domain.segments.filters import SegmentFilter, members_query
+from domain.segments.models import Segment
 from domain.settings import get_settings
 from domain.tiers.models import Tier
 
@@ -29,7 +31,12 @@ TYPES = ("FIXED_AMOUNT", "PERCENTAGE", "FREE_SHIPPING", "FREE_PRODUCT", "EXPERIE
 AWAITING = "awaiting_order"  # used on an order Patron has not recorded yet (see mark_used)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by people
 FIELDS = ("name", "type", "points_cost", "amount", "currency", "percent", "max_discount", "sku", "description",
-          "min_tier_rank", "per_member_limit", "stock", "starts_at", "ends_at", "code_valid_days", "active")
+          "min_tier_rank", "per_member_limit", "stock", "starts_at", "ends_at", "code_valid_days", "active",
+          "audience", "audience_segment_id", "audience_tier_id")
+# Who may have a reward: ALL redeem it for its points; MEMBERS_GRANTED only get it by grantReward;
+# SEGMENT / TIER: only members of that segment (its filter, now) or in that tier, redeeming or granted.
+AUDIENCES = ("ALL", "MEMBERS_GRANTED", "SEGMENT", "TIER")
+GRANT_KEY_PREFIX = "grant:"  # a granted code's idempotency key is grant:<reward id> (one per member)
 
 
 def new_code() -> str:
@@ -43,8 +50,15 @@ def _validate(values: dict[str, Any]) -> None:
         raise InvalidInput(f"type must be one of {', '.join(TYPES)}", "type")
     if not (values.get("name") or "").strip():
         raise InvalidInput("A name is required", "name")
-    if (values.get("points_cost") or 0) <= 0:
-        raise InvalidInput("pointsCost must be positive", "pointsCost")
+    if values.get("points_cost") is None or values["points_cost"] < 0:
+        raise InvalidInput("pointsCost must be 0 or more (0: a free or granted offer)", "pointsCost")
+    audience = values.get("audience") or "ALL"
+    if audience not in AUDIENCES:
+        raise InvalidInput(f"audience must be one of {', '.join(AUDIENCES)}", "audience")
+    if (audience == "SEGMENT") != (values.get("audience_segment_id") is not None):
+        raise InvalidInput("audience SEGMENT needs segmentId, and only it takes one", "audience.segmentId")
+    if (audience == "TIER") != (values.get("audience_tier_id") is not None):
+        raise InvalidInput("audience TIER needs tierId, and only it takes one", "audience.tierId")
     kind = values["type"]
     if kind == "FIXED_AMOUNT" and ((values.get("amount") or 0) <= 0 or not values.get("currency")):
         raise InvalidInput("A fixed amount needs amount and currency", "amount")
@@ -68,10 +82,22 @@ def _validate(values: dict[str, Any]) -> None:
         raise InvalidInput("endsAt must be after startsAt", "endsAt")
 
 
+async def _audience_exists(values: dict[str, Any]) -> None:
+    if values.get("audience_segment_id") is not None and not await Segment.exists(id=values["audience_segment_id"]):
+        raise NotFound("No such segment", "audience.segmentId", code="SEGMENT_NOT_FOUND")
+    if values.get("audience_tier_id") is not None and not await Tier.exists(id=values["audience_tier_id"]):
+        raise NotFound("No such tier", "audience.tierId", code="TIER_NOT_FOUND")
+
+
 async def save_reward(reward_id: int | None, values: dict[str, Any]) -> Reward:
+    """Create or change a reward. An `audience` given replaces the whole audience (kind,
+    segment and tier): `values["audience"]` is {"audience", "audience_segment_id", "audience_tier_id"}."""
     if "currency" in values and values["currency"]:
         values["currency"] = values["currency"].upper()
+    if "audience" in values:
+        values = {k: v for k, v in values.items() if k != "audience"} | values["audience"]
     async with write_transaction():
+        await _audience_exists(values)
         if reward_id is None:
             merged = {"active": True, **values}
             _validate(merged)
@@ -85,6 +111,18 @@ async def save_reward(reward_id: int | None, values: dict[str, Any]) -> Reward:
         return reward
 
 
+async def in_audience(reward: Reward, member: Member, *, redeeming: bool) -> bool:
+    """Whether the member may have the reward: by redeeming it (MEMBERS_GRANTED never) or by a grant."""
+    if reward.audience == "MEMBERS_GRANTED":
+        return not redeeming
+    if reward.audience == "SEGMENT":
+        segment = await Segment.get(id=reward.audience_segment_id)
+        return await members_query(SegmentFilter.from_stored(segment.conditions)).filter(id=member.id).exists()
+    if reward.audience == "TIER":
+        return member.tier_id is not None and member.tier_id == reward.audience_tier_id
+    return True
+
+
 def _payload(r: Redemption, reward: Reward, member_external_id: str) -> dict[str, Any]:
     return {"redemptionId": r.id, "code": r.code, "rewardId": reward.id, "reward": reward.name, "type": reward.type,
             "points": r.points, "memberExternalId": member_external_id, "status": r.status,
@@ -94,6 +132,9 @@ def _payload(r: Redemption, reward: Reward, member_external_id: str) -> dict[str
 async def redeem(member_external_id: str, reward_id: int, idempotency_key: str) -> Redemption:
     if not idempotency_key.strip() or len(idempotency_key) > 255:
         raise InvalidInput("idempotencyKey must be 1 to 255 characters", "idempotencyKey")
+    if idempotency_key.startswith(GRANT_KEY_PREFIX):
+        raise InvalidInput(f"idempotencyKey must not start with {GRANT_KEY_PREFIX} (granted codes use it)",
+                           "idempotencyKey")
     member_row = await get_member(member_external_id)
     async with write_transaction():
         member = await ledger.lock_member(member_row.id)
@@ -108,6 +149,8 @@ async def redeem(member_external_id: str, reward_id: int, idempotency_key: str) 
         now = clock.now()
         if not reward.active or (reward.starts_at and now < reward.starts_at) or (reward.ends_at and now >= reward.ends_at):
             raise DomainError("This reward is not available now", "rewardId", code="REWARD_UNAVAILABLE")
+        if not await in_audience(reward, member, redeeming=True):
+            raise DomainError("This reward is not offered to you", "rewardId", code="NOT_IN_AUDIENCE")
         if reward.min_tier_rank is not None:
             tier = await Tier.get_or_none(id=member.tier_id) if member.tier_id else None
             if tier is None or tier.rank < reward.min_tier_rank:
@@ -119,17 +162,20 @@ async def redeem(member_external_id: str, reward_id: int, idempotency_key: str) 
                                   code="LIMIT_REACHED")
         if reward.stock is not None and reward.stock <= 0:
             raise DomainError("This reward is out of stock", "rewardId", code="OUT_OF_STOCK")
-        entry = await ledger.debit(member, reward.points_cost, "redeem", f"Reward: {reward.name}",
-                                   source=("reward", str(reward.id)), idempotency_key=f"redeem:{idempotency_key}")
+        entry = None
+        if reward.points_cost > 0:  # a zero-point offer debits nothing and writes no ledger entry
+            entry = await ledger.debit(member, reward.points_cost, "redeem", f"Reward: {reward.name}",
+                                       source=("reward", str(reward.id)), idempotency_key=f"redeem:{idempotency_key}")
         if reward.stock is not None:
             reward.stock -= 1
             await reward.save(update_fields=["stock"])
         redemption = await Redemption.create(
             reward_id=reward.id, member_id=member.id, points=reward.points_cost, code=new_code(),
-            idempotency_key=idempotency_key, debit_entry_id=entry.id, created_at=now,
+            idempotency_key=idempotency_key, debit_entry_id=entry.id if entry else None, created_at=now,
             expires_at=now + timedelta(days=reward.code_valid_days) if reward.code_valid_days else None,
         )
-        await record_event("points.redeemed", ledger._entry_event(entry, member), member.id)
+        if entry is not None:
+            await record_event("points.redeemed", ledger._entry_event(entry, member), member.id)
         await record_event("reward.redeemed", _payload(redemption, reward, member.external_id), member.id)
         return redemption
 
@@ -247,13 +293,14 @@ async def cancel(code: str, actor: str, member_external_id: str | None = None) -
             raise DomainError(f"The code is {redemption.status}", "code", code="CODE_NOT_USABLE")
         redemption.status, redemption.cancelled_at = "cancelled", clock.now()
         await redemption.save(update_fields=["status", "cancelled_at"])
-        entry = await ledger.credit(member, redemption.points, "reverse", f"Redemption cancelled: {reward.name}",
-                                    source=("redemption", str(redemption.id)),
-                                    idempotency_key=f"cancel-redemption:{redemption.id}", details={"actor": actor})
+        if redemption.points > 0:  # a granted or zero-point code gives nothing back
+            entry = await ledger.credit(member, redemption.points, "reverse", f"Redemption cancelled: {reward.name}",
+                                        source=("redemption", str(redemption.id)),
+                                        idempotency_key=f"cancel-redemption:{redemption.id}", details={"actor": actor})
+            await record_event("points.reversed", ledger._entry_event(entry, member), member.id)
         if reward.stock is not None:
             reward.stock += 1
             await reward.save(update_fields=["stock"])
-        await record_event("points.reversed", ledger._entry_event(entry, member), member.id)
         await record_event("reward.cancelled", _payload(redemption, reward, member.external_id) | {"actor": actor},
                            member.id)
         return redemption
