@@ -137,7 +137,9 @@ NO_IDENTIFIERS: dict[str, dict[str, str]] = {
     "messages": {"type": "fixed message type", "channel": "fixed channel", "status": "fixed status",
                  "reason": "Patron's own words (rule, where it was handed over)",
                  "consent_purpose": "fixed consent purpose", "order_external_id": "the storefront's order id",
-                 "products": "catalog product ids", "dedupe_key": "type, order/message id and channel"},
+                 "products": "catalog product ids",
+                 "dedupe_key": "type, member/order/event row ids, dates and channel (no external id)",
+                 "details": "points, dates, tier names and order/cart times of the occasion"},
     "member_insights": {"currency": "ISO currency code", "rfm_segment": "fixed segment name",
                         "explanation": "Patron's own words with figures from the orders, no identifier"},
 }

@@ -61,15 +61,15 @@ def locale_of(member: Member) -> str:
 
 
 async def render(policy: Policy, member: Member, order_external_id: str | None, products: list[str],
-                 now: datetime) -> Rendered:
+                 now: datetime, details: dict | None = None, channel: str = "EMAIL") -> Rendered:
     settings = get_settings()
     locale = locale_of(member)
     titles = dict(await Product.filter(external_id__in=products).values_list("external_id", "title"))
     token = review_token(member.id, order_external_id, products, now)
-    unsubscribe = unsubscribe_url(member.id, policy.consent_purpose)
+    unsubscribe = unsubscribe_url(member.id, policy.purpose_for(channel))
     context = {
         "name": member.name, "order": order_external_id or "", "brand": settings.brand_name,
-        "contact": settings.brand_contact, "unsubscribe_url": unsubscribe,
+        "contact": settings.brand_contact, "unsubscribe_url": unsubscribe, "details": details or {},
         "products": [{"external_id": p, "title": titles.get(p) or p,
                       "review_url": f"{review_page()}?{urlencode({'token': token, 'product': p})}"}
                      for p in products],

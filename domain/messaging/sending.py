@@ -12,10 +12,12 @@ from domain import clock
 from domain.db import write_transaction
 from domain.events.service import record_event
 from domain.members.models import Member
-from domain.messaging import mail, planning, policies
+from domain.messaging import mail, occasions, planning, policies
 from domain.messaging.models import Message
 from domain.messaging.render import locale_of, render
 from domain.scheduler import chunks
+
+REVIEW_TYPES = ("REVIEW_REQUEST", "REVIEW_REMINDER")
 
 
 async def _decide(message: Message, member: Member, policy: policies.Policy, now: datetime,
@@ -26,17 +28,23 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
     if not policy.enabled or message.channel not in policy.channels:
         return "CANCELLED", f"{message.type} is disabled on {message.channel}"
     consents = await planning.granted(member.id)
-    if policy.consent_purpose not in consents:
-        return "SUPPRESSED", f"no consent ({policy.consent_purpose})"
-    products = await planning.unreviewed(member.id, list(message.products))
-    if not products:
-        return "SUPPRESSED", "already reviewed"
-    if message.type == "REVIEW_REQUEST":
-        asked = await planning.recently_asked(member.id, message.channel, now, exclude_id=message.id)
-        products = [p for p in products if p not in asked]
+    purpose = policy.purpose_for(message.channel)
+    if purpose not in consents:
+        return "SUPPRESSED", f"no consent ({purpose})"
+    if message.type in REVIEW_TYPES:
+        products = await planning.unreviewed(member.id, list(message.products))
         if not products:
-            return "SUPPRESSED", "capped: each product was already asked about in the last 12 months"
-    message.products = products
+            return "SUPPRESSED", "already reviewed"
+        if message.type == "REVIEW_REQUEST":
+            asked = await planning.recently_asked(member.id, message.channel, now, exclude_id=message.id)
+            products = [p for p in products if p not in asked]
+            if not products:
+                return "SUPPRESSED", "capped: each product was already asked about in the last 12 months"
+        message.products = products
+    else:  # the occasion may be over: points spent, ordered meanwhile, cart emptied …
+        stop = await occasions.still_relevant(message, member, policy, now)
+        if stop is not None:
+            return stop
     if not policy.cap_exempt:
         sent = await (Message.filter(member_id=member.id, channel=message.channel, status="SENT",
                                      sent_at__gt=now - timedelta(days=policies.CAP_DAYS))
@@ -54,7 +62,8 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
 
 
 async def _send(message: Message, member: Member, policy: policies.Policy, now: datetime, mailer: mail.Mailer) -> str:
-    rendered = await render(policy, member, message.order_external_id, list(message.products), now)
+    rendered = await render(policy, member, message.order_external_id, list(message.products), now,
+                            details=message.details, channel=message.channel)
     if message.channel == "EMAIL":
         return await mailer.deliver(mail.build(rendered, member.email, message.id, now))
     # WEBHOOK: the brand's SMS/알림톡/push provider sends it; only endpoints whose owner holds
@@ -63,7 +72,7 @@ async def _send(message: Message, member: Member, policy: policies.Policy, now: 
         "messageId": message.id, "type": message.type, "channel": message.channel,
         "memberExternalId": member.external_id, "email": member.email, "name": member.name,
         "locale": locale_of(member), "orderExternalId": message.order_external_id,
-        "products": list(message.products), "subject": rendered.subject, "text": rendered.text,
+        "products": list(message.products), "details": message.details, "subject": rendered.subject, "text": rendered.text,
         "html": rendered.html, "unsubscribeUrl": rendered.unsubscribe_url,
     }, member.id)
     return "handed to the webhook outbox (message.due)"
@@ -91,11 +100,11 @@ async def _handle(message: Message, member: Member, now: datetime, exempt: set[s
         else:
             message.scheduled_for = now + timedelta(minutes=policies.RETRY_MINUTES * message.attempts)
             fields.append("scheduled_for")
-        await message.save(update_fields=[*fields, "attempts", "last_error", "products"])
+        await message.save(update_fields=[*fields, "attempts", "last_error", "products", "details"])
         return False
     message.status, message.sent_at = "SENT", now
     message.reason = message.reason if message.reason and message.reason.startswith("quiet hours") else where
-    await message.save(update_fields=[*fields, "sent_at", "attempts", "products"])
+    await message.save(update_fields=[*fields, "sent_at", "attempts", "products", "details"])
     if message.type == "REVIEW_REQUEST":
         await planning.plan_reminder(message, member, now)
     return True

@@ -8,7 +8,7 @@ from domain import clock, crypto
 from domain.errors import InvalidInput
 from domain.members.models import Member
 from domain.members.service import get_member, update_consents
-from domain.messaging import policies
+from domain.messaging import occasions, policies
 from domain.messaging.models import Message
 from domain.messaging.render import UNSUBSCRIBE_KIND, Rendered, render
 from domain.pagination import NEWEST_ID, Page, PageRequest, keyset_page
@@ -31,10 +31,15 @@ async def messages_page(request: PageRequest, member_id: int | None = None,
 
 
 async def preview(type_: str, member_external_id: str) -> Rendered:
-    """What the member would receive now, from their last order: writes nothing."""
+    """What the member would receive now (review types: from their last order; the others from
+    the member's points, tier, last order or cart now): writes nothing."""
     if type_ not in policies.DEFAULTS:
         raise InvalidInput(f"Unknown message type {type_}", "type")
     member = await get_member(member_external_id)
+    if type_ not in ("REVIEW_REQUEST", "REVIEW_REMINDER"):
+        now = clock.now()
+        order_id, products, details = await occasions.preview_context(type_, member, now)
+        return await render(await policies.policy(type_), member, order_id, products, now, details=details)
     order = await Order.filter(member_id=member.id).order_by("-placed_at", "-id").first()
     products: list[str] = []
     if order is not None:
