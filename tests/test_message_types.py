@@ -271,6 +271,7 @@ async def test_a_cart_reminder_due_at_night_moves_to_eight_and_a_later_add_repla
     clock.set_now(night)
     await _track(api, storefront_token, ("m1", "ADD_TO_CART", "p1", night))
     assert await _at(night + timedelta(hours=48), occasions.plan_cart_reminders) == 1
+    assert await _at(night + timedelta(hours=48, minutes=10), occasions.plan_cart_reminders) == 0  # planned once
     [message] = await Message.filter(type="CART_REMINDER")
     assert (message.scheduled_for, message.reason) == (
         datetime(2026, 5, 6, 23, 0, tzinfo=UTC), "quiet hours: moved to 2026-05-07 08:00 Asia/Seoul (no NIGHT_MESSAGES consent)")
