@@ -702,7 +702,7 @@ async def member_snapshot(pk: int, everything: bool = True) -> dict[str, Any]:
     if everything:
         for name, model in sorted(Tortoise.apps["patron"].items()):
             if "member_id" in model._meta.fields_db_projection and name not in snapshot:
-                snapshot[name] = await model.filter(member_id=pk).order_by("id").values()
+                snapshot[name] = await model.filter(member_id=pk).order_by(model._meta.pk_attr).values()
         snapshot["events"] = await Event.filter(member_id=pk).order_by("id").values()
     return snapshot
 
