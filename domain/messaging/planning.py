@@ -115,7 +115,7 @@ async def plan_review_request(event: Event) -> None:
     due = order.fulfilled_at + timedelta(hours=policy.delay_hours)
     for channel in policy.channels:
         await plan_message(member, policy, channel, due, products, order.external_id,
-                    f"REVIEW_REQUEST:order:{order.id}:{channel}")
+                           f"REVIEW_REQUEST:order:{order.id}:{channel}")
 
 
 async def plan_reminder(request: Message, member: Member, sent_at: datetime) -> Message | None:
@@ -124,8 +124,8 @@ async def plan_reminder(request: Message, member: Member, sent_at: datetime) -> 
     if not policy.enabled or request.channel not in policy.channels:
         return None
     return await plan_message(member, policy, request.channel, sent_at + timedelta(hours=policy.delay_hours),
-                       list(request.products), request.order_external_id, f"REVIEW_REMINDER:{request.id}",
-                       follows=request)
+                              list(request.products), request.order_external_id, f"REVIEW_REMINDER:{request.id}",
+                              follows=request)
 
 
 async def cancel_withdrawn(event: Event) -> None:
