@@ -26,6 +26,7 @@ from domain.ledger import jobs as ledger_jobs
 from domain.ledger.service import lock_member
 from domain.members import birthdays
 from domain.members.models import Member
+from domain.messaging import occasions
 from domain.messaging import sending as messaging
 from domain.observability.context import log_context
 from domain.recommendations import training
@@ -119,6 +120,10 @@ JOBS = [
     ("subscription_dunning", subscription_jobs.retry_past_due, 0),
     ("subscription_pauses", subscription_jobs.end_pauses, 0),
     ("membership_ends", subscription_jobs.end_memberships, 0),
+    ("points_expiring_messages", occasions.plan_points_expiring, 3600),
+    ("birthday_messages", occasions.plan_birthdays, 3600),
+    ("win_back_messages", occasions.plan_win_back, 3600),
+    ("cart_reminders", occasions.plan_cart_reminders, 600),
     ("send_messages", messaging.send_due, 0),
     ("import_jobs", imports.tick, 0),
     (training.TRAINING_JOB, _train, 3600),

@@ -167,6 +167,8 @@ class Settings(BaseSettings):
     # Advertising messages carry the brand's name and contact (Korea's Network Act Art. 50).
     brand_name: str = _env("PATRON_BRAND_NAME", "Patron", min_length=1, max_length=100)
     brand_contact: str = _env("PATRON_BRAND_CONTACT", "", max_length=200)
+    # POINTS_EXPIRING notices: days before a lot expires, comma-separated (one notice per lead).
+    points_expiring_days: str = _env("PATRON_POINTS_EXPIRING_DAYS", "30,7", pattern=r"^[1-9][0-9]{0,2}(,[1-9][0-9]{0,2}){0,4}$")
     # Recommender: build in a child process (1) so serving processes never stall; 0 = in-process.
     recs_train_subprocess: bool = _env("PATRON_RECS_TRAIN_SUBPROCESS", True)
     # Recommender: train on the newest N interactions (purchase lines, signals, reviews), which
@@ -222,6 +224,11 @@ class Settings(BaseSettings):
         if self.introspection is None:  # frozen: set once, here
             object.__setattr__(self, "introspection", "authenticated" if self.env == "production" else "public")
         return self
+
+    @property
+    def points_expiring_leads(self) -> tuple[int, ...]:
+        """PATRON_POINTS_EXPIRING_DAYS as distinct days, longest lead first."""
+        return tuple(sorted({int(d) for d in self.points_expiring_days.split(",")}, reverse=True))
 
     @property
     def run_jobs_in_process(self) -> bool:

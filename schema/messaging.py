@@ -22,6 +22,11 @@ class MessageType(Enum):
     REVIEW_REMINDER = "REVIEW_REMINDER"
     SATISFACTION_SURVEY = "SATISFACTION_SURVEY"
     FEEDBACK_THANKS = "FEEDBACK_THANKS"
+    POINTS_EXPIRING = "POINTS_EXPIRING"
+    TIER_CHANGED = "TIER_CHANGED"
+    BIRTHDAY = "BIRTHDAY"
+    WIN_BACK = "WIN_BACK"
+    CART_REMINDER = "CART_REMINDER"
 
 
 @strawberry.enum
@@ -48,9 +53,13 @@ class MessagePolicy:
         description="Channels it goes out on, one message per channel; at least one.")
     delay_hours: int = strawberry.field(
         description="REVIEW_REQUEST, SATISFACTION_SURVEY: after fulfilment; REVIEW_REMINDER: after the request; "
-                    "FEEDBACK_THANKS: after the improvement was recorded.")
+                    "FEEDBACK_THANKS: after the improvement was recorded; POINTS_EXPIRING: after "
+                    "the notice day (PATRON_POINTS_EXPIRING_DAYS before expiry); TIER_CHANGED: after the change; "
+                    "BIRTHDAY: after local midnight of the birthday; WIN_BACK: without an order; CART_REMINDER: "
+                    "after the last add-to-cart (sent within the next 24 h or not at all).")
     consent_purpose: ConsentPurpose = strawberry.field(
-        description="The consent the member must have given; without it the message is SUPPRESSED.")
+        description="The consent the member must have given; without it the message is SUPPRESSED. A marketing "
+                    "purpose means MARKETING_EMAIL on EMAIL and MARKETING_SMS on WEBHOOK.")
     cap_exempt: bool = strawberry.field(description="Not counted in, nor stopped by, the 5-per-30-days cap.")
 
     @classmethod

@@ -23,6 +23,8 @@ class RecommendationContext(Enum):
 class SignalType(Enum):
     VIEW = "VIEW"
     ADD_TO_CART = "ADD_TO_CART"
+    REMOVE_FROM_CART = strawberry.enum_value(
+        "REMOVE_FROM_CART", description="Taken out of the cart (cart reminders); not read by recommendations.")
     PURCHASE = "PURCHASE"
     REVIEW = "REVIEW"
 

@@ -83,7 +83,9 @@ async def test_my_data_usage_reflects_consents(api):
     features = {f["feature"]: f for f in usage["features"]}
     assert features["Personalized recommendations"]["active"] is True
     assert features["Personalized recommendations"]["consentPurpose"] == "PERSONALIZATION"
-    assert "Marketing e-mail" not in features  # Patron sends no e-mail: no such promise (test_hostile_erasure)
+    # Patron sends marketing e-mail now (birthday, win-back, cart): stated, inactive without consent
+    assert (features["Marketing e-mail"]["consentPurpose"], features["Marketing e-mail"]["active"]) == (
+        "MARKETING_EMAIL", False)
     assert features["Points and rewards"]["active"] is True and features["Points and rewards"]["consentPurpose"] is None
     assert {c["purpose"]: c["granted"] for c in usage["consents"]}["PERSONALIZATION"] is True
 

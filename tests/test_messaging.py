@@ -375,7 +375,17 @@ async def test_policies_defaults_changes_and_refusals(api, admin_token):
         {"type": "REVIEW_REQUEST", "enabled": True, "channels": ["EMAIL"], "delayHours": 336,
          "consentPurpose": "REVIEW_REQUESTS", "capExempt": False},
         {"type": "REVIEW_REMINDER", "enabled": True, "channels": ["EMAIL"], "delayHours": 168,
-         "consentPurpose": "REVIEW_REQUESTS", "capExempt": False}]
+         "consentPurpose": "REVIEW_REQUESTS", "capExempt": False},
+        {"type": "POINTS_EXPIRING", "enabled": True, "channels": ["EMAIL"], "delayHours": 0,
+         "consentPurpose": "SERVICE_NOTICES", "capExempt": True},
+        {"type": "TIER_CHANGED", "enabled": True, "channels": ["EMAIL"], "delayHours": 0,
+         "consentPurpose": "SERVICE_NOTICES", "capExempt": True},
+        {"type": "BIRTHDAY", "enabled": True, "channels": ["EMAIL"], "delayHours": 10,
+         "consentPurpose": "MARKETING_EMAIL", "capExempt": False},
+        {"type": "WIN_BACK", "enabled": True, "channels": ["EMAIL"], "delayHours": 2160,
+         "consentPurpose": "MARKETING_EMAIL", "capExempt": False},
+        {"type": "CART_REMINDER", "enabled": True, "channels": ["EMAIL"], "delayHours": 48,
+         "consentPurpose": "MARKETING_EMAIL", "capExempt": False}]
     changed = await api.ok(POLICY, {"i": {"type": "REVIEW_REQUEST", "enabled": True, "channels": ["EMAIL", "WEBHOOK"],
                                           "delayHours": 48}}, admin_token)
     assert changed["updateMessagePolicy"] == {"policy": {

@@ -118,15 +118,35 @@ STATEMENTS: tuple[Statement, ...] = (
     Statement(
         "Consent record", "domain.members.service:update_consents",
         (Read("the consents you give or withdraw, with time and source", "domain.members.models:ConsentChange"),),
-        None, "So the store knows what you agreed to. Patron itself sends no marketing e-mail or SMS.",
+        None, "So the store knows what you agreed to, and sends you only the messages you agreed to.",
+    ),
+    Statement(
+        "Points and tier notices", "domain.messaging.occasions:still_relevant",
+        (Read("points balance and expiry dates", "domain.messaging.occasions:plan_points_expiring"),
+         Read("tier changes", "domain.messaging.occasions:plan_tier_changed"),
+         Read("e-mail address, name and language", "domain.messaging.mail:build"),
+         Read("time zone (quiet hours)", "domain.messaging.planning:zone_of")),
+        "SERVICE_NOTICES", "Only with your consent: a notice 30 and 7 days (as the store sets them) before points "
+                           "expire, with what expires by then and never if you spent them meanwhile, and one when "
+                           "your tier changes. They do not count toward the 5 messages in 30 days, and none is sent "
+                           "between 21:00 and 08:00 of your time zone without your NIGHT_MESSAGES consent.",
+    ),
+    Statement(
+        "Marketing e-mail", "domain.messaging.occasions:still_relevant",
+        (Read("e-mail address, name and language", "domain.messaging.mail:build"),
+         Read("birthday (a birthday greeting)", "domain.messaging.occasions:plan_birthdays"),
+         Read("orders (the date of your last order)", "domain.messaging.occasions:plan_win_back"),
+         Read("products you add to or remove from your cart", "domain.messaging.occasions:cart_of"),
+         Read("time zone (quiet hours)", "domain.messaging.planning:zone_of")),
+        "MARKETING_EMAIL", "Only with your consent: a birthday greeting once a year; one note when you have not "
+                           "ordered for 90 days (once per pause; an order ends it); one reminder 2 to 3 days after "
+                           "you leave products in your cart, never twice for the same products (an order or "
+                           "emptying the cart cancels it). At most 5 messages in 30 days, none between 21:00 and "
+                           "08:00 of your time zone without your NIGHT_MESSAGES consent, marked (광고) in Korean, "
+                           "each with a one-click unsubscribe. If the store sends them by SMS or app instead, they "
+                           "need your MARKETING_SMS consent and go to its messaging provider.",
     ),
     # Promises that appear only when Patron really does them (no such code today).
-    Statement(
-        "Marketing e-mail", "domain.messaging.email:send_marketing_email",
-        (Read("e-mail address", "domain.members.models:Member.email"),
-         Read("points balance and expiry dates (points reminders)", "domain.messaging.email:points_reminders")),
-        "MARKETING_EMAIL", "Only with your consent.",
-    ),
     Statement(
         "Marketing SMS / messenger", "domain.messaging.sms:send_marketing_sms",
         (Read("phone number", "domain.members.models:Member.phone"),),

@@ -259,7 +259,7 @@ async def export_member(member: Member) -> dict[str, Any]:
         "eventDeliveries": await _deliveries(member),
         "messages": _rows(await Message.filter(member_id=member.id).order_by("id").values(
             "id", "type", "channel", "status", "reason", "consent_purpose", "scheduled_for", "sent_at",
-            "order_external_id", "products", "provider_message_id", "attempts", "created_at")),
+            "order_external_id", "products", "provider_message_id", "details", "attempts", "created_at")),
         "insights": _rows(await MemberInsight.filter(member_id=member.id).values(
             "recency_days", "frequency", "monetary", "currency", "r_score", "f_score", "m_score", "rfm_segment",
             "churn_risk", "expected_purchases_90d", "clv_12m", "explanation", "computed_at")),

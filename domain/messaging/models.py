@@ -37,6 +37,9 @@ class Message(Model):
     products = fields.JSONField()  # product externalIds
     # A reminder names the request it follows (one reminder per request: `dedupe_key`).
     follows = fields.ForeignKeyField("patron.Message", null=True, related_name="follow_ups", on_delete=fields.SET_NULL)
+    # The occasion's figures (domain/messaging/occasions.py): points and the date they expire
+    # by, the old and new tier, the last order of a lapse, the cart's last add-to-cart.
+    details = fields.JSONField(null=True)
     # Planning is idempotent: the same order/channel/type plans one message only.
     dedupe_key = fields.CharField(max_length=400, unique=True)
     # FEEDBACK_THANKS: the improvement it thanks for.

@@ -65,17 +65,19 @@ async def recently_asked(member_id: int, channel: str, now: datetime, exclude_id
     return asked
 
 
-async def _plan(member: Member, policy: Policy, channel: str, due: datetime, products: list[str],
-                order_external_id: str | None, dedupe_key: str, follows: Message | None = None,
-                improvement: Improvement | None = None) -> Message | None:
-    """One message, SCHEDULED or already SUPPRESSED with the reason; None if planned before."""
+async def plan_message(member: Member, policy: Policy, channel: str, due: datetime, products: list[str],
+                       order_external_id: str | None, dedupe_key: str, follows: Message | None = None,
+                       details: dict | None = None, improvement: Improvement | None = None) -> Message | None:
+    """One message, SCHEDULED or already SUPPRESSED with the reason; None if planned before.
+    Every type is planned here (review requests, surveys, thanks and the occasions of occasions.py alike)."""
     if await Message.exists(dedupe_key=dedupe_key):
         return None  # a replayed event plans nothing twice
     now = clock.now()
     status, reason = "SCHEDULED", None
     consents = await granted(member.id)
-    if policy.consent_purpose not in consents:
-        status, reason = "SUPPRESSED", f"no consent ({policy.consent_purpose})"
+    purpose = policy.purpose_for(channel)
+    if purpose not in consents:
+        status, reason = "SUPPRESSED", f"no consent ({purpose})"
     elif policy.type == "REVIEW_REQUEST":
         asked = await recently_asked(member.id, channel, now)
         left = [p for p in products if p not in asked]
@@ -89,9 +91,9 @@ async def _plan(member: Member, policy: Policy, channel: str, due: datetime, pro
             due, reason = moved, quiet_note(moved, zone)
     return await Message.create(
         member_id=member.id, type=policy.type, channel=channel, status=status, reason=reason,
-        consent_purpose=policy.consent_purpose, scheduled_for=due, order_external_id=order_external_id,
-        products=products, follows=follows, improvement=improvement, dedupe_key=dedupe_key, created_at=now,
-        updated_at=now,
+        consent_purpose=purpose, scheduled_for=due, order_external_id=order_external_id,
+        products=products, follows=follows, improvement=improvement, dedupe_key=dedupe_key, details=details,
+        created_at=now, updated_at=now,
     )
 
 
@@ -125,8 +127,8 @@ async def plan_review_request(event: Event) -> None:
         return
     due = order.fulfilled_at + timedelta(hours=policy.delay_hours)
     for channel in policy.channels:
-        await _plan(member, policy, channel, due, products, order.external_id,
-                    f"REVIEW_REQUEST:order:{order.id}:{channel}")
+        await plan_message(member, policy, channel, due, products, order.external_id,
+                           f"REVIEW_REQUEST:order:{order.id}:{channel}")
 
 
 async def plan_survey(event: Event) -> None:
@@ -140,7 +142,7 @@ async def plan_survey(event: Event) -> None:
     due = order.fulfilled_at + timedelta(hours=policy.delay_hours)
     products = await _order_products(order)
     for channel in policy.channels:
-        await _plan(member, policy, channel, due, products, order.external_id,
+        await plan_message(member, policy, channel, due, products, order.external_id,
                     f"SATISFACTION_SURVEY:order:{order.id}:{channel}")
 
 
@@ -153,7 +155,7 @@ async def plan_thanks(improvement: Improvement, member: Member, product_external
     due = clock.now() + timedelta(hours=policy.delay_hours)
     planned = []
     for channel in policy.channels:
-        message = await _plan(member, policy, channel, due, [product_external_id], None,
+        message = await plan_message(member, policy, channel, due, [product_external_id], None,
                               f"FEEDBACK_THANKS:improvement:{improvement.id}:member:{member.id}:{channel}",
                               improvement=improvement)
         if message is not None:
@@ -166,9 +168,9 @@ async def plan_reminder(request: Message, member: Member, sent_at: datetime) -> 
     policy = await policies.policy("REVIEW_REMINDER")
     if not policy.enabled or request.channel not in policy.channels:
         return None
-    return await _plan(member, policy, request.channel, sent_at + timedelta(hours=policy.delay_hours),
-                       list(request.products), request.order_external_id, f"REVIEW_REMINDER:{request.id}",
-                       follows=request)
+    return await plan_message(member, policy, request.channel, sent_at + timedelta(hours=policy.delay_hours),
+                              list(request.products), request.order_external_id, f"REVIEW_REMINDER:{request.id}",
+                              follows=request)
 
 
 async def cancel_withdrawn(event: Event) -> None:

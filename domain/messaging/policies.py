@@ -40,7 +40,10 @@ class Policy:
     enabled: bool
     channels: tuple[str, ...]
     # REVIEW_REQUEST, SATISFACTION_SURVEY: after fulfilment; REVIEW_REMINDER: after the request
-    # was sent; FEEDBACK_THANKS: after the improvement was recorded.
+    # was sent; FEEDBACK_THANKS: after the improvement was recorded;
+    # POINTS_EXPIRING: after the notice day (PATRON_POINTS_EXPIRING_DAYS before expiry);
+    # TIER_CHANGED: after the change; BIRTHDAY: after local midnight of the birthday;
+    # WIN_BACK: without an order (the lapse); CART_REMINDER: after the last add-to-cart.
     delay_hours: int
     consent_purpose: str
     cap_exempt: bool
@@ -49,12 +52,26 @@ class Policy:
     def marketing(self) -> bool:
         return self.consent_purpose in MARKETING_PURPOSES
 
+    def purpose_for(self, channel: str) -> str:
+        """The consent a message on this channel needs: advertising by e-mail needs
+        MARKETING_EMAIL, by the brand's SMS/push provider (WEBHOOK) MARKETING_SMS."""
+        if self.marketing:
+            return "MARKETING_EMAIL" if channel == "EMAIL" else "MARKETING_SMS"
+        return self.consent_purpose
+
 
 DEFAULTS: dict[str, Policy] = {
     "REVIEW_REQUEST": Policy("REVIEW_REQUEST", True, ("EMAIL",), 336, "REVIEW_REQUESTS", False),
     "REVIEW_REMINDER": Policy("REVIEW_REMINDER", True, ("EMAIL",), 168, "REVIEW_REQUESTS", False),
     "SATISFACTION_SURVEY": Policy("SATISFACTION_SURVEY", True, ("EMAIL",), 504, "REVIEW_REQUESTS", False),
     "FEEDBACK_THANKS": Policy("FEEDBACK_THANKS", True, ("EMAIL",), 0, "REVIEW_REQUESTS", False),
+    # Service notices are cap-exempt: they protect the member's own points and status, and a
+    # month of marketing must not hide them (each is bounded by its occasion, see occasions.py).
+    "POINTS_EXPIRING": Policy("POINTS_EXPIRING", True, ("EMAIL",), 0, "SERVICE_NOTICES", True),
+    "TIER_CHANGED": Policy("TIER_CHANGED", True, ("EMAIL",), 0, "SERVICE_NOTICES", True),
+    "BIRTHDAY": Policy("BIRTHDAY", True, ("EMAIL",), 10, "MARKETING_EMAIL", False),
+    "WIN_BACK": Policy("WIN_BACK", True, ("EMAIL",), 2160, "MARKETING_EMAIL", False),
+    "CART_REMINDER": Policy("CART_REMINDER", True, ("EMAIL",), 48, "MARKETING_EMAIL", False),
 }
 TYPES = tuple(DEFAULTS)
 

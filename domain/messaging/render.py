@@ -87,12 +87,14 @@ def locale_of(member: Member) -> str:
 
 
 def _context(member: Member, order_external_id: str | None, products: list[dict[str, str]], unsubscribe: str,
-             survey_url: str, improvement: Improvement | None, product_title: str) -> dict[str, object]:
+             survey_url: str, improvement: Improvement | None, product_title: str,
+             details: dict | None = None) -> dict[str, object]:
     """Every name a template may use, whatever its type (so an override can use any of them)."""
     settings = get_settings()
     return {
         "name": member.name, "order": order_external_id or "", "brand": settings.brand_name,
         "contact": settings.brand_contact, "unsubscribe_url": unsubscribe, "products": products,
+        "details": details or {},  # the occasion's figures (points, dates, tiers) of the occasion types
         "survey_url": survey_url, "product_title": product_title,
         "improvement_title": improvement.title if improvement else "",
         "improvement_body": improvement.body if improvement else "",
@@ -104,7 +106,8 @@ def sample_context() -> dict[str, object]:
     member = Member(id=0, external_id="sample", name="Ann Lee")
     return _context(member, "o1", [{"external_id": "p1", "title": "Sample product", "review_url": "https://shop.test/review"}],
                     "https://patron.test/unsubscribe", "https://shop.test/survey",
-                    Improvement(title="Wider fit", body="We widened the toe box."), "Sample product")
+                    Improvement(title="Wider fit", body="We widened the toe box."), "Sample product",
+                    {"points": 1200, "expires": "2026-12-31", "days": 7, "from": "Silver", "to": "Gold"})
 
 
 @cache
@@ -119,10 +122,11 @@ def compile_part(source: str, part: str) -> Template:
 
 
 async def render(policy: Policy, member: Member, order_external_id: str | None, products: list[str],
-                 now: datetime, improvement: Improvement | None = None) -> Rendered:
+                 now: datetime, improvement: Improvement | None = None, details: dict | None = None,
+                 channel: str = "EMAIL") -> Rendered:
     locale = locale_of(member)
     titles = dict(await Product.filter(external_id__in=products).values_list("external_id", "title"))
-    unsubscribe = unsubscribe_url(member.id, policy.consent_purpose)
+    unsubscribe = unsubscribe_url(member.id, policy.purpose_for(channel))
     links: list[dict[str, str]] = []
     if products:
         token = review_token(member.id, order_external_id, products, now)
@@ -132,7 +136,8 @@ async def render(policy: Policy, member: Member, order_external_id: str | None, 
     if policy.type == "SATISFACTION_SURVEY" and order_external_id:
         survey_url = f"{survey_page()}?{urlencode({'token': survey_token(member.id, order_external_id, now)})}"
     product_title = (titles.get(products[0]) or products[0]) if products else ""
-    context = _context(member, order_external_id, links, unsubscribe, survey_url, improvement, product_title)
+    context = _context(member, order_external_id, links, unsubscribe, survey_url, improvement, product_title,
+                       details)
     override = await MessageTemplate.get_or_none(type=policy.type, locale=locale)
     name = policy.type.lower()
     parts = []

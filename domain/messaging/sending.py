@@ -13,7 +13,7 @@ from domain.db import write_transaction
 from domain.events.service import record_event
 from domain.feedback.models import Improvement, SurveyResponse
 from domain.members.models import Member
-from domain.messaging import mail, planning, policies
+from domain.messaging import mail, occasions, planning, policies
 from domain.messaging.models import Message
 from domain.messaging.render import locale_of, render
 from domain.scheduler import chunks
@@ -27,8 +27,9 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
     if not policy.enabled or message.channel not in policy.channels:
         return "CANCELLED", f"{message.type} is disabled on {message.channel}"
     consents = await planning.granted(member.id)
-    if policy.consent_purpose not in consents:
-        return "SUPPRESSED", f"no consent ({policy.consent_purpose})"
+    purpose = policy.purpose_for(message.channel)
+    if purpose not in consents:
+        return "SUPPRESSED", f"no consent ({purpose})"
     if message.type in policies.REVIEW_TYPES:
         products = await planning.unreviewed(member.id, list(message.products))
         if not products:
@@ -42,6 +43,10 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
     elif message.type == "SATISFACTION_SURVEY" and await SurveyResponse.exists(
             member_id=member.id, order_external_id=message.order_external_id):
         return "SUPPRESSED", "already answered"
+    else:  # the occasion may be over: points spent, ordered meanwhile, cart emptied …
+        stop = await occasions.still_relevant(message, member, policy, now)
+        if stop is not None:
+            return stop
     if not policy.cap_exempt:
         sent = await (Message.filter(member_id=member.id, channel=message.channel, status="SENT",
                                      sent_at__gt=now - timedelta(days=policies.CAP_DAYS))
@@ -60,7 +65,8 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
 
 async def _send(message: Message, member: Member, policy: policies.Policy, now: datetime, mailer: mail.Mailer) -> str:
     improvement = await Improvement.get_or_none(id=message.improvement_id) if message.improvement_id else None
-    rendered = await render(policy, member, message.order_external_id, list(message.products), now, improvement)
+    rendered = await render(policy, member, message.order_external_id, list(message.products), now, improvement,
+                            details=message.details, channel=message.channel)
     if message.channel == "EMAIL":
         return await mailer.deliver(mail.build(rendered, member.email, message.id, now))
     # WEBHOOK: the brand's SMS/알림톡/push provider sends it; only endpoints whose owner holds
@@ -69,7 +75,7 @@ async def _send(message: Message, member: Member, policy: policies.Policy, now: 
         "messageId": message.id, "type": message.type, "channel": message.channel,
         "memberExternalId": member.external_id, "email": member.email, "name": member.name,
         "locale": locale_of(member), "orderExternalId": message.order_external_id,
-        "products": list(message.products), "subject": rendered.subject, "text": rendered.text,
+        "products": list(message.products), "details": message.details, "subject": rendered.subject, "text": rendered.text,
         "html": rendered.html, "unsubscribeUrl": rendered.unsubscribe_url,
     }, member.id)
     return "handed to the webhook outbox (message.due)"
@@ -97,11 +103,11 @@ async def _handle(message: Message, member: Member, now: datetime, exempt: set[s
         else:
             message.scheduled_for = now + timedelta(minutes=policies.RETRY_MINUTES * message.attempts)
             fields.append("scheduled_for")
-        await message.save(update_fields=[*fields, "attempts", "last_error", "products"])
+        await message.save(update_fields=[*fields, "attempts", "last_error", "products", "details"])
         return False
     message.status, message.sent_at = "SENT", now
     message.reason = message.reason if message.reason and message.reason.startswith("quiet hours") else where
-    await message.save(update_fields=[*fields, "sent_at", "attempts", "products"])
+    await message.save(update_fields=[*fields, "sent_at", "attempts", "products", "details"])
     if message.type == "REVIEW_REQUEST":
         await planning.plan_reminder(message, member, now)
     return True

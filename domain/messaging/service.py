@@ -14,13 +14,15 @@ from domain.errors import DomainError, InvalidInput, NotFound
 from domain.feedback.models import Improvement, ImprovementLink
 from domain.members.models import Member
 from domain.members.service import get_member, update_consents
-from domain.messaging import policies
+from domain.messaging import occasions, policies
 from domain.messaging.models import Message, MessageTemplate
 from domain.messaging.render import UNSUBSCRIBE_KIND, Rendered, compile_part, render, sample_context
 from domain.pagination import NEWEST_ID, Page, PageRequest, keyset_page
 from domain.orders.models import Order, OrderLine
 
 UNSUBSCRIBE_SOURCE = "unsubscribe"
+# Types whose preview comes from the member's situation now (domain/messaging/occasions.py).
+OCCASION_TYPES = frozenset({"POINTS_EXPIRING", "TIER_CHANGED", "BIRTHDAY", "WIN_BACK", "CART_REMINDER"})
 
 
 async def messages_page(request: PageRequest, member_id: int | None = None,
@@ -37,8 +39,9 @@ async def messages_page(request: PageRequest, member_id: int | None = None,
 
 
 async def preview(type_: str, member_external_id: str) -> Rendered:
-    """What the member would receive now, from their last order (FEEDBACK_THANKS: their last
-    contribution to an improvement): writes nothing."""
+    """What the member would receive now, writes nothing: review requests and surveys from their
+    last order, FEEDBACK_THANKS from their last contribution to an improvement, the occasion types
+    from the member's points, tier, last order or cart now."""
     if type_ not in policies.DEFAULTS:
         raise InvalidInput(f"Unknown message type {type_}", "type")
     member = await get_member(member_external_id)
@@ -48,6 +51,10 @@ async def preview(type_: str, member_external_id: str) -> Rendered:
         improvement = await Improvement.get_or_none(id=link.improvement_id).prefetch_related("product") if link else None
         products = [improvement.product.external_id] if improvement else []
         return await render(policy, member, None, products, clock.now(), improvement)
+    if type_ in OCCASION_TYPES:
+        now = clock.now()
+        order_id, products, details = await occasions.preview_context(type_, member, now)
+        return await render(policy, member, order_id, products, now, details=details)
     order = await Order.filter(member_id=member.id).order_by("-placed_at", "-id").first()
     products: list[str] = []
     if order is not None:

@@ -28,7 +28,9 @@ from domain.reviews.models import Review
 from domain.settings import get_settings
 
 CONTEXTS = ("HOME", "PRODUCT", "CART", "EMAIL")
-EVENT_TYPES = ("VIEW", "ADD_TO_CART", "PURCHASE", "REVIEW")
+# REMOVE_FROM_CART takes a product out of the cart (cart reminders, domain/messaging/occasions.py);
+# it is no interest in the product, so recommendations do not read it.
+EVENT_TYPES = ("VIEW", "ADD_TO_CART", "REMOVE_FROM_CART", "PURCHASE", "REVIEW")
 HISTORY = 50
 SCORE_DECIMALS = 4  # a scored strategy's item whose score rounds to 0 contributed nothing: not shown
 
@@ -69,7 +71,8 @@ async def _member_history(member: Member) -> tuple[list[tuple[float, str]], set[
         pid, at = line["product_external_id"], line["order__placed_at"]
         purchases.setdefault(pid, []).append(at)
         seen[pid] = max(seen.get(pid, 0.0), at.timestamp())
-    for row in await Signal.filter(member_id=member.id).order_by("-at").limit(HISTORY * 2).values("product_external_id", "at"):
+    for row in await (Signal.filter(member_id=member.id).exclude(type="REMOVE_FROM_CART").order_by("-at")
+                      .limit(HISTORY * 2).values("product_external_id", "at")):
         seen[row["product_external_id"]] = max(seen.get(row["product_external_id"], 0.0), row["at"].timestamp())
     disliked = set()
     for row in await Review.filter(member_id=member.id).exclude(status="deleted").values("product__external_id", "rating", "created_at"):

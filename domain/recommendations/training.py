@@ -77,7 +77,7 @@ INTERACTIONS = """
 SELECT 'P', o.member_id, l.product_external_id, o.placed_at AS at, o.id, NULL FROM order_lines l
   JOIN orders o ON o.id = l.order_id WHERE l.product_external_id IS NOT NULL
 UNION ALL
-SELECT 'S', member_id, product_external_id, at, NULL, type FROM signals
+SELECT 'S', member_id, product_external_id, at, NULL, type FROM signals WHERE type <> 'REMOVE_FROM_CART'
 UNION ALL
 SELECT 'R', r.member_id, p.external_id, r.created_at, r.rating, NULL FROM reviews r
   JOIN products p ON p.id = r.product_id WHERE r.member_id IS NOT NULL AND r.status <> 'deleted'
