@@ -6,6 +6,7 @@
     python server.py seed                            load the demo program
     python server.py export-schema                   write schema.graphql
     python server.py train-recommender               build the recommendation model
+    python server.py refresh-insights                recompute member insights (RFM, churn, CLV) now
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ from tortoise import connections
 
 from composition import subscribers
 from composition.api import schema
-from domain import changes, db, redis_client
+from domain import changes, clock, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
 from domain.demo import seed
 from domain.demo_scale import RefusedError, generate
+from domain.insights import members as member_insights
 from domain.jobs import JobRunner
 from domain.observability import context as log_context
 from domain.observability import logs
@@ -423,6 +425,17 @@ async def _train() -> None:
         await db.close_orm()
 
 
+async def _refresh_insights() -> None:
+    await db.init_orm()
+    try:
+        result = await member_insights.refresh(clock.now())
+        print(f"member insights: {result.members} members; purchase model {result.purchase_model}; "
+              f"spend model {result.spend_model}")
+    finally:
+        await changes.close()
+        await db.close_orm()
+
+
 def export_schema(path: str = "schema.graphql") -> None:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(schema.as_str() + "\n")
@@ -434,7 +447,7 @@ def main(argv: list[str] | None = None) -> int | str:
     parser = argparse.ArgumentParser(prog="server.py", description="Patron loyalty and reviews API")
     parser.add_argument("command", nargs="?", default="serve",
                         choices=["serve", "worker", "migrate", "seed", "export-schema", "train-recommender",
-                                 "generate-demo"])
+                                 "refresh-insights", "generate-demo"])
     parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.port)
     demo = parser.add_argument_group("generate-demo (PostgreSQL only)")
@@ -456,6 +469,8 @@ def main(argv: list[str] | None = None) -> int | str:
         return asyncio.run(_generate_demo(args))
     elif args.command == "train-recommender":
         asyncio.run(_train())
+    elif args.command == "refresh-insights":
+        asyncio.run(_refresh_insights())
     elif args.command == "export-schema":
         export_schema()
     else:

@@ -27,7 +27,7 @@ from schema.catalog import Product, ProductsPayload
 from schema.common import JSON
 from schema.events import Event
 from schema.federation import FederationService
-from schema.insights import ProgramInsights
+from schema.insights import ProgramInsights, RfmSegmentCount
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
 from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
 from schema.messaging import Message, MessagePolicy, MessagePolicyPayload, MessagePreview
@@ -162,6 +162,10 @@ class Query:
     program_insights: ProgramInsights = strawberry.field(
         resolver=resolvers.insights.program_insights, permission_classes=[InsightsReader],
         description="The program's KPIs over a period in one currency (admin, or a key with insights:read).")
+    rfm_segments: list[RfmSegmentCount] = strawberry.field(
+        resolver=resolvers.insights.rfm_segments, permission_classes=[InsightsReader],
+        description="Members per RFM segment at the last member_insights run, every segment listed "
+                    "(admin, or a key with insights:read).")
     webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
         resolver=resolvers.webhooks.webhook_endpoints, permission_classes=[AdminOrPartner],
         description="All endpoints (admin) or the partner's own.")

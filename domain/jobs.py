@@ -21,6 +21,7 @@ from prometheus_client import Counter, Histogram
 
 from domain import clock
 from domain.db import write_transaction
+from domain.insights import members as member_insights
 from domain.ledger import jobs as ledger_jobs
 from domain.ledger.service import lock_member
 from domain.members import birthdays
@@ -120,6 +121,7 @@ JOBS = [
     ("send_messages", messaging.send_due, 0),
     (training.TRAINING_JOB, _train, 3600),
     ("webhook_log_retention", webhook_retention.blank_old_excerpts, 3600),
+    ("member_insights", member_insights.refresh_job, 86400),
     ("prune_job_runs", prune_job_runs, 86400),
 ]
 
