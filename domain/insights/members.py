@@ -83,7 +83,7 @@ async def aggregates(now: datetime, currency: str) -> Aggregates:
     """One row per member with an order in `currency` that is not fully refunded (anonymized
     members left out), read in keyset chunks of READ_CHUNK members."""
     epoch = _EPOCH["sqlite" if is_sqlite() else "postgres"]
-    columns: list[list[float]] = [[], [], [], [], []]
+    parts: list[np.ndarray] = [np.zeros((0, 5))]
     after = 0
     while True:
         rows = await _rows(
@@ -94,13 +94,12 @@ async def aggregates(now: datetime, currency: str) -> Aggregates:
             " AND o.placed_at <= :now AND m.anonymized_at IS NULL"
             " GROUP BY o.member_id ORDER BY o.member_id LIMIT :take",
             after=after, cur=currency, now=now, take=READ_CHUNK)
-        for row in rows:
-            for column, value in zip(columns, row, strict=True):
-                column.append(float(value))
+        if rows:
+            parts.append(np.array([[float(v) for v in row] for row in rows], dtype=float))
         if len(rows) < READ_CHUNK:
             break
         after = int(rows[-1][0])
-    ids, n, revenue, first, last = (np.array(c, dtype=float) for c in columns)
+    ids, n, revenue, first, last = np.concatenate(parts).T
     return Aggregates(ids.astype(np.int64), n.astype(np.int64), revenue, first, last)
 
 
@@ -153,11 +152,10 @@ async def refresh(now: datetime) -> Refresh:
         if spend is not None:
             lifetime = purchases.expected_purchases(CLV_DAYS, x, t_x, T) * spend.expected_average(agg.orders, average)
 
-    rows = []
-    for i in range(count):
+    def row(i: int) -> MemberInsight:
         avg = (Decimal(int(agg.revenue[i])) / int(agg.orders[i])).quantize(Decimal("0.01"), ROUND_HALF_UP)
         risk, exp90 = _round(churn[i]), _round(expected[i])
-        rows.append(MemberInsight(
+        return MemberInsight(
             member_id=int(agg.member_id[i]), recency_days=int(recency[i]), frequency=int(agg.orders[i]),
             monetary=avg, currency=currency, r_score=int(r[i]), f_score=int(f[i]), m_score=int(m[i]),
             rfm_segment=segment(int(r[i]), int(f[i])), churn_risk=risk, expected_purchases_90d=exp90,
@@ -165,30 +163,27 @@ async def refresh(now: datetime) -> Refresh:
                      if math.isfinite(lifetime[i]) else None),
             explanation=_explain(int(recency[i]), int(agg.orders[i]), float(t_x[i] / max(x[i], 1)), avg, currency,
                                  risk, exp90),
-            computed_at=now))
-    await _write(rows)
+            computed_at=now)
+
+    # Rows are built per chunk (never all at once): member id order, each chunk one short
+    # transaction that upserts its rows and deletes the rows of members in its id range who
+    # no longer have an order; then the rows past the last member.
+    previous = 0
+    for start in range(0, count, WRITE_CHUNK):
+        chunk = [row(i) for i in range(start, min(start + WRITE_CHUNK, count))]
+        last = chunk[-1].member_id
+        async with write_transaction():
+            await MemberInsight.filter(member_id__gt=previous, member_id__lte=last).exclude(
+                member_id__in=[item.member_id for item in chunk]).delete()
+            await MemberInsight.bulk_create(chunk, on_conflict=["member_id"], update_fields=_UPDATED)
+        previous = last
+    async with write_transaction():
+        await MemberInsight.filter(member_id__gt=previous).delete()
     return Refresh(members=count, purchase_model=purchases, spend_model=spend)
 
 
 _UPDATED = ["recency_days", "frequency", "monetary", "currency", "r_score", "f_score", "m_score", "rfm_segment",
             "churn_risk", "expected_purchases_90d", "clv_12m", "explanation", "computed_at"]
-
-
-async def _write(rows: list[MemberInsight]) -> None:
-    """Upsert in chunks of WRITE_CHUNK (rows come in member id order), each chunk also
-    deleting the rows of members in its id range that no longer have an order; then the
-    rows past the last member. Each chunk is one short transaction."""
-    previous = 0
-    for start in range(0, len(rows), WRITE_CHUNK):
-        chunk = rows[start:start + WRITE_CHUNK]
-        last = chunk[-1].member_id
-        async with write_transaction():
-            await MemberInsight.filter(member_id__gt=previous, member_id__lte=last).exclude(
-                member_id__in=[row.member_id for row in chunk]).delete()
-            await MemberInsight.bulk_create(chunk, on_conflict=["member_id"], update_fields=_UPDATED)
-        previous = last
-    async with write_transaction():
-        await MemberInsight.filter(member_id__gt=previous).delete()
 
 
 async def refresh_job(now: datetime) -> int:
