@@ -8,6 +8,7 @@
     python server.py train-recommender               build the recommendation model
     python server.py create-staff --email E --role R  a console account (prints a one-time password,
                                                      or reads one from stdin with --password-stdin)
+    python server.py refresh-insights                recompute member insights (RFM, churn, CLV) now
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from tortoise import connections
 
 from composition import subscribers
 from composition.api import schema
-from domain import changes, db, redis_client
+from domain import changes, clock, db, redis_client
 from domain.auth.service import ANONYMOUS, AuthError, Viewer, authenticate, ensure_admin_key
 from domain.demo import seed
 from domain.errors import DomainError
@@ -48,6 +49,7 @@ from domain.staff import service as staff
 from domain.demo_scale import RefusedError, generate
 from domain.imports import cli as import_cli
 from domain.imports import runner as import_runner
+from domain.insights import members as member_insights
 from domain.jobs import JobRunner
 from domain.observability import context as log_context
 from domain.observability import logs
@@ -471,6 +473,17 @@ async def _create_staff(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _refresh_insights() -> None:
+    await db.init_orm()
+    try:
+        result = await member_insights.refresh(clock.now())
+        print(f"member insights: {result.members} members; purchase model {result.purchase_model}; "
+              f"spend model {result.spend_model}")
+    finally:
+        await changes.close()
+        await db.close_orm()
+
+
 def export_schema(path: str = "schema.graphql") -> None:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(schema.as_str() + "\n")
@@ -482,7 +495,7 @@ def main(argv: list[str] | None = None) -> int | str:
     parser = argparse.ArgumentParser(prog="server.py", description="Patron loyalty and reviews API")
     parser.add_argument("command", nargs="?", default="serve",
                         choices=["serve", "worker", "migrate", "seed", "export-schema", "train-recommender",
-                                 "generate-demo", "import", "create-staff"])
+                                 "generate-demo", "import", "create-staff", "refresh-insights"])
     parser.add_argument("import_args", nargs="*", metavar="KIND FILE",
                         help="import: members|orders|reviews and the file's path")
     parser.add_argument("--host", default=settings.host)
@@ -523,6 +536,8 @@ def main(argv: list[str] | None = None) -> int | str:
         asyncio.run(_train())
     elif args.command == "create-staff":
         return asyncio.run(_create_staff(args))
+    elif args.command == "refresh-insights":
+        asyncio.run(_refresh_insights())
     elif args.command == "export-schema":
         export_schema()
     else:

@@ -528,6 +528,9 @@ def render(results: dict[str, dict[str, Any]], m: dict[str, str], errors: list[s
     scale = RESULTS / "scale.md"  # written by bench/scale.py --markdown (a separate, long run)
     if scale.exists():
         lines += [scale.read_text().rstrip("\n"), ""]
+    model = RESULTS / "member_insights_model.md"  # written by bench/member_insights_model.py --markdown
+    if model.exists():
+        lines += [model.read_text().rstrip("\n"), ""]
     return "\n".join(lines)
 
 

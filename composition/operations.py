@@ -32,7 +32,7 @@ from schema.common import JSON
 from schema.events import Event
 from schema.federation import FederationService
 from schema.imports import ImportJob, ImportJobPayload
-from schema.insights import ProgramInsights
+from schema.insights import ProgramInsights, RfmSegmentCount
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
 from schema.members import DataUsage, Member, MemberPayload, UpsertMemberPayload
 from schema.feedback import ImprovementPayload, SurveyResponse, SurveyResponsePayload
@@ -197,6 +197,10 @@ class Query:
     segments: Connection[Segment] = strawberry.field(
         resolver=resolvers.segments.segments, permission_classes=[IsAdmin],
         description="Every segment, newest first (admin).")
+    rfm_segments: list[RfmSegmentCount] = strawberry.field(
+        resolver=resolvers.insights.rfm_segments, permission_classes=[InsightsReader],
+        description="Members per RFM segment at the last member_insights run, every segment listed "
+                    "(admin, or a key with insights:read).")
     webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
         resolver=resolvers.webhooks.webhook_endpoints, permission_classes=[AdminOrPartner],
         description="All endpoints (admin) or the partner's own.")

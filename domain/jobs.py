@@ -22,6 +22,7 @@ from prometheus_client import Counter, Histogram
 from domain import clock
 from domain.db import write_transaction
 from domain.imports import runner as imports
+from domain.insights import members as member_insights
 from domain.ledger import jobs as ledger_jobs
 from domain.ledger.service import lock_member
 from domain.members import birthdays
@@ -128,6 +129,7 @@ JOBS = [
     ("import_jobs", imports.tick, 0),
     (training.TRAINING_JOB, _train, 3600),
     ("webhook_log_retention", webhook_retention.blank_old_excerpts, 3600),
+    ("member_insights", member_insights.refresh_job, 86400),
     ("prune_job_runs", prune_job_runs, 86400),
     ("segment_membership", segments.evaluate_all, 86400),
 ]

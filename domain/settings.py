@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # Money value of one point in minor units of the insights currency (1 point = 1 KRW: 1);
     # programInsights' points liability is (outstanding + pending points) x this, rounded.
     point_value: Decimal = _env("PATRON_POINT_VALUE", Decimal(1), ge=0, le=1_000_000, decimal_places=4)
+    # Member insights (RFM, churn risk, CLV) are computed over members' orders in this currency.
+    insights_currency: str = _env("PATRON_INSIGHTS_CURRENCY", "USD", pattern=r"^[A-Z]{3}$")
     # A member keeps a tier this many days after failing a review before the downgrade.
     tier_grace_days: Count = _env("PATRON_TIER_GRACE_DAYS", 30)
     # How often the in-process/worker job loop wakes up.

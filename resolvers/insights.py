@@ -7,9 +7,10 @@ import strawberry
 from strawberry.types import Info
 
 from domain.errors import InvalidInput
+from domain.insights import members as member_insights
 from domain.insights import service
 from schema.errors import bad_input
-from schema.insights import ProgramInsights
+from schema.insights import ProgramInsights, RfmSegment, RfmSegmentCount
 
 
 async def program_insights(
@@ -23,3 +24,8 @@ async def program_insights(
     except InvalidInput as e:  # a malformed question, not a business outcome
         raise bad_input(f"{e.field}: {e.message}") from e
     return ProgramInsights(period=period)
+
+
+async def rfm_segments(info: Info) -> list[RfmSegmentCount]:
+    return [RfmSegmentCount(segment=RfmSegment(name), members=n, share=share)
+            for name, n, share in await member_insights.segment_counts()]

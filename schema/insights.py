@@ -160,3 +160,63 @@ class ProgramInsights:
     @strawberry.field(description="One point per day, week or month the period touches, zeros included.")
     async def series(self, metric: InsightMetric, interval: InsightInterval) -> list[SeriesPoint]:
         return [SeriesPoint(at=at, value=v) for at, v in await insights.series(self.period, metric.value, interval.value)]
+
+
+# -- member insights (README, "Member insights") ------------------------------------------
+
+@strawberry.enum(description="The RFM segment of a member, from their recency and frequency scores (README table).")
+class RfmSegment(Enum):
+    CHAMPIONS = "CHAMPIONS"
+    LOYAL = "LOYAL"
+    POTENTIAL_LOYALIST = "POTENTIAL_LOYALIST"
+    NEW = "NEW"
+    PROMISING = "PROMISING"
+    NEED_ATTENTION = "NEED_ATTENTION"
+    ABOUT_TO_SLEEP = "ABOUT_TO_SLEEP"
+    AT_RISK = "AT_RISK"
+    CANT_LOSE = "CANT_LOSE"
+    HIBERNATING = "HIBERNATING"
+    LOST = "LOST"
+
+
+@strawberry.type(description="A member's figures as the nightly member_insights job last computed them from "
+                             "their orders in PATRON_INSIGHTS_CURRENCY.")
+class MemberInsight:
+    recency_days: int = strawberry.field(description="Whole days since the member's last order.")
+    frequency: int = strawberry.field(description="Orders not fully refunded.")
+    monetary: MoneyTotal = strawberry.field(description="Average order value (totals less refunds), minor units.")
+    r_score: int = strawberry.field(description="Recency quintile 1..5 among ordering members (5: most recent).")
+    f_score: int = strawberry.field(description="Frequency quintile 1..5 (5: most orders).")
+    m_score: int = strawberry.field(description="Monetary quintile 1..5 (5: highest average order).")
+    rfm_segment: RfmSegment = strawberry.field(description="The segment of (rScore, fScore).")
+    churn_risk: float | None = strawberry.field(
+        description="1 - P(still active) from the MBG/NBD model, 0..1; null when too few members to fit it.")
+    expected_purchases90d: float | None = strawberry.field(
+        name="expectedPurchases90d", description="Orders the model expects in the next 90 days; null as churnRisk.")
+    clv12m: MoneyTotal | None = strawberry.field(
+        name="clv12m", description="Expected orders in 365 days x Gamma-Gamma expected average order "
+                                   "(undiscounted); null when either model could not be fitted.")
+    explanation: str = strawberry.field(description="The figures in words, e.g. no order for 140 days; "
+                                                    "you used to order every 35 days; 3 orders, average 42,000 KRW.")
+    computed_at: dt.datetime = strawberry.field(description="When the job computed these figures (UTC).")
+
+    @classmethod
+    def from_model(cls, row: object) -> MemberInsight:
+        currency = row.currency  # type: ignore[attr-defined]
+        clv_value = row.clv_12m  # type: ignore[attr-defined]
+        return cls(
+            recency_days=row.recency_days, frequency=row.frequency,  # type: ignore[attr-defined]
+            monetary=MoneyTotal(amount=float(row.monetary), currency=currency),  # type: ignore[attr-defined]
+            r_score=row.r_score, f_score=row.f_score, m_score=row.m_score,  # type: ignore[attr-defined]
+            rfm_segment=RfmSegment(row.rfm_segment), churn_risk=row.churn_risk,  # type: ignore[attr-defined]
+            expected_purchases90d=row.expected_purchases_90d,  # type: ignore[attr-defined]
+            clv12m=MoneyTotal(amount=float(clv_value), currency=currency) if clv_value is not None else None,
+            explanation=row.explanation, computed_at=row.computed_at)  # type: ignore[attr-defined]
+
+
+@strawberry.type(description="How many members one RFM segment holds.")
+class RfmSegmentCount:
+    segment: RfmSegment = strawberry.field(description="The segment.")
+    members: int = strawberry.field(description="Members in it at the last member_insights run.")
+    share: float | None = strawberry.field(
+        description="members / members with insights, 4 decimals; null when no member has insights.")

@@ -8,6 +8,8 @@ import strawberry
 from strawberry.types import Info
 
 from domain import clock
+from domain.auth.scopes import INSIGHTS
+from domain.insights import members as member_insights
 from domain.feedback import improvements
 from domain.ledger import queries as ledger_queries
 from domain.members.models import Member as MemberModel
@@ -21,6 +23,7 @@ from domain.tiers import service as tiers
 from schema.common import ConsentPurpose, global_id
 from schema.errors import UserError
 from schema.feedback import Contribution, Improvement
+from schema.insights import MemberInsight
 from schema.ledger import LedgerEntry, Points
 from schema.node import Node
 from schema.messaging import Message
@@ -95,6 +98,18 @@ class Member(Node):
                                   "because the API key lacks the members:pii scope.")
     def personal_data_withheld(self, info: Info) -> bool:
         return not _sees_personal_data(info)
+
+    @strawberry.field(description="RFM, churn risk and CLV from the nightly member_insights job; null before "
+                                  "the member's first order in PATRON_INSIGHTS_CURRENCY, and for callers other "
+                                  "than admins, the member themself and keys with insights:read.")
+    async def insights(self, info: Info) -> MemberInsight | None:
+        viewer = info.context.viewer
+        allowed = (viewer.role == "admin" or (viewer.role == "member" and viewer.member_external_id == self.external_id)
+                   or (viewer.role in ("storefront", "partner") and viewer.holds(INSIGHTS)))
+        if not allowed:
+            return None
+        row = await member_insights.member_insight(self.model.id)
+        return MemberInsight.from_model(row) if row else None
 
     @strawberry.field(description="IANA time zone for quiet hours (null: PATRON_DEFAULT_TIMEZONE).")
     def timezone(self) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
 
 import strawberry
 
@@ -13,24 +12,10 @@ from domain.segments.filters import SegmentFilter as FilterValue
 from domain.segments.models import Segment as SegmentModel
 from schema.common import ConsentPurpose, global_id
 from schema.errors import UserError
+from schema.insights import RfmSegment  # one enum for the member's segment and the segment filter
 from schema.members import Member
 from schema.node import Node
 from schema.pagination import Connection, paginate
-
-
-@strawberry.enum(description="The RFM segment the member_insights job puts a member in.")
-class RfmSegment(Enum):
-    CHAMPIONS = "CHAMPIONS"
-    LOYAL = "LOYAL"
-    POTENTIAL_LOYALIST = "POTENTIAL_LOYALIST"
-    NEW = "NEW"
-    PROMISING = "PROMISING"
-    NEED_ATTENTION = "NEED_ATTENTION"
-    ABOUT_TO_SLEEP = "ABOUT_TO_SLEEP"
-    AT_RISK = "AT_RISK"
-    CANT_LOSE = "CANT_LOSE"
-    HIBERNATING = "HIBERNATING"
-    LOST = "LOST"
 
 
 @strawberry.type(description="A segment's conditions: every one given must hold; null ones do not restrict.")

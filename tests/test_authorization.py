@@ -97,6 +97,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "_entities":            (UNAUTH, FORBID, FORBID, FORBID, OK,     OK),
     # keys with insights:read too (tests/test_insights.py); default partner/storefront keys lack it
     "programInsights":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "rfmSegments":          (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "messagePolicies":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "messages":             (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "previewMessage":       (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
@@ -456,6 +457,7 @@ CALLS: dict[str, Call] = {
     "programInsights": Call(
         'query { programInsights(from: "2026-01-01", to: "2026-12-31", currency: "KRW") { orders { count } } }',
         lambda w, t: {}),
+    "rfmSegments": Call("query { rfmSegments { segment members share } }", lambda w, t: {}),
     "upsertMember": Call(
         """mutation { upsertMember(input: {externalId: "member-new", email: "new@example.com"}) {
              created member { externalId } errors { code } } }""",

@@ -26,6 +26,7 @@ from domain.catalog.service import upsert_products
 from domain.events.models import Event
 from domain.ledger.models import Award, LedgerEntry
 from domain.members import data_usage, erasure, export
+from domain.insights import members as member_insights
 from domain.insights.models import MemberInsight
 from domain.members.models import Member
 from domain.orders.models import Order
@@ -203,11 +204,9 @@ async def populate(api, admin_token: str, storefront_token: str, receiver: Recei
     ok(await api.ok(GQL["upsert"], {"i": {"externalId": OLD_ID, "signupChannel": "web"}}, storefront_token))
     assert await WebhookDelivery.filter(status="pending").count() == 1
     member = await Member.get(external_id=OLD_ID)
-    # The member's derived insights row (written here as the member_insights job writes it).
-    await MemberInsight.create(member=member, recency_days=2, frequency=1, monetary=20_000, currency="USD",
-                               r_score=5, f_score=1, m_score=3, rfm_segment="NEW", churn_risk=None,
-                               expected_purchases_90d=None, clv_12m=None, explanation="1 order, 2 days ago",
-                               computed_at=clock.now())
+    # The member's derived insights row, written by the member_insights job.
+    assert (await member_insights.refresh(clock.now())).members >= 1
+    assert await MemberInsight.exists(member_id=member.id)
     return {"member_pk": member.id, "review_id": review_id, "token": me}
 
 
