@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.functions import Count, Sum
 
 from domain import changes, clock
@@ -179,23 +180,29 @@ async def evaluate_upgrade(member: Member, cause: str) -> Tier | None:
 
 
 async def chunk_stats(member_ids: list[int], tier: Tier, now: datetime) -> dict[int, Stats]:
-    """member_stats for many members at once: one grouped query per figure (same filters)."""
+    """member_stats for many members at once, with the same filters: one grouped query over
+    the orders of the chunk's id range (spend in the currency and orders not fully refunded,
+    each an aggregate with a filter; an index range scan on orders (member_id, placed_at) rather than
+    a list of ids) and, when a threshold asks for points, one over its awards."""
+    stats = {m: Stats(spend=0, points=0, orders=0) for m in member_ids}
+    if not member_ids:
+        return stats
     start = window_start(tier.window, now)
-    orders = Order.filter(member_id__in=member_ids)
-    awards = Award.filter(member_id__in=member_ids)
+    span = {"member_id__gte": min(member_ids), "member_id__lte": max(member_ids)}
+    orders, awards = Order.filter(**span), Award.filter(**span)
     if start is not None:
         orders, awards = orders.filter(placed_at__gte=start), awards.filter(created_at__gte=start)
-    stats = {m: Stats(spend=0, points=0, orders=0) for m in member_ids}
-    if tier.currency:
-        for row in await orders.filter(currency=tier.currency).annotate(t=Sum("total_amount"), r=Sum("refunded_amount")) \
-                .group_by("member_id").values("member_id", "t", "r"):
-            stats[row["member_id"]].spend = int(row["t"] or 0) - int(row["r"] or 0)
-    for row in await orders.filter(refunded_amount__lt=F("total_amount")).annotate(n=Count("id")) \
-            .group_by("member_id").values("member_id", "n"):
-        stats[row["member_id"]].orders = int(row["n"])
+    in_currency = Q(currency=tier.currency or "")  # no currency: no spend (min_spend needs one)
+    figures = orders.annotate(t=Sum("total_amount", _filter=in_currency), r=Sum("refunded_amount", _filter=in_currency),
+                              n=Count("id", _filter=Q(refunded_amount__lt=F("total_amount"))))
+    for row in await figures.group_by("member_id").values("member_id", "t", "r", "n"):
+        if row["member_id"] in stats:  # the range also holds members without a tier
+            figure = stats[row["member_id"]]
+            figure.spend, figure.orders = int(row["t"] or 0) - int(row["r"] or 0), int(row["n"] or 0)
     if tier.min_points is not None:
         for row in await awards.annotate(a=Sum("amount"), r=Sum("reversed")).group_by("member_id").values("member_id", "a", "r"):
-            stats[row["member_id"]].points = int(row["a"] or 0) - int(row["r"] or 0)
+            if row["member_id"] in stats:
+                stats[row["member_id"]].points = int(row["a"] or 0) - int(row["r"] or 0)
     return stats
 
 
@@ -207,6 +214,10 @@ class Evaluation:
     stats: dict[tuple[str, str | None, bool], Stats]
 
 
+def _has_thresholds(tier: Tier) -> bool:
+    return tier.min_spend is not None or tier.min_points is not None or tier.min_orders is not None
+
+
 def _key(tier: Tier) -> tuple[str, str | None, bool]:
     return (tier.window, tier.currency, tier.min_points is not None)
 
@@ -216,8 +227,8 @@ async def evaluate_chunk(ids: list[int], tiers: list[Tier], now: datetime) -> di
     over the whole chunk (chunk_stats, one set per distinct window/currency), the paid
     grants from one query; the same answer and reason as qualification() per member."""
     cached: dict[tuple[str, str | None, bool], dict[int, Stats]] = {}
-    for tier in tiers:
-        if _key(tier) not in cached:
+    for tier in tiers:  # an entry tier (no thresholds) needs no figures
+        if _key(tier) not in cached and _has_thresholds(tier):
             cached[_key(tier)] = await chunk_stats(ids, tier, now)
     by_id = {t.id: t for t in tiers}
     granted: dict[int, tuple[Tier, str]] = {}
@@ -227,7 +238,8 @@ async def evaluate_chunk(ids: list[int], tiers: list[Tier], now: datetime) -> di
             granted[member_id] = (by_id[tier_id], plan)
     result = {}
     for member_id in ids:
-        stats = {key: figures[member_id] for key, figures in cached.items()}
+        stats = defaultdict(lambda: Stats(spend=0, points=0, orders=0),
+                            {key: figures[member_id] for key, figures in cached.items()})
         earned = next((t for t in sorted(tiers, key=lambda t: -t.rank) if qualifies(t, stats[_key(t)])), None)
         grant = granted.get(member_id)
         if grant and (earned is None or grant[0].rank > earned.rank):
