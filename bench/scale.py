@@ -149,7 +149,6 @@ async def jobs(url: str, timeout: float, train_timeout: float, skip: set[str]) -
     # Training last: a build stopped by the timeout keeps running in its child process.
     ordered = sorted(JOBS, key=lambda j: j[0] == "train_recommender")
     try:
-        members = await watch.fetchval("SELECT count(*) FROM members WHERE tier_id IS NOT NULL")
         for label in ("due", "nothing_due"):
             for name, job, every in ordered:
                 if name in skip or (label == "nothing_due" and name in FULL_WORK):
@@ -157,8 +156,6 @@ async def jobs(url: str, timeout: float, train_timeout: float, skip: set[str]) -
                 limit = train_timeout if name == "train_recommender" else timeout
                 r = await _time_job(name, job, limit, watch)
                 r["period_s"] = every or 30
-                if r.get("seconds") is None and name == "tier_review" and r["commits_per_s"]:
-                    r["estimated_full_run_s"] = round(members / r["commits_per_s"])
                 out.setdefault(name, {})[label] = r
                 log(f"job {name} ({label}): {r}")
     finally:
@@ -398,8 +395,8 @@ def _fmt_job(r: dict[str, Any] | None) -> str:
     if not r:
         return "–"
     if r.get("seconds") is None:
-        est = f", est. full run {r['estimated_full_run_s']:,} s" if "estimated_full_run_s" in r else ""
-        return f"stopped after {r['stopped_after']} s ({r['commits_per_s']} commits/s{est})"
+        # xact_commit counts every autocommitted query too: database transactions, not items
+        return f"stopped after {r['stopped_after']} s ({r['commits_per_s']} database transactions/s)"
     return f"{r['seconds']:.2f} s ({r['items']:,} items)"
 
 

@@ -12,7 +12,11 @@ Distributions:
 - 10k products (fewer for small runs) named after the Groceries items, ~50 categories, Zipf-like
   popularity (product k is bought with probability ~ k^-2/3);
 - reviews for ~5 % of orders (one per member and product), summaries on products recounted;
-- consents, birthdays uniform over the year (~N/365 due per day), tiers by 12-month spend.
+- consents, birthdays uniform over the year (~N/365 due per day);
+- tiers: each member gets the highest tier whose thresholds (read from the tiers table, each
+  over its own window) their generated orders meet, as recording the orders would have given,
+  with a matching tier_changes row and no pending downgrade: the first tier review has
+  nothing to change.
 
 The ledger is consistent with the invariants of domain/ledger/service.py: one ORDER_PAID award
 per order (1 point per 100 minor units; tier multipliers are not replayed); awards older than
@@ -34,6 +38,7 @@ from domain import clock, db
 from domain.demo import GROCERIES, price_of, seed_program
 from domain.rules.models import EarningRule
 from domain.settings import get_settings
+from domain.tiers.service import window_start
 
 DAYS = 3 * 365
 CATEGORIES = 50
@@ -88,6 +93,38 @@ def product_rows(count: int, first_id: int, now: datetime, rng: random.Random) -
     return [(first_id + i, *row[1:]) for i, row in enumerate(rows)]
 
 
+def tier_figures_sql(tiers: list[dict[str, Any]], now: datetime) -> str:
+    """Per tier, the member's qualifying figures over that tier's window, with the filters of
+    domain/tiers/service.py member_stats (spend in the tier's currency, orders, points earned
+    by awards created in the window); columns of g_stats, each followed by a comma."""
+    parts = []
+    for t in tiers:
+        start = window_start(t["window"], now)
+        since = f"o.placed_at >= timestamptz '{start.isoformat()}'" if start else "true"
+        currency = "'" + (t["currency"] or "").replace("'", "''") + "'"
+        parts.append(f"coalesce(sum(t.total) FILTER (WHERE {since} AND {currency} = 'USD'), 0) AS spend_{t['id']},")
+        parts.append(f"count(o.id) FILTER (WHERE {since}) AS orders_{t['id']},")
+        parts.append(f"coalesce(sum(a.amount) FILTER (WHERE {since}), 0) AS points_{t['id']},")
+    return "\n         ".join(parts)
+
+
+def tier_case_sql(tiers: list[dict[str, Any]]) -> str:
+    """The highest tier whose thresholds the figures meet (tiers.service.qualifies: all or
+    any of the thresholds set; none set is an entry tier), NULL when none does."""
+    whens = []
+    for t in sorted(tiers, key=lambda t: -t["rank"]):
+        checks = []
+        if t["min_spend"] is not None:
+            checks.append(f"s.spend_{t['id']} >= {int(t['min_spend'])}")
+        if t["min_points"] is not None:
+            checks.append(f"s.points_{t['id']} >= {int(t['min_points'])}")
+        if t["min_orders"] is not None:
+            checks.append(f"s.orders_{t['id']} >= {int(t['min_orders'])}")
+        condition = (" AND " if t["require_all"] else " OR ").join(checks) or "true"
+        whens.append(f"WHEN {condition} THEN {int(t['id'])}")
+    return f"CASE {' '.join(whens)} END" if whens else "NULL::int"
+
+
 def hash_index(text: str, n: int) -> int:
     return sum(text.encode()) % n
 
@@ -120,7 +157,8 @@ async def _generate(conn: asyncpg.Connection, members: int, orders: int, product
     now = clock.now()
     start = now - timedelta(days=DAYS)
     rng = random.Random(seed)
-    tiers = {r["name"]: r["id"] for r in await conn.fetch("SELECT id, name FROM tiers")}
+    tier_rows = [dict(r) for r in await conn.fetch(
+        "SELECT id, rank, min_spend, currency, min_points, min_orders, require_all, \"window\" FROM tiers")]
     async with conn.transaction():
         await conn.execute("SET LOCAL work_mem = '256MB'")
         await conn.execute("SELECT setseed($1)", (seed % 1000) / 1000)
@@ -138,7 +176,7 @@ async def _generate(conn: asyncpg.Connection, members: int, orders: int, product
             expiry=settings.points_expiry_days if settings.points_expiry_days > 0 else 36500,
             sla=settings.review_reply_sla_hours, l0=ids["ledger_entries"], a0=ids["awards"],
             r0=ids["reviews"], c0=ids["lot_consumptions"], e0=ids["events"],
-            bronze=tiers.get("Bronze", "NULL"), silver=tiers.get("Silver", "NULL"), gold=tiers.get("Gold", "NULL"))
+            tier_figures=tier_figures_sql(tier_rows, now), tier_case=tier_case_sql(tier_rows))
         await conn.execute("CREATE TEMP TABLE g_param ON COMMIT DROP AS SELECT $1::timestamptz AS now, "
                            "$2::timestamptz AS start, $3::int[] AS bag, $4::int AS m0, $5::int AS o0, $6::int AS p0",
                            params["now"], params["start"], params["bag"], params["m0"], params["o0"], params["p0"])
@@ -148,11 +186,12 @@ async def _generate(conn: asyncpg.Connection, members: int, orders: int, product
         counts = {t: int(await conn.fetchval(f"SELECT count(*) FROM g_{t}"))
                   for t in ("members", "orders", "lines", "awards", "reviews")}
         for table in ("members", "orders", "order_lines", "products", "ledger_entries", "awards", "reviews",
-                      "review_revisions", "lot_consumptions", "events", "consents", "consent_changes"):
+                      "review_revisions", "lot_consumptions", "events", "consents", "consent_changes",
+                      "tier_changes"):
             await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                f"(SELECT coalesce(max(id), 1) FROM {table}))")
     for table in ("members", "orders", "order_lines", "products", "ledger_entries", "awards", "reviews",
-                  "lot_consumptions", "events", "consents", "consent_changes", "review_revisions"):
+                  "lot_consumptions", "events", "consents", "consent_changes", "review_revisions", "tier_changes"):
         await conn.execute(f"ANALYZE {table}")
     return counts
 
@@ -200,8 +239,7 @@ CREATE TEMP TABLE g_stats ON COMMIT DROP AS
          coalesce(sum(a.amount) FILTER (WHERE a.entry_id IS NOT NULL AND a.expires_at > p.now - interval '1 hour'), 0) AS balance,
          coalesce(sum(a.amount) FILTER (WHERE a.entry_id IS NULL), 0) AS pending,
          coalesce(sum(a.amount) FILTER (WHERE a.entry_id IS NOT NULL), 0) AS earned,
-         coalesce(sum(t.total) FILTER (WHERE o.placed_at > p.now - interval '365 days'), 0) AS spend,
-         count(o.id) FILTER (WHERE o.placed_at > p.now - interval '365 days') AS recent,
+         {tier_figures}
          min(o.placed_at) AS first_order
   FROM g_members m CROSS JOIN g_param p
   LEFT JOIN g_orders o ON o.member_id = m.id LEFT JOIN g_totals t ON t.order_id = o.id
@@ -212,9 +250,13 @@ INSERT INTO members (id, external_id, email, name, birthday, signup_channel, cre
   SELECT m.id, 'scale-' || m.id, 'member' || m.id || '@example.com', 'Member ' || m.id, m.birthday,
          (ARRAY['web', 'web', 'pos', 'app'])[1 + floor(random() * 4)::int],
          least(m.joined, s.first_order - interval '1 hour'), p.now, s.balance, s.pending, s.earned,
-         CASE WHEN s.spend >= 30000 OR s.recent >= 8 THEN {gold} WHEN s.spend >= 10000 THEN {silver} ELSE {bronze} END,
-         least(m.joined, s.first_order - interval '1 hour')
+         {tier_case},
+         CASE WHEN ({tier_case}) IS NOT NULL THEN least(m.joined, s.first_order - interval '1 hour') END
   FROM g_members m JOIN g_stats s ON s.id = m.id, g_param p;
+INSERT INTO tier_changes (member_id, from_tier_id, to_tier_id, reason, created_at)
+  SELECT m.id, NULL, m.tier_id, 'Joined: generated demo data (the tier its qualifying figures give)',
+         m.tier_achieved_at
+  FROM members m WHERE m.id >= (SELECT m0 FROM g_param) AND m.tier_id IS NOT NULL;
 INSERT INTO orders (id, external_id, currency, channel, placed_at, total_amount, refunded_amount, created_at, member_id)
   SELECT o.id, 'scale-o' || o.id, 'USD',
          (ARRAY['web', 'web', 'web', 'pos', 'pos', 'app'])[1 + floor(random() * 6)::int],

@@ -24,7 +24,6 @@ from domain.db import write_transaction
 from domain.imports import runner as imports
 from domain.insights import members as member_insights
 from domain.ledger import jobs as ledger_jobs
-from domain.ledger.service import lock_member
 from domain.members import birthdays
 from domain.members.models import Member
 from domain.messaging import occasions
@@ -80,9 +79,10 @@ async def birthday_bonuses(now: datetime) -> int:
 
 
 async def review_tiers(now: datetime) -> int:
-    """Review members with a tier in keyset chunks: the qualifying figures of a whole chunk
-    come from grouped SQL queries, and only members whose review would change something
-    (tiers.members_needing_review) get a transaction under their lock. Returns those."""
+    """Review members with a tier in keyset chunks of REVIEW_CHUNK: the qualifying figures of
+    a whole chunk come from grouped SQL queries, and only the members a review would change
+    are locked and written, set-based, in one transaction per chunk (tiers.review_chunk).
+    Returns the members changed (tier or grace)."""
     all_tiers = await tiers.all_tiers()
     grace = get_settings().tier_grace_days
     after, reviewed = 0, 0
@@ -91,11 +91,7 @@ async def review_tiers(now: datetime) -> int:
                        .values("id", "tier_id", "downgrade_pending_since"))
         if not chunk:
             return reviewed
-        for member_id in await tiers.members_needing_review(chunk, all_tiers, grace, now):
-            async with write_transaction():
-                member = await lock_member(member_id)
-                await tiers.review_member(member, all_tiers, grace)
-            reviewed += 1
+        reviewed += await tiers.review_chunk(chunk, all_tiers, grace, now)
         after = chunk[-1]["id"]
 
 

@@ -56,6 +56,29 @@ async def test_tiny_demo_keeps_the_ledger_invariants_for_every_member():
 
 
 @postgres_only
+async def test_tiny_demo_gives_each_member_the_tier_the_rules_give():
+    # given a generated demo (seed program: Bronze entry, Silver 100.00 USD, Gold 300.00 USD or 8 orders)
+    from domain import clock, jobs
+    from domain.tiers.models import Tier, TierChange
+
+    await generate(300, 3000)
+
+    # then the tiers are not all the entry tier (the heavy buyers qualify) ...
+    by_name = {t.id: t.name for t in await Tier.all()}
+    counts = {name: await Member.filter(tier_id=tier_id).count() for tier_id, name in by_name.items()}
+    assert counts["Silver"] > 0 and counts["Gold"] > 0 and sum(counts.values()) == 300
+    # ... each member's tier is the one the review computes: a review right after changes nothing
+    assert await jobs.review_tiers(clock.now()) == 0
+    assert await Member.filter(downgrade_pending_since__isnull=False).count() == 0
+    # and each member has the one tier change that put them there
+    wrong = await rows("""SELECT m.id FROM members m LEFT JOIN tier_changes c ON c.member_id = m.id
+        GROUP BY m.id, m.tier_id, m.tier_achieved_at
+        HAVING count(c.id) <> 1 OR max(c.to_tier_id) <> m.tier_id OR max(c.created_at) <> m.tier_achieved_at""")
+    assert wrong == []
+    assert await TierChange.filter(from_tier_id__isnull=False).count() == 0
+
+
+@postgres_only
 async def test_tiny_demo_review_summaries_match_the_published_reviews():
     # given a generated demo
     await generate(200, 600)

@@ -19,6 +19,7 @@ from domain.members import birthdays
 from domain.rules.service import save_rule
 from domain.scheduler import chunks
 from domain.scheduler.models import JobRun, JobState
+from domain.tiers import service as tiers
 from tests import helpers
 from tests.conftest import postgres_only
 
@@ -116,13 +117,13 @@ async def test_the_tier_review_locks_only_members_whose_tier_would_change(monkey
     for i in range(25):  # the steady ones order later: still inside the window at the review
         await helpers.order(f"steady-p{i}", member_id=f"steady-{i}", amount=1_000 if i % 2 else 60_000)
     locked: list[int] = []
-    real_lock = jobs.lock_member
+    real_lock = tiers.lock_members
 
-    async def counting_lock(member_id: int):  # noqa: ANN202
-        locked.append(member_id)
-        return await real_lock(member_id)
+    async def counting_lock(member_ids: list[int]):  # noqa: ANN202
+        locked.extend(member_ids)
+        return await real_lock(member_ids)
 
-    monkeypatch.setattr(jobs, "lock_member", counting_lock)
+    monkeypatch.setattr(tiers, "lock_members", counting_lock)
     clock.set_now(T0 + timedelta(days=366))
     # when: the hourly review runs
     reviewed = await jobs.review_tiers(clock.now())

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.functions import Count, Sum
 
 from domain import changes, clock
-from domain.db import write_transaction
+from domain.db import is_sqlite, write_transaction
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.events.service import record_event
 from domain.ledger.models import Award
@@ -178,84 +179,154 @@ async def evaluate_upgrade(member: Member, cause: str) -> Tier | None:
     return current
 
 
-async def review_member(member: Member, tiers: list[Tier], grace_days: int) -> None:
-    """Periodic review: a member below their tier keeps it for the grace period, then drops."""
-    now = clock.now()
-    current = next((t for t in tiers if t.id == member.tier_id), None)
-    stats = StatsCache(member.id, now)
-    best, why = await qualification(member, tiers, stats)
-    best_rank = best.rank if best else -(10**9)
-    if current is None or best_rank >= current.rank:
-        if best and (current is None or best.rank > current.rank):
-            await _change(member, best, current, f"Upgrade at review: {why}")
-        elif member.downgrade_pending_since:
-            member.downgrade_pending_since = None
-            await member.save(update_fields=["downgrade_pending_since"])
-        return
-    if member.downgrade_pending_since is None:
-        member.downgrade_pending_since = now
-        await member.save(update_fields=["downgrade_pending_since"])
-        return
-    if now >= member.downgrade_pending_since + timedelta(days=grace_days):
-        reason = (
-            f"Downgrade at review after {grace_days} days' grace: "
-            f"{_reason(current, await stats.get(current))} no longer met"
-        )
-        await _change(member, best, current, reason)
-
-
 async def chunk_stats(member_ids: list[int], tier: Tier, now: datetime) -> dict[int, Stats]:
-    """member_stats for many members at once: one grouped query per figure (same filters)."""
+    """member_stats for many members at once, with the same filters: one grouped query over
+    the orders of the chunk's id range (spend in the currency and orders not fully refunded,
+    each an aggregate with a filter; an index range scan on orders (member_id, placed_at) rather than
+    a list of ids) and, when a threshold asks for points, one over its awards."""
+    stats = {m: Stats(spend=0, points=0, orders=0) for m in member_ids}
+    if not member_ids:
+        return stats
     start = window_start(tier.window, now)
-    orders = Order.filter(member_id__in=member_ids)
-    awards = Award.filter(member_id__in=member_ids)
+    span = {"member_id__gte": min(member_ids), "member_id__lte": max(member_ids)}
+    orders, awards = Order.filter(**span), Award.filter(**span)
     if start is not None:
         orders, awards = orders.filter(placed_at__gte=start), awards.filter(created_at__gte=start)
-    stats = {m: Stats(spend=0, points=0, orders=0) for m in member_ids}
-    if tier.currency:
-        for row in await orders.filter(currency=tier.currency).annotate(t=Sum("total_amount"), r=Sum("refunded_amount")) \
-                .group_by("member_id").values("member_id", "t", "r"):
-            stats[row["member_id"]].spend = int(row["t"] or 0) - int(row["r"] or 0)
-    for row in await orders.filter(refunded_amount__lt=F("total_amount")).annotate(n=Count("id")) \
-            .group_by("member_id").values("member_id", "n"):
-        stats[row["member_id"]].orders = int(row["n"])
+    in_currency = Q(currency=tier.currency or "")  # no currency: no spend (min_spend needs one)
+    figures = orders.annotate(t=Sum("total_amount", _filter=in_currency), r=Sum("refunded_amount", _filter=in_currency),
+                              n=Count("id", _filter=Q(refunded_amount__lt=F("total_amount"))))
+    for row in await figures.group_by("member_id").values("member_id", "t", "r", "n"):
+        if row["member_id"] in stats:  # the range also holds members without a tier
+            figure = stats[row["member_id"]]
+            figure.spend, figure.orders = int(row["t"] or 0) - int(row["r"] or 0), int(row["n"] or 0)
     if tier.min_points is not None:
         for row in await awards.annotate(a=Sum("amount"), r=Sum("reversed")).group_by("member_id").values("member_id", "a", "r"):
-            stats[row["member_id"]].points = int(row["a"] or 0) - int(row["r"] or 0)
+            if row["member_id"] in stats:
+                stats[row["member_id"]].points = int(row["a"] or 0) - int(row["r"] or 0)
     return stats
 
 
-async def members_needing_review(members: list[dict[str, Any]], tiers: list[Tier], grace_days: int,
-                                 now: datetime) -> list[int]:
-    """Of a chunk of members (id, tier_id, downgrade_pending_since), those a review would
-    change: the best tier (thresholds in SQL for the whole chunk, then paid grants) differs
-    from the current one, or a pending downgrade is to be cleared or is past its grace.
-    review_member re-checks each of them under the member lock."""
-    ids = [m["id"] for m in members]
-    earned: dict[int, int] = {}
+@dataclass
+class Evaluation:
+    """What the thresholds and paid grants give one member (review_chunk)."""
+    best: Tier | None
+    why: str | None
+    stats: dict[tuple[str, str | None, bool], Stats]
+
+
+def _has_thresholds(tier: Tier) -> bool:
+    return tier.min_spend is not None or tier.min_points is not None or tier.min_orders is not None
+
+
+def _key(tier: Tier) -> tuple[str, str | None, bool]:
+    return (tier.window, tier.currency, tier.min_points is not None)
+
+
+async def evaluate_chunk(ids: list[int], tiers: list[Tier], now: datetime) -> dict[int, Evaluation]:
+    """qualification() for many members at once: the figures come from grouped SQL queries
+    over the whole chunk (chunk_stats, one set per distinct window/currency), the paid
+    grants from one query; the same answer and reason as qualification() per member."""
     cached: dict[tuple[str, str | None, bool], dict[int, Stats]] = {}
-    for tier in sorted(tiers, key=lambda t: -t.rank):
-        key = (tier.window, tier.currency, tier.min_points is not None)
-        if key not in cached:
-            cached[key] = await chunk_stats(ids, tier, now)
-        for member_id in ids:
-            if member_id not in earned and qualifies(tier, cached[key][member_id]):
-                earned[member_id] = tier.rank
+    for tier in tiers:  # an entry tier (no thresholds) needs no figures
+        if _key(tier) not in cached and _has_thresholds(tier):
+            cached[_key(tier)] = await chunk_stats(ids, tier, now)
     by_id = {t.id: t for t in tiers}
-    for member_id, tier_id in await Subscription.filter(member_id__in=ids, grant_active=True).values_list(
-            "member_id", "plan__grants_tier_id"):
-        if tier_id in by_id:
-            earned[member_id] = max(earned.get(member_id, by_id[tier_id].rank), by_id[tier_id].rank)
-    rank = {t.id: t.rank for t in tiers}
-    due = []
-    for m in members:
-        current, best = rank.get(m["tier_id"]), earned.get(m["id"], -(10**9))
-        pending = m["downgrade_pending_since"]
-        if current is None or best > current or (best == current and pending is not None):
-            due.append(m["id"])  # upgrade, or a pending downgrade to clear
-        elif best < current and (pending is None or now >= pending + timedelta(days=grace_days)):
-            due.append(m["id"])  # the grace starts, or it is over
-    return due
+    granted: dict[int, tuple[Tier, str]] = {}
+    for member_id, tier_id, plan in await Subscription.filter(member_id__in=ids, grant_active=True).order_by(
+            "id").values_list("member_id", "plan__grants_tier_id", "plan__name"):
+        if tier_id in by_id and (member_id not in granted or by_id[tier_id].rank > granted[member_id][0].rank):
+            granted[member_id] = (by_id[tier_id], plan)
+    result = {}
+    for member_id in ids:
+        stats = defaultdict(lambda: Stats(spend=0, points=0, orders=0),
+                            {key: figures[member_id] for key, figures in cached.items()})
+        earned = next((t for t in sorted(tiers, key=lambda t: -t.rank) if qualifies(t, stats[_key(t)])), None)
+        grant = granted.get(member_id)
+        if grant and (earned is None or grant[0].rank > earned.rank):
+            result[member_id] = Evaluation(grant[0], f"paid membership {grant[1]}", stats)
+        elif earned is None:
+            result[member_id] = Evaluation(None, None, stats)
+        else:
+            result[member_id] = Evaluation(earned, _reason(earned, stats[_key(earned)], met_only=True), stats)
+    return result
+
+
+@dataclass
+class ReviewStep:
+    """What the review does to one member: "change" (to `tier`, with `reason`), "start_grace"
+    or "clear_grace"."""
+    action: str
+    tier: Tier | None = None
+    reason: str = ""
+
+
+def review_step(current: Tier | None, pending: datetime | None, evaluation: Evaluation, grace_days: int,
+                now: datetime) -> ReviewStep | None:
+    """The periodic review's rule: a member below their tier keeps it for the
+    grace period, then drops; moving up is at once; requalifying clears a pending grace."""
+    best = evaluation.best
+    best_rank = best.rank if best else -(10**9)
+    if current is None or best_rank >= current.rank:
+        if best and (current is None or best.rank > current.rank):
+            return ReviewStep("change", best, f"Upgrade at review: {evaluation.why}")
+        return ReviewStep("clear_grace") if pending is not None else None
+    if pending is None:
+        return ReviewStep("start_grace")
+    if now >= pending + timedelta(days=grace_days):
+        reason = (f"Downgrade at review after {grace_days} days' grace: "
+                  f"{_reason(current, evaluation.stats[_key(current)])} no longer met")
+        return ReviewStep("change", best, reason)
+    return None
+
+
+async def lock_members(ids: list[int]) -> list[dict[str, Any]]:
+    """Lock these members for the caller's transaction and read their tier state; on
+    PostgreSQL members another transaction holds are skipped (the next review finds them
+    still due), so a review never waits behind a request."""
+    if not ids:
+        return []
+    qs = Member.filter(id__in=ids, tier_id__isnull=False).order_by("id")
+    if not is_sqlite():  # SQLite: writers are serialised already
+        qs = qs.select_for_update(skip_locked=True)
+    return [{"id": m.id, "external_id": m.external_id, "tier_id": m.tier_id,
+             "downgrade_pending_since": m.downgrade_pending_since} for m in await qs]
+
+
+async def review_chunk(members: list[dict[str, Any]], tiers: list[Tier], grace_days: int, now: datetime) -> int:
+    """Review a keyset chunk of members (id, tier_id, downgrade_pending_since) with set-based
+    SQL: the figures of the whole chunk in grouped queries, then, only if some member is due,
+    one transaction that locks just those members, re-evaluates them under the lock and
+    writes in bulk: one UPDATE per new tier, per grace start and per grace clear, the
+    tier changes in one INSERT, and a member.tier_changed event each. Returns the members
+    changed (tier or grace)."""
+    by_id = {t.id: t for t in tiers}
+    evaluation = await evaluate_chunk([m["id"] for m in members], tiers, now)
+    due = [m["id"] for m in members
+           if review_step(by_id.get(m["tier_id"]), m["downgrade_pending_since"], evaluation[m["id"]], grace_days, now)]
+    if not due:
+        return 0
+    async with write_transaction():
+        locked = await lock_members(due)
+        fresh = await evaluate_chunk([m["id"] for m in locked], tiers, now)  # under the lock
+        steps = {m["id"]: review_step(by_id.get(m["tier_id"]), m["downgrade_pending_since"], fresh[m["id"]],
+                                      grace_days, now) for m in locked}
+        for action, value in (("start_grace", now), ("clear_grace", None)):
+            ids = [i for i, step in steps.items() if step and step.action == action]
+            if ids:
+                await Member.filter(id__in=ids).update(downgrade_pending_since=value)
+        changed = [m for m in locked if steps[m["id"]] and steps[m["id"]].action == "change"]
+        for tier_id in {steps[m["id"]].tier.id if steps[m["id"]].tier else None for m in changed}:
+            ids = [m["id"] for m in changed if (steps[m["id"]].tier.id if steps[m["id"]].tier else None) == tier_id]
+            await Member.filter(id__in=ids).update(tier_id=tier_id, tier_achieved_at=now, downgrade_pending_since=None)
+        await TierChange.bulk_create([
+            TierChange(member_id=m["id"], from_tier_id=m["tier_id"], reason=steps[m["id"]].reason, created_at=now,
+                       to_tier_id=steps[m["id"]].tier.id if steps[m["id"]].tier else None) for m in changed])
+        for m in changed:
+            old, new = by_id.get(m["tier_id"]), steps[m["id"]].tier
+            await record_event("member.tier_changed", {
+                "memberExternalId": m["external_id"], "from": old.name if old else None,
+                "to": new.name if new else None, "reason": steps[m["id"]].reason}, m["id"])
+        return sum(1 for step in steps.values() if step)
 
 
 async def drop_to_qualified(member: Member, reason: str) -> None:
