@@ -101,12 +101,15 @@ def after_commit(callback: Callable[[], Awaitable[None]]) -> None:
 async def write_transaction() -> AsyncIterator[Any]:
     """The one transaction boundary: domain services open it (never resolvers); a nested
     call joins the outer transaction. After the commit the registered callbacks run (event
-    subscribers such as the real-time publish), then public caches are marked stale."""
+    subscribers such as the real-time publish), then public caches are marked stale: those
+    of the tags the transaction named with `changes.touch()`, or all of them."""
     if _after_commit.get() is not None:  # already inside one: join it
         yield None
         return
     callbacks: list[Callable[[], Awaitable[None]]] = []
     token = _after_commit.set(callbacks)
+    touched_token = changes.begin_write()
+    touched: set[str] | None = None
     try:
         if is_sqlite():
             async with _sqlite_write_lock:
@@ -117,13 +120,15 @@ async def write_transaction() -> AsyncIterator[Any]:
                 yield conn
     finally:
         _after_commit.reset(token)
+        touched = changes.end_write(touched_token)
     # Committed. A failing callback must not fail the caller: the change is already durable.
     for callback in callbacks:
         try:
             await callback()
         except Exception:  # noqa: BLE001
             log.exception("an after-commit callback failed")
-    await changes.bump()  # after the commit: caches of public data are now stale
+    # After the commit: caches of what it touched (changes.touch; else everything) are stale.
+    await changes.committed(touched)
 
 
 @asynccontextmanager

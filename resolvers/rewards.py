@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from domain import changes
 from domain.rewards import service
 from domain.rewards.models import Reward as RewardModel
 from resolvers.common import attempt, fields_given, lookup, target_external_id
@@ -21,6 +22,7 @@ from schema.rewards import (
 
 async def rewards(info: Info, include_inactive: bool = False) -> list[Reward]:
     """The catalog is public (what a storefront shows); admins can include inactive items."""
+    changes.reading(changes.REWARDS)
     qs = RewardModel.all().order_by("points_cost", "id")
     if not (include_inactive and info.context.viewer.role == "admin"):
         qs = qs.filter(active=True)

@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain import clock
+from domain import changes, clock
 from domain.db import write_transaction
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.events.service import record_event
@@ -96,6 +96,7 @@ async def redeem(member_external_id: str, reward_id: int, idempotency_key: str) 
         raise InvalidInput("idempotencyKey must be 1 to 255 characters", "idempotencyKey")
     member_row = await get_member(member_external_id)
     async with write_transaction():
+        changes.touch(changes.REWARDS)  # the points are private; the reward's stock is public
         member = await ledger.lock_member(member_row.id)
         existing = await Redemption.get_or_none(member_id=member.id, idempotency_key=idempotency_key)
         if existing:
