@@ -43,7 +43,9 @@ async def _redemption(work) -> RedemptionPayload:  # noqa: ANN001
     row, errors = await attempt(work)
     if row is None:
         return RedemptionPayload(redemption=None, errors=errors)
-    await row.fetch_related("reward", "member")
+    missing = [name for name in ("reward", "member") if getattr(row, f"_{name}", None) is None]
+    if missing:  # a service that created the row may have attached them already
+        await row.fetch_related(*missing)
     return RedemptionPayload(redemption=Redemption.from_model(row), errors=[])
 
 
