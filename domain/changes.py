@@ -20,9 +20,10 @@ local counter; nothing here raises because Redis is unwell.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import redis.asyncio as redis
 
@@ -93,12 +94,17 @@ async def bump() -> None:
 # --- tags ----------------------------------------------------------------------------------
 
 class Touched:
-    """What one write transaction said it changes (None until it says anything: `all`)."""
+    """What one write transaction said it changes. Only the outermost transaction's own code
+    can narrow it: a service that declares its tags but runs joined inside another
+    transaction (depth > 0) adds them, and the outer one still moves `all` unless it
+    declared too (an erasure that deletes a review must not narrow to that review's product)."""
 
-    __slots__ = ("tags",)
+    __slots__ = ("tags", "declared", "depth")
 
     def __init__(self) -> None:
-        self.tags: set[str] | None = None
+        self.tags: set[str] = set()
+        self.declared = False
+        self.depth = 0
 
 
 _touched: contextvars.ContextVar[Touched | None] = contextvars.ContextVar("patron_touched", default=None)
@@ -110,11 +116,25 @@ def begin_write() -> contextvars.Token:
     return _touched.set(Touched())
 
 
+@contextlib.contextmanager
+def joined_write() -> Iterator[None]:
+    """A write_transaction() joining an outer one: touches inside it do not narrow the outer."""
+    touched = _touched.get()
+    if touched is None:
+        yield
+        return
+    touched.depth += 1
+    try:
+        yield
+    finally:
+        touched.depth -= 1
+
+
 def end_write(token: contextvars.Token) -> set[str] | None:
-    """The tags the transaction touched (None: it never said, so `all`)."""
+    """The tags the transaction touched (None: its own code never said, so `all`)."""
     touched = _touched.get()
     _touched.reset(token)
-    return touched.tags if touched is not None else None
+    return touched.tags if touched is not None and touched.declared else None
 
 
 def touch(*tags: str) -> None:
@@ -125,8 +145,7 @@ def touch(*tags: str) -> None:
     touched = _touched.get()
     if touched is None:
         return
-    if touched.tags is None:
-        touched.tags = set()
+    touched.declared = touched.declared or touched.depth == 0
     touched.tags.update(tags)
 
 
@@ -147,6 +166,10 @@ def collect() -> tuple[set[str], contextvars.Token]:
 
 def stop_collecting(token: contextvars.Token) -> None:
     _reads.reset(token)
+
+
+def collecting() -> bool:
+    return _reads.get() is not None
 
 
 def reading(*tags: str) -> None:

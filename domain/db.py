@@ -126,7 +126,8 @@ async def write_transaction() -> AsyncIterator[Any]:
     subscribers such as the real-time publish), then public caches are marked stale: those
     of the tags the transaction named with `changes.touch()`, or all of them."""
     if _after_commit.get() is not None:  # already inside one: join it
-        yield None
+        with changes.joined_write():
+            yield None
         return
     callbacks: list[Callable[[], Awaitable[None]]] = []
     token = _after_commit.set(callbacks)

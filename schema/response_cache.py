@@ -155,6 +155,9 @@ class ReadTags(SchemaExtension):
     make the answer depend on every write (changes.ANY)."""
 
     def on_execute(self):  # noqa: ANN201
+        if not changes.collecting():  # not a cached public query: nothing to decide
+            yield
+            return
         ctx = self.execution_context
         document = ctx.graphql_document
         operation = get_operation_ast(document, ctx.operation_name) if document is not None else None

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import resolvers.catalog
-from domain import changes
+from domain import changes, db
 from domain.catalog.service import upsert_products
 from domain.rewards.service import save_reward
 from tests import helpers
@@ -127,6 +127,27 @@ async def test_a_failed_write_moves_no_counter(api, admin_token):
     bad = await api.ok(ADJUST, {"m": "nobody", "k": "a1"}, admin_token)
     assert bad == {"adjustPoints": {"errors": [{"code": "MEMBER_NOT_FOUND"}]}}
     assert await changes.versions([changes.ANY, changes.ALL]) == before
+
+
+async def test_only_the_outermost_transaction_narrows_what_a_write_invalidates():
+    tags = [changes.ANY, changes.ALL, "product:1", changes.REWARDS]
+    v0 = await changes.versions(tags)
+    async with db.write_transaction():  # names nothing itself: all, whatever a joined service says
+        async with db.write_transaction():
+            changes.touch("product:1")
+    v1 = await changes.versions(tags)
+    assert [b - a for a, b in zip(v0, v1)] == [1, 1, 0, 0]  # `all` covers every entry
+    async with db.write_transaction():
+        changes.touch(changes.REWARDS)
+        async with db.write_transaction():
+            changes.touch("product:1")
+    v2 = await changes.versions(tags)
+    assert [b - a for a, b in zip(v1, v2)] == [1, 0, 1, 1]
+    with pytest.raises(RuntimeError):
+        async with db.write_transaction():
+            changes.touch(changes.REWARDS)
+            raise RuntimeError("rolled back")
+    assert await changes.versions(tags) == v2
 
 
 async def test_concurrent_misses_of_one_key_are_computed_once(client, monkeypatch):
