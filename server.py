@@ -167,29 +167,42 @@ class GraphQLEndpoint:
     async def _cached(self, scope: Scope, receive: Receive, send: Send, key: bytes) -> None:
         version, hit = await self.cache.get(key)
         if hit is not None:
-            scope.setdefault("state", {})["graphql_operation"] = CACHE_HIT_LABEL  # nothing was parsed
-            response = Response(hit, media_type="application/json", headers={"x-patron-cache": "hit"})
-            await response(scope, receive, send)
+            await self._answer_cached(scope, receive, send, hit, "hit")
             return
-        status, chunks = 0, []
+        started = False
 
-        async def capture(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
+        async def run() -> bytes | None:
+            """Execute the request (read tags are collected meanwhile); the body to keep, if any."""
+            nonlocal started
+            status, chunks = 0, []
 
-        await self.view(scope, receive, capture)
-        payload = b"".join(chunks)
-        if status == 200:
+            async def capture(message: dict) -> None:
+                nonlocal status, started
+                if message["type"] == "http.response.start":
+                    status, started = message["status"], True
+                elif message["type"] == "http.response.body":
+                    chunks.append(message.get("body", b""))
+                await send(message)
+
+            await self.view(scope, receive, capture)
+            payload = b"".join(chunks)
+            if status != 200:
+                return None
             try:
                 parsed = orjson.loads(payload)
             except orjson.JSONDecodeError:
-                return
-            if isinstance(parsed, dict) and "errors" not in parsed:
-                self.cache.put(key, version, payload)
+                return None
+            return payload if isinstance(parsed, dict) and "errors" not in parsed else None
+
+        body, shared = await self.cache.compute(key, version, run)
+        if shared and body is not None and not started:  # another request computed it meanwhile
+            await self._answer_cached(scope, receive, send, body, "coalesced")
+
+    @staticmethod
+    async def _answer_cached(scope: Scope, receive: Receive, send: Send, body: bytes, how: str) -> None:
+        scope.setdefault("state", {})["graphql_operation"] = CACHE_HIT_LABEL  # nothing was parsed
+        response = Response(body, media_type="application/json", headers={"x-patron-cache": how})
+        await response(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

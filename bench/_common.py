@@ -101,7 +101,7 @@ async def recreate_db(name: str) -> None:
 def migrate(url: str) -> None:
     env = {**os.environ, "DATABASE_URL": url}
     out = subprocess.run([PYTHON, "server.py", "migrate"], cwd=APP_DIR, env=env,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=900)  # minutes on a loaded machine
     if out.returncode != 0:
         raise RuntimeError(f"migrate failed:\n{out.stdout}\n{out.stderr}")
 
@@ -149,7 +149,7 @@ class Server:
 
     def start(self, health_path: str = "/healthz") -> Server:
         self.proc = subprocess.Popen(self.command, cwd=APP_DIR, env=self.env)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine imports slowly
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.app} exited with {self.proc.returncode}")

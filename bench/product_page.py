@@ -23,7 +23,8 @@ What it does, in one run:
                    the cache misses and the query runs in full, then is stored
        app_admin   the same body with the admin key: the cache is bypassed (not looked up)
        app_cached_writes  as app_cached, while another connection makes `--write-rate`
-                   adjustPoints calls a second (any committed write invalidates the cache)
+                   adjustPoints calls a second (points changes touch no public tag: the
+                   page stays cached; schema/response_cache.py)
        ref         Starlette + tortoise .values() + orjson (TARGETS.md's hand-written)
        ref_asyncpg Starlette + raw asyncpg + orjson
        ceiling     Starlette answering {"ok":1}
@@ -217,7 +218,7 @@ def requests_for(mode: str, n: int, app_port: int, ref_port: int) -> tuple[int, 
 
 
 async def writer(port: int, rate: float, stop: asyncio.Event, done: list[int]) -> None:
-    """adjustPoints at `rate` per second (each commit moves the change counter)."""
+    """adjustPoints at `rate` per second (each commit moves the every-write counter, not the product's tag)."""
     adjust = """mutation($input: AdjustPointsInput!) { adjustPoints(input: $input) { entry { id } errors { message } } }"""
     conn = await Conn.open(port)
     start = time.perf_counter()

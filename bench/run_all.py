@@ -116,7 +116,7 @@ def product_page_md(r: dict[str, Any]) -> list[str]:
         "app_miss": "app, anonymous, cache miss (unique unused `_nonce` variable per request)",
         "app_admin": "app, admin key (cache bypassed)",
         "app_cached_writes": f"app, anonymous, same body, while {c.get('write_rate', 10):g} adjustPoints/s commit "
-                             "elsewhere (each write invalidates the cache)",
+                             "elsewhere (unrelated: they touch no tag of the page)",
         "ref": "reference: Starlette + tortoise `.values()` + orjson",
         "ref_asyncpg": "reference: Starlette + raw asyncpg + orjson",
         "ceiling": "ceiling: Starlette answering `{\"ok\":1}`",

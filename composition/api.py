@@ -21,6 +21,7 @@ from resolvers.federation import Entity, resolve_entities
 from schema.limits import extensions
 from schema.realtime import Subscription
 from schema.request_errors import caller_error_code
+from schema.response_cache import ReadTags
 from schema.scalars import SCALAR_OVERRIDES
 
 
@@ -50,5 +51,5 @@ class PatronSchema(strawberry.federation.Schema):
         return await resolve_entities(info, representations, ENTITIES)
 
 
-schema = PatronSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions(),
+schema = PatronSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=[*extensions(), ReadTags],
                       scalar_overrides=SCALAR_OVERRIDES)  # DateTime without an offset = UTC

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as run_migrations
 from tortoise.transactions import in_transaction
 
@@ -50,15 +51,36 @@ _sqlite_write_lock = asyncio.Lock()
 log = logging.getLogger("patron.db")
 
 
-def tortoise_config(db_url: str | None = None) -> dict[str, Any]:
+async def keep_session(connection: Any) -> None:
+    """What a pooled PostgreSQL connection runs when it goes back to the pool: nothing.
+
+    asyncpg's default sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;`
+    after every query run outside a transaction, a round trip each time. Patron keeps no
+    session state on pooled connections: no advisory locks, LISTEN, cursors held across
+    transactions or session SETs (`SET LOCAL` only, which ends with its transaction). asyncpg
+    still rolls back a transaction left open on release and drops its Python-side listeners
+    (Connection._reset) before calling this."""
+
+
+def _url(db_url: str | None) -> str:
+    """The database URL as the ORM opens it (postgres:// spelling, SQLite with secure_delete)."""
     url = db_url or get_settings().database_url
     if url.startswith("postgresql://"):
         url = "postgres://" + url[len("postgresql://"):]
     if url.startswith("sqlite://") and "secure_delete" not in url:
         # Deleted and overwritten content is zeroed in the file, not left in free pages (erasure).
         url += ("&" if "?" in url else "?") + "secure_delete=ON"
+    return url
+
+
+def tortoise_config(db_url: str | None = None) -> dict[str, Any]:
+    url = _url(db_url)
+    connection: str | dict[str, Any] = url
+    if url.startswith("postgres://"):
+        connection = expand_db_url(url)
+        connection["credentials"]["reset"] = keep_session  # asyncpg create_pool(reset=...)
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             "patron": {
                 "models": MODEL_MODULES,
@@ -105,12 +127,16 @@ def after_commit(callback: Callable[[], Awaitable[None]]) -> None:
 async def write_transaction() -> AsyncIterator[Any]:
     """The one transaction boundary: domain services open it (never resolvers); a nested
     call joins the outer transaction. After the commit the registered callbacks run (event
-    subscribers such as the real-time publish), then public caches are marked stale."""
+    subscribers such as the real-time publish), then public caches are marked stale: those
+    of the tags the transaction named with `changes.touch()`, or all of them."""
     if _after_commit.get() is not None:  # already inside one: join it
-        yield None
+        with changes.joined_write():
+            yield None
         return
     callbacks: list[Callable[[], Awaitable[None]]] = []
     token = _after_commit.set(callbacks)
+    touched_token = changes.begin_write()
+    touched: set[str] | None = None
     try:
         if is_sqlite():
             async with _sqlite_write_lock:
@@ -121,13 +147,36 @@ async def write_transaction() -> AsyncIterator[Any]:
                 yield conn
     finally:
         _after_commit.reset(token)
+        touched = changes.end_write(touched_token)
     # Committed. A failing callback must not fail the caller: the change is already durable.
     for callback in callbacks:
         try:
             await callback()
         except Exception:  # noqa: BLE001
             log.exception("an after-commit callback failed")
-    await changes.bump()  # after the commit: caches of public data are now stale
+    # After the commit: caches of what it touched (changes.touch; else everything) are stale.
+    await changes.committed(touched)
+
+
+async def insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` (field name → database-ready value, the same fields in each) in one
+    multi-row INSERT, one round trip (tortoise's bulk_create sends one statement per row
+    on asyncpg). On the transaction's connection when called inside one."""
+    if not rows:
+        return
+    conn = model._meta.db
+    fields = list(rows[0])
+    columns = ", ".join(f'"{model._meta.fields_db_projection[f]}"' for f in fields)
+    sqlite = conn.capabilities.dialect == "sqlite"
+    values: list[Any] = []
+    groups = []
+    for row in rows:
+        marks = []
+        for field in fields:
+            values.append(row[field])
+            marks.append("?" if sqlite else f"${len(values)}")
+        groups.append(f"({', '.join(marks)})")
+    await conn.execute_query(f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {", ".join(groups)}', values)
 
 
 @asynccontextmanager
@@ -160,8 +209,8 @@ def ensure_sqlite_dir(url: str) -> None:
 
 async def migrate(db_url: str | None = None) -> None:
     """Apply every migration in migrations/ (tortoise native migrations)."""
+    ensure_sqlite_dir(_url(db_url))
     config = tortoise_config(db_url)
-    ensure_sqlite_dir(config["connections"]["default"])
     try:
         await run_migrations(config=config)
     finally:
@@ -173,14 +222,14 @@ _orm_url: str | None = None
 
 def current_url() -> str:
     """The URL the ORM was opened with (tests open a private file, not the settings' URL)."""
-    return _orm_url or tortoise_config()["connections"]["default"]
+    return _orm_url or _url(None)
 
 
 async def init_orm(db_url: str | None = None) -> None:
     global _orm_url
     config = tortoise_config(db_url)
-    _orm_url = config["connections"]["default"]
-    ensure_sqlite_dir(config["connections"]["default"])
+    _orm_url = _url(db_url)
+    ensure_sqlite_dir(_orm_url)
     await Tortoise.init(config=config, _enable_global_fallback=True)
 
 

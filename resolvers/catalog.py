@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
+from domain import changes
 from domain.catalog import service
 from domain.catalog.models import Product as ProductModel
 from resolvers.common import attempt, fields_given
@@ -10,6 +11,9 @@ from schema.catalog import Product, ProductInput, ProductsPayload
 
 async def product(info: Info, external_id: str) -> Product | None:
     row = await ProductModel.get_or_none(external_id=external_id)
+    # A cached page follows this product's tag; "no such product" follows every write (a
+    # product can appear through several services).
+    changes.reading(changes.product_tag(row.id) if row else changes.ANY)
     return Product.from_model(row) if row else None
 
 

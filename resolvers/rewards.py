@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from domain import changes
 from domain.rewards import offers, service
 from domain.rewards.models import Reward as RewardModel
 from resolvers.common import attempt, fields_given, lookup, target_external_id
@@ -23,6 +24,7 @@ from schema.rewards import (
 
 async def rewards(info: Info, include_inactive: bool = False) -> list[Reward]:
     """The catalog is public (what a storefront shows); admins can include inactive items."""
+    changes.reading(changes.REWARDS)
     qs = RewardModel.all().order_by("points_cost", "id")
     admin = info.context.viewer.role == "admin"
     if not (include_inactive and admin):
@@ -70,7 +72,9 @@ async def _redemption(work) -> RedemptionPayload:  # noqa: ANN001
     row, errors = await attempt(work)
     if row is None:
         return RedemptionPayload(redemption=None, errors=errors)
-    await row.fetch_related("reward", "member")
+    missing = [name for name in ("reward", "member") if getattr(row, f"_{name}", None) is None]
+    if missing:  # a service that created the row may have attached them already
+        await row.fetch_related(*missing)
     return RedemptionPayload(redemption=Redemption.from_model(row), errors=[])
 
 

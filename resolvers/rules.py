@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from domain import changes
 from domain.members.models import Member as MemberModel
 from domain.rules import activities, service
 from domain.rules.models import Activity as ActivityModel
@@ -27,6 +28,7 @@ from schema.rules import (
 
 async def earning_rules(info: Info, include_inactive: bool = False) -> list[EarningRule]:
     """Active rules are public (storefronts show "earn 1 point per $1"); admins see all."""
+    changes.reading("rules")
     qs = RuleModel.all().order_by("id")
     if not (include_inactive and info.context.viewer.role == "admin"):
         qs = qs.filter(active=True)

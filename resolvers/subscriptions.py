@@ -5,6 +5,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from domain import changes
 from domain.errors import InvalidInput
 from domain.pagination import NEWEST_ID, keyset_page
 from domain.subscriptions import service
@@ -47,6 +48,7 @@ async def _payload(work, cancelled: bool = False) -> SubscriptionPayload:  # noq
 
 
 async def subscription_plans(info: Info) -> list[SubscriptionPlan]:
+    changes.reading("plans")
     return [SubscriptionPlan.from_model(p) for p in await PlanModel.filter(active=True).order_by("id")]
 
 

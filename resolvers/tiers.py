@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from domain import changes
 from domain.tiers import service
 from resolvers.common import attempt, fields_given
 from schema.common import parse_id
@@ -17,6 +18,7 @@ def _values(input: TierInput) -> dict:
 
 
 async def tiers(info: Info) -> list[Tier]:
+    changes.reading("tiers")
     return [Tier.from_model(t) for t in await service.all_tiers()]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from domain import changes
 from domain.catalog.models import Product as ProductModel
 from domain.feedback import improvements
 from domain.reviews import queries, summary
@@ -26,6 +27,7 @@ class ReviewSummary:
 
     @strawberry.field(description="Average pulled toward the store mean when there are few reviews (for ranking).")
     async def bayesian_average(self) -> float | None:
+        changes.reading(changes.REVIEWS)  # the store-wide mean moves with any product's reviews
         return summary.bayesian_average(self.model, await summary.store_mean())
 
     @strawberry.field(description="schema.org Product + AggregateRating + Reviews, for <script type=application/ld+json>.")

@@ -2,28 +2,63 @@
 
 Anonymous callers, and each storefront or partner key, get their own entries (the same
 query from the same caller gives the same answer until data changes). Answers (queries
-only, and only when error-free) are kept until the next committed write anywhere
-(domain/changes.py), or `max_age` seconds at most. This is what lets a product
-page be served faster than a hand-written endpoint that queries the database each time.
+only, and only when error-free) are kept while the change tags they read have not moved
+(domain/changes.py), or `max_age` seconds at most. The tags are collected while the answer
+is computed: `product(externalId:)` depends on that product's tag (its reviews, summary,
+media, replies and Q&A), `bayesianAverage` also on every review, `tiers`, `rewards`,
+`earningRules` and `subscriptionPlans` on their own tag; any other root field (node,
+recommendations, …) depends on every write. A write moves only the tags it names, so a
+review of another product or a points change keeps a product page cached.
+
+Concurrent misses of the same key are coalesced: the first computes, the others wait for
+its answer, but only when no write committed since it started (so a caller that saw a
+write's answer never waits for a computation that began before it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    get_operation_ast,
+)
+from strawberry.extensions import SchemaExtension
 
 from domain import changes
 
 PUBLIC_ROLES = frozenset({"anonymous", "storefront", "partner"})
 NOT_A_QUERY = re.compile(rb"\b(mutation|subscription)\b")
 
+# Root fields whose resolvers name every tag their whole selection depends on (see the module
+# docstring); any other root field makes the answer depend on every write.
+TAGGED_ROOT_FIELDS = frozenset({"product", "tiers", "rewards", "earningRules", "subscriptionPlans", "__typename"})
+
+
+@dataclass(slots=True)
+class Entry:
+    tags: tuple[str, ...]
+    versions: tuple[int, ...]
+    expires: float
+    body: bytes
+
 
 class ResponseCache:
     def __init__(self, max_entries: int = 2000, max_age: float = 60.0) -> None:
         self.max_entries, self.max_age = max_entries, max_age
-        self._entries: OrderedDict[bytes, tuple[int, float, bytes]] = OrderedDict()
+        self._entries: OrderedDict[bytes, Entry] = OrderedDict()
+        self._inflight: dict[bytes, tuple[int, asyncio.Future[bytes | None]]] = {}
 
     @staticmethod
     def key(body: bytes, caller: str) -> bytes | None:
@@ -36,18 +71,100 @@ class ResponseCache:
         return hashlib.sha256(caller.encode() + b"\0" + body).digest()
 
     async def get(self, key: bytes) -> tuple[int, bytes | None]:
-        version = await changes.current()
+        """(the every-write counter now, the cached body when still valid), in one read."""
         hit = self._entries.get(key)
-        if hit and hit[0] == version and hit[1] > time.monotonic():
+        if hit is None or hit.expires <= time.monotonic():
+            (version,) = await changes.versions([changes.ANY])
+            return version, None
+        now = await changes.versions([changes.ANY, *hit.tags])
+        if now[1:] == hit.versions:
             self._entries.move_to_end(key)
-            return version, hit[2]
-        return version, None
+            return now[0], hit.body
+        return now[0], None
 
-    def put(self, key: bytes, version: int, body: bytes) -> None:
-        self._entries[key] = (version, time.monotonic() + self.max_age, body)
+    async def compute(self, key: bytes, version: int,
+                      run: Callable[[], Awaitable[bytes | None]]) -> tuple[bytes | None, bool]:
+        """Answer a miss: (body, shared). `run` executes the request while read tags are
+        collected and returns the body when it may be cached (else None). A miss of a key
+        already being computed since the same every-write `version` waits for that answer
+        (shared=True); otherwise this call computes, and keeps the answer only when no write
+        committed while it ran (its tag versions are then those of the data it read)."""
+        inflight = self._inflight.get(key)
+        if inflight is not None and inflight[0] == version:
+            body = await asyncio.shield(inflight[1])
+            if body is not None:
+                return body, True
+            return await self._run(key, version, run, lead=False), False
+        return await self._run(key, version, run, lead=inflight is None), False
+
+    async def _run(self, key: bytes, version: int, run: Callable[[], Awaitable[bytes | None]],
+                   lead: bool) -> bytes | None:
+        future: asyncio.Future[bytes | None] | None = None
+        if lead:
+            future = asyncio.get_running_loop().create_future()
+            self._inflight[key] = (version, future)
+        tags, token = changes.collect()
+        body = None
+        try:
+            body = await run()
+        finally:
+            changes.stop_collecting(token)
+            if future is not None:
+                del self._inflight[key]
+                future.set_result(body)
+        if body is None:
+            return None
+        deps = (changes.ANY,) if changes.ANY in tags else tuple(sorted(tags | {changes.ALL}))
+        now = await changes.versions([changes.ANY, *deps])
+        if now[0] == version:
+            self.put(key, deps, now[1:], body)
+        return body
+
+    def put(self, key: bytes, tags: tuple[str, ...], versions: tuple[int, ...], body: bytes) -> None:
+        self._entries[key] = Entry(tags, versions, time.monotonic() + self.max_age, body)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+def _root_fields(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    pending = list(operation.selection_set.selections)
+    seen: set[str] = set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, FieldNode):
+            names.add(node.name.value)
+        elif isinstance(node, InlineFragmentNode):
+            pending.extend(node.selection_set.selections)
+        elif isinstance(node, FragmentSpreadNode) and node.name.value not in seen:
+            seen.add(node.name.value)
+            fragment = fragments.get(node.name.value)
+            if fragment is None:
+                names.add("")  # unknown: validation refuses it anyway
+            else:
+                pending.extend(fragment.selection_set.selections)
+    return names
+
+
+class ReadTags(SchemaExtension):
+    """While a response-cache collector is open: root fields that do not name their tags
+    make the answer depend on every write (changes.ANY)."""
+
+    def on_execute(self):  # noqa: ANN201
+        if not changes.collecting():  # not a cached public query: nothing to decide
+            yield
+            return
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        operation = get_operation_ast(document, ctx.operation_name) if document is not None else None
+        if operation is None:
+            changes.reading(changes.ANY)
+        else:
+            fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+            if not _root_fields(operation, fragments) <= TAGGED_ROOT_FIELDS:
+                changes.reading(changes.ANY)
+        yield

@@ -31,6 +31,7 @@ from composition import subscribers  # noqa: E402
 from composition.api import schema  # noqa: E402
 from domain import changes, clock, db  # noqa: E402
 from domain.auth import service as auth  # noqa: E402
+from domain.catalog import service as catalog_service  # noqa: E402
 from domain.recommendations import training as rec_training  # noqa: E402
 from domain.settings import reload_settings  # noqa: E402
 from domain.webhooks import service as webhook_service  # noqa: E402
@@ -100,6 +101,7 @@ async def clean_state(request):
     reload_settings()
     auth._cache.clear()
     changes._memo.clear()  # tables were emptied behind the change counter's back
+    catalog_service.forget()  # and behind the known-products set
     webhook_service.invalidate_cache()
     rec_training.forget()
     yield

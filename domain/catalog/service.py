@@ -6,10 +6,26 @@ from typing import Any
 
 from domain import clock
 from domain.catalog.models import Product
-from domain.db import write_transaction
+from domain.db import after_commit, in_write_transaction, write_transaction
 from domain.errors import InvalidInput, NotFound
 
 MAX_BATCH = 100
+# externalIds of products known to exist: Patron never deletes a product (reviews and
+# questions reference them with RESTRICT), so once seen committed, always there. Lets
+# recordOrder skip its product lookup for products it has met before (per process).
+_known: set[str] = set()
+KNOWN_MAX = 100_000
+
+
+def forget() -> None:
+    """Tests empty the tables behind the process's back."""
+    _known.clear()
+
+
+def _remember(external_ids: set[str]) -> None:
+    if len(_known) + len(external_ids) > KNOWN_MAX:
+        _known.clear()
+    _known.update(external_ids)
 
 
 async def get_product(external_id: str, field: str = "productExternalId") -> Product:
@@ -21,10 +37,11 @@ async def get_product(external_id: str, field: str = "productExternalId") -> Pro
 
 async def note_ordered_products(lines: list[tuple[str, str | None]]) -> None:
     """Make sure products named on order lines exist (product externalId, category)."""
-    wanted = {pid: cat for pid, cat in lines if pid}
+    wanted = {pid: cat for pid, cat in lines if pid and pid not in _known}
     if not wanted:
         return
     known = set(await Product.filter(external_id__in=list(wanted)).values_list("external_id", flat=True))
+    _remember(known)  # committed rows (only these products are new to this process)
     now = clock.now()
     missing = [
         Product(external_id=pid, categories=[cat] if cat else [], created_at=now, updated_at=now)
@@ -32,6 +49,12 @@ async def note_ordered_products(lines: list[tuple[str, str | None]]) -> None:
     ]
     if missing:
         await Product.bulk_create(missing, ignore_conflicts=True)
+        created = {p.external_id for p in missing}
+        if in_write_transaction():  # known once the transaction commits (never on a rollback)
+            async def remember_created() -> None:
+                _remember(created)
+
+            after_commit(remember_created)
 
 
 def _validate(item: dict[str, Any], i: int) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain import clock
-from domain.errors import Conflict, InsufficientPoints, InvalidInput
+from domain.errors import Conflict, InsufficientPoints, InvalidInput, MemberNotFound
 from domain.events.service import record_event
 from domain.ledger.models import Award, LedgerEntry, LotConsumption
 from domain.members.models import Member
@@ -25,6 +25,14 @@ MAX_ADJUSTMENT = 100_000_000
 async def lock_member(member_id: int) -> Member:
     """Re-read the member with a row lock (PostgreSQL); SQLite is serialized by the caller."""
     return await Member.select_for_update().get(id=member_id)
+
+
+async def lock_member_by_external_id(external_id: str, field: str = "memberExternalId") -> Member:
+    """The member by externalId, read once and locked (MemberNotFound when there is none)."""
+    member = await Member.select_for_update().get_or_none(external_id=external_id)
+    if member is None:
+        raise MemberNotFound(external_id, field)
+    return member
 
 
 def _expiry_from(start: datetime) -> datetime | None:
@@ -213,14 +221,18 @@ async def award(
     rule_id: int | None,
     details: dict[str, Any],
     pending_days: int,
+    new_source: bool = False,
 ) -> Award | None:
     """Record a rule award: held for `pending_days`, or released into the ledger at once.
 
     Idempotent on the key: a second award for the same (rule, source) returns None.
+    `new_source`: the source row was inserted in this very transaction (recordOrder's order,
+    unique on its externalId, never deleted), so no award can name it yet and the lookup is
+    skipped (the unique index on the key still stands behind it).
     """
     if amount <= 0:
         return None
-    if await Award.exists(member_id=member.id, idempotency_key=idempotency_key):
+    if not new_source and await Award.exists(member_id=member.id, idempotency_key=idempotency_key):
         return None
     now = clock.now()
     record = await Award.create(

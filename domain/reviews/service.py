@@ -13,7 +13,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from domain import clock
+from domain import changes, clock
 from domain.catalog.models import Product
 from domain.catalog.service import get_product
 from domain.db import write_transaction
@@ -126,6 +126,12 @@ def review_payload(review: Review, product: Product) -> dict[str, Any]:
         "verifiedPurchase": review.verified_purchase,
         "author": review.author_name,
     }
+
+
+def _touch_product(product_id: int) -> None:
+    """The transaction changes this product's public page (and the store-wide rating mean);
+    points it awards to the author are not public."""
+    changes.touch(changes.product_tag(product_id), changes.REVIEWS)
 
 
 async def record_review_event(type_: str, review: Review, extra: dict[str, Any] | None = None) -> None:
@@ -246,6 +252,7 @@ async def submit_review(
     product = await get_product(product_external_id)
     member_row = await get_member(member_external_id)
     async with write_transaction():
+        _touch_product(product.id)
         member = await lock_member(member_row.id)
         if member.anonymized_at:
             raise DomainError("Member is anonymized", "memberExternalId", code="MEMBER_ANONYMIZED")
@@ -312,6 +319,7 @@ async def edit_review(
     new_title, new_body = clean_text(new_rating, new_title, new_body)
     attrs = _validate_attributes(attributes) if attributes is not None else review.attributes
     async with write_transaction():
+        _touch_product(review.product_id)
         await lock_member(review.member_id)
         review = await Review.get(id=review.id)
         before = review.status
@@ -339,6 +347,7 @@ async def delete_review(review_id: int, member_external_id: str | None, actor: s
 
 async def _delete_review_rows(review: Review, actor: str) -> Review:
     async with write_transaction():
+        _touch_product(review.product_id)
         if review.member_id:
             await lock_member(review.member_id)
         review = await Review.get(id=review.id)
@@ -359,6 +368,7 @@ async def add_media(review_id: int, member_external_id: str | None, stored: list
     if not stored:
         raise InvalidInput("Send at least one file", "media")  # nothing to add: not a reader either
     async with write_transaction():
+        _touch_product(review.product_id)
         if review.member_id:
             await lock_member(review.member_id)
         review = await Review.get(id=review.id)
@@ -374,6 +384,7 @@ async def moderate_review(review_id: int, publish: bool, reason: str | None, not
         raise InvalidInput(f"A reason is required to reject: one of {', '.join(REASONS)}", "reason")
     review = await _own_review(review_id, None)
     async with write_transaction():
+        _touch_product(review.product_id)
         if review.member_id:
             await lock_member(review.member_id)
         review = await Review.get(id=review.id)
@@ -396,6 +407,7 @@ async def moderate_media(media_id: int, publish: bool, reason: str | None, actor
         raise NotFound("No such media", "mediaId", code="NOT_FOUND")
     async with write_transaction():
         review = await Review.get(id=media.review_id)
+        _touch_product(review.product_id)
         if review.member_id:
             await lock_member(review.member_id)
         media.status = "published" if publish else "rejected"
@@ -430,6 +442,7 @@ async def report_review(review_id: int, reporter_external_id: str, reason: str, 
         raise DomainError("Authors cannot report their own review", "reviewId", code="NOT_ALLOWED")
     reporter = f"member:{reporter_member.external_id}"
     async with write_transaction():
+        _touch_product(review.product_id)
         if review.member_id:
             await lock_member(review.member_id)
         review = await Review.select_for_update().get(id=review.id)
@@ -459,6 +472,7 @@ async def reply(review_id: int, body: str, actor: str) -> Review:
         raise InvalidInput("A reply is 1 to 5000 characters", "body")
     review = await _own_review(review_id, None)
     async with write_transaction():
+        _touch_product(review.product_id)
         review = await Review.get(id=review.id)
         first = review.reply_body is None
         review.reply_body, review.reply_by, review.replied_at = body, actor, clock.now()
@@ -475,6 +489,7 @@ async def vote(review_id: int, member_external_id: str, helpful: bool) -> Review
     if review.status != "published":
         raise DomainError("Only published reviews take votes", "reviewId", code="INVALID_STATE")
     async with write_transaction():
+        _touch_product(review.product_id)
         await lock_member(member.id)
         review = await Review.select_for_update().get(id=review.id)
         existing = await ReviewVote.get_or_none(review_id=review.id, member_id=member.id)
@@ -506,6 +521,7 @@ async def answer_follow_up(review_id: int, member_external_id: str, answer: str)
     if finding:
         raise DomainError(finding.note, "answer", code=finding.reason)
     async with write_transaction():
+        _touch_product(review.product_id)
         review.follow_up_answer = answer
         review.updated_at = clock.now()
         await review.save(update_fields=["follow_up_answer", "updated_at"])
@@ -565,6 +581,7 @@ async def import_review(external_id: str, product_external_id: str, rating: Any,
     sla = timedelta(hours=get_settings().review_reply_sla_hours)
     try:
         async with write_transaction():
+            _touch_product(product.id)
             review = await Review.create(
                 external_id=external_id, product_id=product.id, member_id=None,
                 author_name=display_name(author_name), rating=rating, title=title, body=body, attributes={},

@@ -12,13 +12,12 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain import clock
+from domain import changes, clock
 from domain.db import write_transaction
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.events.service import record_event
 from domain.ledger import service as ledger
 from domain.members.models import Member
-from domain.members.service import get_member
 from domain.orders.models import Order
 from domain.rewards.models import Redemption, Reward
 from domain.scheduler import chunks
@@ -135,9 +134,9 @@ async def redeem(member_external_id: str, reward_id: int, idempotency_key: str) 
     if idempotency_key.startswith(GRANT_KEY_PREFIX):
         raise InvalidInput(f"idempotencyKey must not start with {GRANT_KEY_PREFIX} (granted codes use it)",
                            "idempotencyKey")
-    member_row = await get_member(member_external_id)
     async with write_transaction():
-        member = await ledger.lock_member(member_row.id)
+        changes.touch(changes.REWARDS)  # the points are private; the reward's stock is public
+        member = await ledger.lock_member_by_external_id(member_external_id)  # the one read of the row
         existing = await Redemption.get_or_none(member_id=member.id, idempotency_key=idempotency_key)
         if existing:
             if existing.reward_id != reward_id:
@@ -169,8 +168,8 @@ async def redeem(member_external_id: str, reward_id: int, idempotency_key: str) 
         if reward.stock is not None:
             reward.stock -= 1
             await reward.save(update_fields=["stock"])
-        redemption = await Redemption.create(
-            reward_id=reward.id, member_id=member.id, points=reward.points_cost, code=new_code(),
+        redemption = await Redemption.create(  # with its reward and member: the payload reads no more
+            reward=reward, member=member, points=reward.points_cost, code=new_code(),
             idempotency_key=idempotency_key, debit_entry_id=entry.id if entry else None, created_at=now,
             expires_at=now + timedelta(days=reward.code_valid_days) if reward.code_valid_days else None,
         )

@@ -109,13 +109,14 @@ async def _apply_rule(
     reason: str,
     default_pending_days: int,
     values: dict[str, Any],
+    new_source: bool = False,
 ) -> int:
     points, details = await compute(member, rule, base, tier, values)
     pending = rule.pending_days if rule.pending_days is not None else default_pending_days
     record = await ledger.award(
         member, points, reason, source=source,
         idempotency_key=f"rule:{rule.id}:{source[0]}:{source[1]}",
-        rule_id=rule.id, details=details, pending_days=pending,
+        rule_id=rule.id, details=details, pending_days=pending, new_source=new_source,
     )
     return record.amount if record else 0
 
@@ -165,6 +166,7 @@ async def award_order(
     lines: list[OrderLineFacts],
     tier: Tier | None,
 ) -> int:
+    """Only for an order inserted in the current transaction (recordOrder): its awards are new."""
     total = 0
     for rule in await active_rules("ORDER_PAID"):
         found = order_base(rule, currency, lines)
@@ -173,7 +175,7 @@ async def award_order(
         base, values = found
         total += await _apply_rule(
             member, rule, base, tier, ("order", order_external_id),
-            f"Order {order_external_id}", get_settings().return_window_days, values,
+            f"Order {order_external_id}", get_settings().return_window_days, values, new_source=True,
         )
     return total
 

@@ -40,26 +40,37 @@ def window_start(window: str, now: datetime) -> datetime | None:
     return None
 
 
-async def member_stats(
-    member_id: int, window: str, currency: str | None, now: datetime, with_points: bool = True
-) -> Stats:
-    """Aggregates in SQL (indexed on member and placed_at); points only when asked for."""
+async def order_figures(member_id: int, window: str, currency: str | None, now: datetime) -> tuple[int, int]:
+    """(spend net of refunds in `currency`, orders not fully refunded) in one statement
+    (indexed on member and placed_at); spend is 0 without a currency."""
     start = window_start(window, now)
     orders = Order.filter(member_id=member_id)
     if start is not None:
         orders = orders.filter(placed_at__gte=start)
-    spend = 0
-    if currency:
-        row = await orders.filter(currency=currency).annotate(t=Sum("total_amount"), r=Sum("refunded_amount")).first().values("t", "r")
-        spend = int(row["t"] or 0) - int(row["r"] or 0)
-    count = await orders.filter(refunded_amount__lt=F("total_amount")).count()
-    points = 0
-    if with_points:
-        awards = Award.filter(member_id=member_id)
-        if start is not None:
-            awards = awards.filter(created_at__gte=start)
-        row = await awards.annotate(a=Sum("amount"), r=Sum("reversed")).first().values("a", "r")
-        points = int(row["a"] or 0) - int(row["r"] or 0)
+    live = Q(refunded_amount__lt=F("total_amount"))
+    if not currency:
+        return 0, await orders.filter(live).count()
+    in_currency = Q(currency=currency)
+    row = await orders.annotate(t=Sum("total_amount", _filter=in_currency), r=Sum("refunded_amount", _filter=in_currency),
+                                n=Count("id", _filter=live)).first().values("t", "r", "n")
+    return int(row["t"] or 0) - int(row["r"] or 0), int(row["n"] or 0)
+
+
+async def earned_points(member_id: int, window: str, now: datetime) -> int:
+    start = window_start(window, now)
+    awards = Award.filter(member_id=member_id)
+    if start is not None:
+        awards = awards.filter(created_at__gte=start)
+    row = await awards.annotate(a=Sum("amount"), r=Sum("reversed")).first().values("a", "r")
+    return int(row["a"] or 0) - int(row["r"] or 0)
+
+
+async def member_stats(
+    member_id: int, window: str, currency: str | None, now: datetime, with_points: bool = True
+) -> Stats:
+    """Aggregates in SQL (indexed on member and placed_at); points only when asked for."""
+    spend, count = await order_figures(member_id, window, currency, now)
+    points = await earned_points(member_id, window, now) if with_points else 0
     return Stats(spend=spend, points=points, orders=count)
 
 
@@ -77,17 +88,29 @@ def qualifies(tier: Tier, stats: Stats) -> bool:
 
 
 class StatsCache:
-    """Stats per (window, currency) for one member during one evaluation."""
+    """Stats per (window, currency) for one member during one evaluation: the order figures
+    once per window and currency (a tier without a currency reuses the order count of any
+    currency of its window), the points once per window."""
 
     def __init__(self, member_id: int, now: datetime) -> None:
-        self.member_id, self.now, self._cache = member_id, now, {}
+        self.member_id, self.now = member_id, now
+        self._orders: dict[tuple[str, str | None], tuple[int, int]] = {}
+        self._points: dict[str, int] = {}
 
     async def get(self, tier: Tier) -> Stats:
-        with_points = tier.min_points is not None
-        key = (tier.window, tier.currency, with_points)
-        if key not in self._cache:
-            self._cache[key] = await member_stats(self.member_id, tier.window, tier.currency, self.now, with_points)
-        return self._cache[key]
+        key = (tier.window, tier.currency)
+        figures = self._orders.get(key)
+        if figures is None and not tier.currency:
+            count = next((n for (window, _), (_, n) in self._orders.items() if window == tier.window), None)
+            figures = (0, count) if count is not None else None
+        if figures is None:
+            figures = self._orders[key] = await order_figures(self.member_id, tier.window, tier.currency, self.now)
+        points = 0
+        if tier.min_points is not None:
+            if tier.window not in self._points:
+                self._points[tier.window] = await earned_points(self.member_id, tier.window, self.now)
+            points = self._points[tier.window]
+        return Stats(spend=figures[0], points=points, orders=figures[1])
 
 
 async def _load_tiers() -> list[Tier]:
