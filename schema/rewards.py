@@ -7,6 +7,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.types.lazy_type import LazyType
 from tortoise.expressions import Q
 
 from domain import clock
@@ -21,6 +22,11 @@ from schema.tiers import Tier
 
 if TYPE_CHECKING:
     from schema.segments import Segment
+
+# Segment and Reward refer to each other through Member (schema.segments -> schema.members ->
+# schema.rewards): strawberry's lazy type is the documented way for such types, and the same
+# reference gives the class when a segment is built.
+SEGMENT_TYPE = LazyType("Segment", "schema.segments")
 
 
 @strawberry.enum
@@ -57,9 +63,8 @@ class RewardAudience:
 
     @strawberry.field(description="SEGMENT: the segment whose members may have it; null for other kinds.")
     async def segment(self) -> Annotated[Segment, strawberry.lazy("schema.segments")] | None:
-        from schema.segments import Segment  # schema.segments imports schema.members, which imports this module
         row = await SegmentModel.get_or_none(id=self.segment_id) if self.segment_id is not None else None
-        return Segment.from_model(row) if row else None
+        return SEGMENT_TYPE.resolve_type().from_model(row) if row else None
 
     @strawberry.field(description="TIER: the tier whose members may have it; null for other kinds.")
     async def tier(self) -> Tier | None:

@@ -43,6 +43,7 @@ from domain import clock
 from domain.auth import service as auth
 from domain.events.models import Event
 from domain.imports import service as import_service
+from domain.segments import service as segment_service
 from domain.ledger.models import LedgerEntry
 from domain.members.models import Consent, Member
 from domain.messaging.models import Message
@@ -236,6 +237,7 @@ class World:
     member_ids: dict[str, str]  # member external id -> its global ID
     webhook_message_id: str  # B's review request, handed to the webhook provider (SENT)
     import_job_id: str = ""  # a queued import job (its file under PATRON_IMPORT_DIR)
+    segment_id: str = ""  # a saved segment ("World buyers": at least one order)
 
     def other_review(self, member: str) -> str:
         return self.reviews[MEMBER_B if member == MEMBER_A else MEMBER_A]
@@ -389,6 +391,7 @@ async def world(api, admin_token, storefront_token, partner_token) -> World:
         plan_id=plan_id,
         subscriptions=subs,
         import_job_id=global_id("ImportJob", (await _queued_import()).id),
+        segment_id=global_id("Segment", (await segment_service.create_segment("World buyers", {"min_orders": 1})).id),
     )
 
 
@@ -638,9 +641,8 @@ CALLS: dict[str, Call] = {
         "mutation($id: ID!) { reviewActivity(input: {activityId: $id, approve: true}) { errors { code } } }",
         lambda w, t: {"id": w.activity_id}),
     "rewards": Call("query { rewards { name pointsCost } }", lambda w, t: {}),
-    # segments: an id that names no segment (served: null, or a SEGMENT_NOT_FOUND payload error)
     "segment": Call("query($id: ID!) { segment(id: $id) { name memberCount } }",
-                    lambda w, t: {"id": global_id("Segment", 999_999)}),
+                    lambda w, t: {"id": w.segment_id}),
     "segments": Call("query { segments(first: 5) { edges { node { name memberCount } } } }", lambda w, t: {}),
     "createSegment": Call(
         """mutation { createSegment(input: {name: "Buyers", filter: {minOrders: 1}}) {
@@ -648,10 +650,10 @@ CALLS: dict[str, Call] = {
         lambda w, t: {}),
     "updateSegment": Call(
         "mutation($id: ID!) { updateSegment(input: {id: $id, name: \"x\"}) { errors { code } } }",
-        lambda w, t: {"id": global_id("Segment", 999_999)}),
+        lambda w, t: {"id": w.segment_id}),
     "deleteSegment": Call(
         "mutation($id: ID!) { deleteSegment(input: {id: $id}) { errors { code } } }",
-        lambda w, t: {"id": global_id("Segment", 999_999)}),
+        lambda w, t: {"id": w.segment_id}),
     "grantReward": Call(
         """mutation($r: ID!) { grantReward(input: {rewardId: $r, memberExternalIds: ["member-b"], reason: "Thanks",
              idempotencyKey: "grant-1"}) { granted errors { code } } }""",

@@ -28,6 +28,8 @@ from domain.ledger.models import Award, LedgerEntry
 from domain.members import data_usage, erasure, export
 from domain.insights import members as member_insights
 from domain.insights.models import MemberInsight
+from domain.segments import service as segment_service
+from domain.segments.models import SegmentMember
 from domain.members.models import Member
 from domain.orders.models import Order
 from domain.reviews.models import ReviewMedia
@@ -197,6 +199,10 @@ async def populate(api, admin_token: str, storefront_token: str, receiver: Recei
     clock.set_now(T0 + timedelta(days=get_settings().return_window_days + 2))
     await jobs.activities.convert_referrals(clock.now())
     assert await Award.exists(source_type="referral", source_id=OLD_ID)
+    # The member is in a saved segment after its nightly evaluation (segment_members).
+    await segment_service.create_segment("Ordered once", {"min_orders": 1})
+    await segment_service.evaluate_all(clock.now())
+    assert await SegmentMember.exists(member__external_id=OLD_ID)
     while await deliverer.run_once():  # deliveries with request excerpts holding the PII
         pass
     assert any(EMAIL in (d.request_excerpt or "") for d in await WebhookDelivery.all())

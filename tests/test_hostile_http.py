@@ -73,7 +73,7 @@ async def test_chunked_json_body_within_the_limit_is_served(client):
     assert response.status_code == 200 and response.json() == {"data": {"tiers": []}}
 
 
-async def test_chunked_multipart_body_past_its_own_limit_is_refused(client, monkeypatch, admin_token):
+async def test_chunked_multipart_body_past_its_own_limit_is_refused(client, monkeypatch, storefront_token):
     # Given a multipart limit of 30 KB (body 10 KB + one 10 KB video + one 10 KB photo)
     for name in ("PATRON_MAX_BODY_BYTES", "PATRON_VIDEO_MAX_BYTES", "PATRON_PHOTO_MAX_BYTES"):
         monkeypatch.setenv(name, "10000")
@@ -82,7 +82,9 @@ async def test_chunked_multipart_body_past_its_own_limit_is_refused(client, monk
     small, small_type = _multipart(ops, '{"0": ["variables.f"]}', {"0": ("a.jpg", b"x" * 15_000, "image/jpeg")})
     large, large_type = _multipart(ops, '{"0": ["variables.f"]}', {"0": ("a.jpg", b"x" * 40_000, "image/jpeg")})
     # When both are sent chunked, then the one past 30 KB is a 413 and the other passes the limit
-    signed_in = {"authorization": f"Bearer {admin_token}"}  # anonymous uploads are refused unread (401)
+    # anonymous uploads are refused unread (401); an admin's multipart body may be an import file
+    # (PATRON_IMPORT_MAX_MB), so the media limit is checked with a storefront key
+    signed_in = {"authorization": f"Bearer {storefront_token}"}
     _bad_request(await client.post("/graphql", content=_chunks(large, 4096),
                                    headers={"content-type": large_type} | signed_in), 413, "REQUEST_TOO_LARGE")
     assert (await client.post("/graphql", content=_chunks(small, 4096),

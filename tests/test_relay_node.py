@@ -98,12 +98,14 @@ REFETCHES = [
             ("jobRuns", "edges", 0, "node"), "id name worker status startedAt"),
     Refetch("ImportJob", "admin", "query { importJobs(first: 1) { edges { node { ...F } } } }",
             ("importJobs", "edges", 0, "node"), "id kind format status total processed"),
+    Refetch("Segment", "admin", "query { segments(first: 1) { edges { node { ...F } } } }",
+            ("segments", "edges", 0, "node"), "id name memberCount"),
 ]
 
 
 def test_every_node_type_has_a_refetch_case():
     node_types = {r.type_name for r in REFETCHES}
-    assert len(node_types) == len(REFETCHES) == len(KINDS) == 20
+    assert len(node_types) == len(REFETCHES) == len(KINDS) == 21
 
 
 def _pk(global_id_value: str) -> int:

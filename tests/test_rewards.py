@@ -123,7 +123,7 @@ async def test_reward_admin_validation(api, admin_token):
     bad = [({"name": "x", "type": "PERCENTAGE", "pointsCost": 10, "percent": 0}, "percent"),
            ({"name": "x", "type": "FIXED_AMOUNT", "pointsCost": 10}, "amount"),
            ({"name": "x", "type": "FREE_PRODUCT", "pointsCost": 10}, "sku"),
-           ({"name": "x", "type": "FREE_SHIPPING", "pointsCost": 0}, "pointsCost")]
+           ({"name": "x", "type": "FREE_SHIPPING", "pointsCost": -1}, "pointsCost")]
     for value, field in bad:
         assert (await api.ok(q, {"i": value}, admin_token))["createReward"]["errors"] == [{"field": field, "code": "INVALID"}]
     await api.ok(q, {"i": {"name": "Ship", "type": "FREE_SHIPPING", "pointsCost": 10}}, admin_token)

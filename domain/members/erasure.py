@@ -149,6 +149,9 @@ NO_IDENTIFIERS: dict[str, dict[str, str]] = {
     "member_insights": {"currency": "ISO currency code", "rfm_segment": "fixed segment name",
                         "explanation": "Patron's own words with figures from the orders, no identifier"},
     "segment_members": {},
+    # A grantReward call: the brand's campaign, found by its `actor` column (the admin key).
+    "reward_grants": {"idempotency_key": "the admin's campaign key", "reason": "the brand's campaign words",
+                      "actor": "the admin key that granted"},
 }
 
 
