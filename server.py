@@ -169,20 +169,21 @@ class GraphQLEndpoint:
         if hit is not None:
             await self._answer_cached(scope, receive, send, hit, "hit")
             return
-        started = False
+        # This request's own answer is held until the cache has it (one Redis read after the
+        # run): a caller who asks again as soon as it is answered must hit, not race the store.
+        held: list[dict] = []
 
         async def run() -> bytes | None:
             """Execute the request (read tags are collected meanwhile); the body to keep, if any."""
-            nonlocal started
             status, chunks = 0, []
 
             async def capture(message: dict) -> None:
-                nonlocal status, started
+                nonlocal status
                 if message["type"] == "http.response.start":
-                    status, started = message["status"], True
+                    status = message["status"]
                 elif message["type"] == "http.response.body":
                     chunks.append(message.get("body", b""))
-                await send(message)
+                held.append(message)
 
             await self.view(scope, receive, capture)
             payload = b"".join(chunks)
@@ -195,7 +196,10 @@ class GraphQLEndpoint:
             return payload if isinstance(parsed, dict) and "errors" not in parsed else None
 
         body, shared = await self.cache.compute(key, version, run)
-        if shared and body is not None and not started:  # another request computed it meanwhile
+        if held:
+            for message in held:
+                await send(message)
+        elif shared and body is not None:  # another request computed it meanwhile
             await self._answer_cached(scope, receive, send, body, "coalesced")
 
     @staticmethod

@@ -10,6 +10,11 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.conftest import sqlite_pass_only
+
+# Static checks of the code: the database of the pass does not matter.
+pytestmark = sqlite_pass_only
+
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("domain", "schema", "resolvers", "web", "composition")
 GRAPHQL_LAYERS = ("strawberry", "graphql", "schema", "resolvers", "web", "composition", "server")

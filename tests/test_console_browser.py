@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from tests import media_samples
-from tests.conftest import IS_POSTGRES
+from tests.conftest import sqlite_pass_only
 from tests.test_graphiql_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Traffic
 from tests.test_server_process import ROOT, env_for, free_port, start
 
@@ -33,7 +33,7 @@ PASSWORD = "correct horse battery staple"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 LOCKOUT = 3
 
-pytestmark = pytest.mark.skipif(IS_POSTGRES, reason="process tests run in the SQLite pass")
+pytestmark = sqlite_pass_only
 
 
 @pytest.fixture(scope="module")

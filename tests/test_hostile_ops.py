@@ -29,7 +29,7 @@ from domain.tiers import service as tier_service
 from domain.webhooks import delivery as delivery_module
 from domain.webhooks.delivery import Deliverer
 from tests import helpers
-from tests.conftest import IS_POSTGRES
+from tests.conftest import IS_POSTGRES, sqlite_pass_only
 from tests.receiver import Receiver, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +72,7 @@ async def receiver():
 # --- item 7: settings validated at start -------------------------------------------------------------
 
 
+@sqlite_pass_only
 @pytest.mark.parametrize("command", ["migrate", "worker", "serve"])
 def test_a_misspelt_setting_stops_the_process_with_one_line(command, tmp_path):
     # given a typo in an enumerated setting (today it silently meant past_due)
@@ -232,6 +233,7 @@ def test_text_format_appends_the_context_and_json_is_one_line():
                                                   "message": "hello world", "request_id": "r1", "job": "expire_points"}
 
 
+@sqlite_pass_only
 def test_a_worker_with_json_format_writes_one_json_object_per_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite://{tmp_path}/p.sqlite3", "PYTHONUNBUFFERED": "1",
            "PATRON_LOG_FORMAT": "json", "PATRON_SECRET_KEY_FILE": str(tmp_path / "secret.key")}

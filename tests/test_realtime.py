@@ -20,6 +20,7 @@ from domain import changes
 from server import create_app
 from tests import helpers
 from tests.conftest import IS_POSTGRES, member_token, postgres_only
+from tests.test_server_process import wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,15 +124,7 @@ def _start_api(port: int) -> subprocess.Popen:
 
 
 async def _ready(port: int) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(200):
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"API on {port} did not start")
+    await asyncio.to_thread(wait_ready, port)
 
 
 @postgres_only

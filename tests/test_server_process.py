@@ -20,10 +20,10 @@ import pytest
 from domain import clock
 from domain.jobs import JobRunner
 from tests import helpers
-from tests.conftest import IS_POSTGRES
+from tests.conftest import sqlite_pass_only
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(IS_POSTGRES, reason="process tests run in the SQLite pass")
+pytestmark = sqlite_pass_only
 
 
 def free_port() -> int:
@@ -42,15 +42,18 @@ def start(db_file: Path, port: int, **extra: str) -> subprocess.Popen:
                             env=env_for(db_file, **extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_ready(port: int) -> None:
-    for _ in range(150):
+def wait_ready(port: int, seconds: float = 180) -> None:
+    """Until /readyz answers 200. Generous: a cold start (imports, migrations) on a loaded
+    2-core machine running both test passes has taken over 20 s; this is no speed check."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise AssertionError("server did not become ready")
+    raise AssertionError(f"server on port {port} did not become ready in {seconds:.0f} s")
 
 
 def stop(proc: subprocess.Popen) -> str:
