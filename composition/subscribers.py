@@ -9,7 +9,8 @@ After the commit (notifications of durable changes):
 (The webhook delivery loop subscribes itself while it runs: domain/webhooks/delivery.py.)
   *  messaging.planning     order.fulfilled plans review requests and satisfaction surveys; a consent withdrawal
                              (member.updated) or an erasure cancels scheduled messages
-  *  messaging.occasions    member.tier_changed plans TIER_CHANGED; order.recorded cancels a
+  *  messaging.occasions    member.tier_changed plans TIER_CHANGED (a wave in bulk:
+                             plan_tier_changed_many); order.recorded cancels a
                              scheduled win-back or cart reminder the order makes pointless
 Later consumers (insights) register here the same way.
 """
@@ -30,6 +31,6 @@ def wire(bus: EventBus = event_bus) -> None:
     bus.subscribe("order.fulfilled", planning.plan_survey)
     bus.subscribe("member.updated", planning.cancel_withdrawn)
     bus.subscribe("member.anonymized", planning.cancel_erased)
-    bus.subscribe("member.tier_changed", occasions.plan_tier_changed)
+    bus.subscribe("member.tier_changed", occasions.plan_tier_changed, batch=occasions.plan_tier_changed_many)
     bus.subscribe("order.recorded", occasions.cancel_on_order)
     bus.subscribe("*", publish_event, after_commit=True)

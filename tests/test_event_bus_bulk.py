@@ -14,6 +14,9 @@ from domain.events.bus import UnknownEventType, event_bus
 from domain.events.models import Event
 from domain.events.service import record_events
 from domain.members.models import Member
+from domain.members.service import update_consents
+from domain.messaging.models import Message
+from domain.messaging.planning import after_quiet_hours, quiet_note, zone_of
 from domain.tiers.models import Tier, TierChange
 from domain.tiers.service import save_tier
 from domain.webhooks.models import WebhookDelivery
@@ -40,13 +43,16 @@ class Seen:
 async def test_a_tier_wave_writes_an_event_per_change_and_a_delivery_per_subscribed_endpoint(
         api, admin_token, monkeypatch):
     # given: 5 Bronze members with 40,000 of spend (Silver asks 50,000), reviewed in chunks of 2,
-    # two endpoints that hear tier changes and one that does not, and an after-commit listener
+    # two endpoints that hear tier changes and one that does not, an after-commit listener, and
+    # consents: m1 to service notices, m3 to those and night messages
     monkeypatch.setattr(jobs, "REVIEW_CHUNK", 2)
     clock.set_now(T0)
     await helpers.tiers_bronze_silver_gold()
     for m in range(5):
         await helpers.member(f"m{m}")
         await helpers.order(f"o{m}", member_id=f"m{m}", amount=40_000)
+    await update_consents("m1", [("SERVICE_NOTICES", True)], "test")
+    await update_consents("m3", [("SERVICE_NOTICES", True), ("NIGHT_MESSAGES", True)], "test")
     everything, _ = await endpoint(api, admin_token, "http://127.0.0.1:9/all")
     tiers_only, _ = await endpoint(api, admin_token, "http://127.0.0.1:9/tiers", ["member.tier_changed"])
     await endpoint(api, admin_token, "http://127.0.0.1:9/orders", ["order.*"])
@@ -77,6 +83,20 @@ async def test_a_tier_wave_writes_an_event_per_change_and_a_delivery_per_subscri
         (e.id, endpoint_id, "pending", 0, 0) for e in events for endpoint_id in (everything, tiers_only)]
     # and each event was announced after the commit, in order
     assert seen.calls == [(e.id, e.type, e.payload, e.member_id, False) for e in events]
+    # and the TIER_CHANGED message of each was planned as one at a time would be: suppressed
+    # without consent, moved past quiet hours without NIGHT_MESSAGES, due at once with it
+    by_key = {m.dedupe_key: m for m in await Message.filter(type="TIER_CHANGED")}
+    planned = [by_key[f"TIER_CHANGED:{e.id}:EMAIL"] for e in events]
+    m1 = await Member.get(external_id="m1")
+    moved = after_quiet_hours(events[1].created_at, zone_of(m1))
+    quiet = (moved, quiet_note(moved, zone_of(m1))) if moved else (events[1].created_at, None)
+    assert [(m.member_id, m.status, m.reason, m.scheduled_for, m.details) for m in planned] == [
+        (e.member_id, *expected, {"from": "Bronze", "to": "Silver"}) for e, expected in zip(events, [
+            ("SUPPRESSED", "no consent (SERVICE_NOTICES)", events[0].created_at),
+            ("SCHEDULED", quiet[1], quiet[0]),
+            ("SUPPRESSED", "no consent (SERVICE_NOTICES)", events[2].created_at),
+            ("SCHEDULED", None, events[3].created_at),
+            ("SUPPRESSED", "no consent (SERVICE_NOTICES)", events[4].created_at)], strict=True)]
 
 
 async def test_record_many_runs_a_batch_subscriber_once_and_the_others_per_event_in_order(monkeypatch):
