@@ -158,25 +158,42 @@ async def write_transaction() -> AsyncIterator[Any]:
     await changes.committed(touched)
 
 
-async def insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert `rows` (field name → database-ready value, the same fields in each) in one
-    multi-row INSERT, one round trip (tortoise's bulk_create sends one statement per row
-    on asyncpg). On the transaction's connection when called inside one."""
+# Rows per multi-row INSERT: far below PostgreSQL's 32,767 and SQLite's 32,766 parameters
+# for the widest table written this way.
+INSERT_CHUNK = 1000
+
+
+async def insert_rows(model: Any, rows: list[dict[str, Any]], returning_ids: bool = False) -> list[int]:
+    """Insert `rows` (field name → value, the same fields in each; each value goes through
+    its field's to_db_value as tortoise would) in multi-row INSERTs of INSERT_CHUNK rows, one
+    round trip each (tortoise's bulk_create sends one statement per row on asyncpg). On the
+    transaction's connection when called inside one. With `returning_ids`, the new primary
+    keys in the order of `rows` (both databases number one statement's rows in VALUES
+    order; sorting guards against RETURNING's unspecified order)."""
     if not rows:
-        return
+        return []
     conn = model._meta.db
     fields = list(rows[0])
+    to_db = [model._meta.fields_map[f].to_db_value for f in fields]
     columns = ", ".join(f'"{model._meta.fields_db_projection[f]}"' for f in fields)
     sqlite = conn.capabilities.dialect == "sqlite"
-    values: list[Any] = []
-    groups = []
-    for row in rows:
-        marks = []
-        for field in fields:
-            values.append(row[field])
-            marks.append("?" if sqlite else f"${len(values)}")
-        groups.append(f"({', '.join(marks)})")
-    await conn.execute_query(f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {", ".join(groups)}', values)
+    returning = f' RETURNING "{model._meta.db_pk_column}"' if returning_ids else ""
+    ids: list[int] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        values: list[Any] = []
+        groups = []
+        for row in rows[start:start + INSERT_CHUNK]:
+            marks = []
+            for field, convert in zip(fields, to_db, strict=True):
+                values.append(convert(row[field], model))
+                marks.append("?" if sqlite else f"${len(values)}")
+            groups.append(f"({', '.join(marks)})")
+        sql = f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {", ".join(groups)}{returning}'
+        if returning_ids:  # execute_query_dict: asyncpg's execute_query drops an INSERT's rows
+            ids.extend(sorted(next(iter(r.values())) for r in await conn.execute_query_dict(sql, values)))
+        else:
+            await conn.execute_query(sql, values)
+    return ids
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@ the caller's transaction and runs the subscribers wired in composition/subscribe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from domain.events.bus import event_bus
@@ -22,6 +23,13 @@ async def record_event(type_: str, payload: dict[str, Any], member_id: int | Non
     """Call inside the write_transaction that makes the change, so both commit or neither
     does (domain/events/bus.py; outside one it raises)."""
     return await event_bus.record(type_, payload, member_id)
+
+
+async def record_events(type_: str, items: Sequence[tuple[dict[str, Any], int | None]]) -> list[Event]:
+    """Many events of one type, (payload, member_id) each, in bulk: what as many record_event
+    calls would write, in a few INSERTs (domain/events/bus.py record_many). For waves of
+    changes (the tier review)."""
+    return await event_bus.record_many(type_, items)
 
 
 async def list_events(request: PageRequest, type_: str | None, member_id: int | None = None) -> Page[Event]:

@@ -145,6 +145,19 @@ async def plan_tier_changed(event: Event) -> None:
                                     details=details)
 
 
+async def plan_tier_changed_many(events: list[Event]) -> None:
+    """plan_tier_changed for a wave of tier changes (the event bus's bulk path): the policy
+    and the members read once, the messages planned by planning.plan_many."""
+    policy = await policies.policy("TIER_CHANGED")
+    if not policy.enabled:
+        return
+    members = await _members(e.member_id for e in events if e.member_id is not None)  # not anonymized
+    await planning.plan_many(policy, [
+        (members[e.member_id], channel, e.created_at + timedelta(hours=policy.delay_hours),
+         f"TIER_CHANGED:{e.id}:{channel}", {"from": e.payload.get("from"), "to": e.payload.get("to")})
+        for e in events if e.member_id in members for channel in policy.channels])
+
+
 # --- BIRTHDAY ----------------------------------------------------------------------------
 
 def _celebration(member: Member, now: datetime) -> date | None:

@@ -84,17 +84,59 @@ async def plan_message(member: Member, policy: Policy, channel: str, due: dateti
         if not left:
             status, reason = "SUPPRESSED", "capped: each product was already asked about in the last 12 months"
         products = left or products
-    if status == "SCHEDULED" and "NIGHT_MESSAGES" not in consents:
-        zone = zone_of(member)
-        moved = after_quiet_hours(due, zone)
-        if moved is not None:
-            due, reason = moved, quiet_note(moved, zone)
+    if status == "SCHEDULED":
+        due, reason = _outside_quiet_hours(member, due, consents)
     return await Message.create(
         member_id=member.id, type=policy.type, channel=channel, status=status, reason=reason,
         consent_purpose=purpose, scheduled_for=due, order_external_id=order_external_id,
         products=products, follows=follows, improvement=improvement, dedupe_key=dedupe_key, details=details,
         created_at=now, updated_at=now,
     )
+
+
+def _outside_quiet_hours(member: Member, due: datetime, consents: set[str]) -> tuple[datetime, str | None]:
+    """`due`, moved past the member's quiet hours (with the note why) unless they allow night messages."""
+    if "NIGHT_MESSAGES" in consents:
+        return due, None
+    zone = zone_of(member)
+    moved = after_quiet_hours(due, zone)
+    return (due, None) if moved is None else (moved, quiet_note(moved, zone))
+
+
+KEY_BATCH = 500  # members or dedupe keys per IN list
+
+
+async def plan_many(policy: Policy, plans: list[tuple[Member, str, datetime, str, dict | None]]) -> int:
+    """plan_message for many (member, channel, due, dedupe key, details) of a type with no
+    products and no order (a wave of tier changes): the same rules and the same rows, in
+    plan order, with the planned-before keys and the consents read once per KEY_BATCH and
+    the messages written in one bulk insert. Returns how many were planned."""
+    keys = [key for *_, key, _ in plans]
+    seen: set[str] = set()
+    for i in range(0, len(keys), KEY_BATCH):
+        seen.update(await Message.filter(dedupe_key__in=keys[i:i + KEY_BATCH]).values_list("dedupe_key", flat=True))
+    member_ids = sorted({member.id for member, *_ in plans})
+    consents: dict[int, set[str]] = {i: set() for i in member_ids}
+    for i in range(0, len(member_ids), KEY_BATCH):
+        for member_id, purpose in await Consent.filter(member_id__in=member_ids[i:i + KEY_BATCH], granted=True) \
+                .values_list("member_id", "purpose"):
+            consents[member_id].add(purpose)
+    now = clock.now()
+    rows = []
+    for member, channel, due, key, details in plans:
+        if key in seen:
+            continue  # a replayed event plans nothing twice
+        seen.add(key)
+        purpose = policy.purpose_for(channel)
+        if purpose in consents[member.id]:
+            status, (due, reason) = "SCHEDULED", _outside_quiet_hours(member, due, consents[member.id])
+        else:
+            status, reason = "SUPPRESSED", f"no consent ({purpose})"
+        rows.append(Message(member_id=member.id, type=policy.type, channel=channel, status=status, reason=reason,
+                            consent_purpose=purpose, scheduled_for=due, order_external_id=None, products=[],
+                            dedupe_key=key, details=details, created_at=now, updated_at=now))
+    await Message.bulk_create(rows)
+    return len(rows)
 
 
 async def _order_products(order: Order) -> list[str]:

@@ -12,9 +12,9 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Count, Sum
 
 from domain import changes, clock
-from domain.db import is_sqlite, write_transaction
+from domain.db import insert_rows, is_sqlite, write_transaction
 from domain.errors import Conflict, InvalidInput, NotFound
-from domain.events.service import record_event
+from domain.events.service import record_event, record_events
 from domain.ledger.models import Award
 from domain.members.models import Member
 from domain.orders.models import Order
@@ -320,8 +320,8 @@ async def review_chunk(members: list[dict[str, Any]], tiers: list[Tier], grace_d
     SQL: the figures of the whole chunk in grouped queries, then, only if some member is due,
     one transaction that locks just those members, re-evaluates them under the lock and
     writes in bulk: one UPDATE per new tier, per grace start and per grace clear, the
-    tier changes in one INSERT, and a member.tier_changed event each. Returns the members
-    changed (tier or grace)."""
+    tier changes in one INSERT, and a member.tier_changed event each through the bus's
+    bulk path (record_events). Returns the members changed (tier or grace)."""
     by_id = {t.id: t for t in tiers}
     evaluation = await evaluate_chunk([m["id"] for m in members], tiers, now)
     due = [m["id"] for m in members
@@ -341,14 +341,17 @@ async def review_chunk(members: list[dict[str, Any]], tiers: list[Tier], grace_d
         for tier_id in {steps[m["id"]].tier.id if steps[m["id"]].tier else None for m in changed}:
             ids = [m["id"] for m in changed if (steps[m["id"]].tier.id if steps[m["id"]].tier else None) == tier_id]
             await Member.filter(id__in=ids).update(tier_id=tier_id, tier_achieved_at=now, downgrade_pending_since=None)
-        await TierChange.bulk_create([
-            TierChange(member_id=m["id"], from_tier_id=m["tier_id"], reason=steps[m["id"]].reason, created_at=now,
-                       to_tier_id=steps[m["id"]].tier.id if steps[m["id"]].tier else None) for m in changed])
-        for m in changed:
+        await insert_rows(TierChange, [
+            {"member_id": m["id"], "from_tier_id": m["tier_id"], "reason": steps[m["id"]].reason, "created_at": now,
+             "to_tier_id": steps[m["id"]].tier.id if steps[m["id"]].tier else None} for m in changed])
+        # One event per change, in bulk: a wave of thousands costs a few INSERTs, not a round
+        # trip (and a fan-out) per member.
+        def payload(m: dict[str, Any]) -> dict[str, Any]:
             old, new = by_id.get(m["tier_id"]), steps[m["id"]].tier
-            await record_event("member.tier_changed", {
-                "memberExternalId": m["external_id"], "from": old.name if old else None,
-                "to": new.name if new else None, "reason": steps[m["id"]].reason}, m["id"])
+            return {"memberExternalId": m["external_id"], "from": old.name if old else None,
+                    "to": new.name if new else None, "reason": steps[m["id"]].reason}
+
+        await record_events("member.tier_changed", [(payload(m), m["id"]) for m in changed])
         return sum(1 for step in steps.values() if step)
 
 

@@ -11,7 +11,7 @@ from domain.auth import scopes as access
 from domain.auth.models import ApiKey
 from domain.auth.service import key_generation
 from domain.crypto import decrypt, encrypt
-from domain.db import write_transaction
+from domain.db import insert_rows, write_transaction
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.events.models import Event
 from domain.events.service import record_event
@@ -184,21 +184,30 @@ async def _about_own_endpoint(endpoint: WebhookEndpoint, event: Event) -> bool:
     return subject is not None and subject.owner_key_id == endpoint.owner_key_id
 
 
+async def _targets(event: Event) -> list[WebhookEndpoint]:
+    """The endpoints that should receive this event."""
+    if event.type == TEST_EVENT:  # addressed to one endpoint, whatever it subscribed to
+        return await WebhookEndpoint.filter(id=(event.payload or {}).get("endpointId"))
+    return [e for e, scopes in await _enabled_endpoints()
+            if matches(e.event_types, event.type) and may_receive(scopes, event.type)
+            and await _about_own_endpoint(e, event)]
+
+
 async def fan_out(event: Event) -> int:
     """The in-transaction subscriber (wired in composition/subscribers.py): one delivery row
     per endpoint that should receive the event, committed with it (the outbox)."""
-    if event.type == TEST_EVENT:  # addressed to one endpoint, whatever it subscribed to
-        targets = await WebhookEndpoint.filter(id=(event.payload or {}).get("endpointId"))
-    else:
-        targets = [e for e, scopes in await _enabled_endpoints()
-                   if matches(e.event_types, event.type) and may_receive(scopes, event.type)
-                   and await _about_own_endpoint(e, event)]
-    if targets:
-        now = clock.now()
-        await WebhookDelivery.bulk_create([
-            WebhookDelivery(endpoint_id=e.id, event_id=event.id, next_attempt_at=now, created_at=now) for e in targets
-        ])
-    return len(targets)
+    return await fan_out_many([event])
+
+
+async def fan_out_many(events: list[Event]) -> int:
+    """fan_out for many events (the bus's bulk path): every delivery row in one multi-row
+    INSERT, in the order per-event fan-outs would write them (by event, then endpoint)."""
+    now = clock.now()
+    rows = [{"endpoint_id": e.id, "event_id": event.id, "status": "pending", "attempts": 0, "lease_token": 0,
+             "next_attempt_at": now, "created_at": now}
+            for event in events for e in await _targets(event)]
+    await insert_rows(WebhookDelivery, rows)
+    return len(rows)
 
 
 async def redeliver(delivery_id: int, owner_key_id: int | None) -> WebhookDelivery:
