@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 from domain import clock
 from domain.members.models import Consent
-from domain.messaging import occasions
+from domain.messaging import disclosure, occasions
 from domain.messaging.models import Message
 from domain.messaging.sending import send_due
+from tests.conftest import member_token
 from tests.test_message_types import A_EXPIRES, ADJUST, LOTS_AT, _at, _member, _subjects
 from tests.test_messaging import (  # noqa: F401 - smtp and surveys_off are fixtures
     DELAY,
@@ -202,3 +203,75 @@ async def test_a_preferred_hour_inside_the_quiet_hours_is_not_used(api, storefro
     night = await Message.get(type="REVIEW_REQUEST", order_external_id="late2")
     assert night.scheduled_for == datetime(2026, 1, 17, 14, 0, tzinfo=UTC)
     assert night.reason == "preferred contact hour: 2026-01-17 23:00 Asia/Seoul (PERSONALIZATION consent)"
+
+
+USAGE = "{ myDataUsage { features { feature consentPurpose active reads why } } }"
+
+
+async def _usage(api) -> dict[str, dict]:
+    features = (await api.ok(USAGE, token=member_token("m1")))["myDataUsage"]["features"]
+    return {f["feature"]: f for f in features}
+
+
+async def test_my_data_usage_states_exactly_the_messages_the_policies_can_send(api, storefront_token, admin_token):
+    await _member(api, storefront_token, consents=("SERVICE_NOTICES",))
+    usage = await _usage(api)
+    assert usage["Service notices"] == {
+        "feature": "Service notices", "consentPurpose": "SERVICE_NOTICES", "active": True,
+        "reads": ["points balance and expiry dates", "tier changes", "e-mail address, name and language",
+                  "time zone (quiet hours)", "the hours you are usually active (with PERSONALIZATION consent)"],
+        "why": "Only with your consent: a notice 30 and 7 days before points expire, with what expires by then, never "
+               "if you spent them meanwhile (by e-mail); a notice when your tier changes (by e-mail). Rules: not "
+               "counted toward the limit of messages, none between 21:00 and 08:00 of your time zone without your "
+               "NIGHT_MESSAGES consent, with your PERSONALIZATION consent, at the hour you are usually active. Every "
+               "message has a one-click unsubscribe."}
+    marketing = usage["Marketing e-mail"]
+    assert (marketing["consentPurpose"], marketing["active"]) == ("MARKETING_EMAIL", False)
+    assert marketing["why"].startswith(
+        "Only with your consent: a birthday greeting on your birthday, once a year (by e-mail); one note when you "
+        "have not ordered for 90 days (once per pause; an order ends it) (by e-mail); one reminder 2 days to 3 days "
+        "after you leave products in your cart")
+    assert "at most 5 messages in 30 days" in marketing["why"] and "marked (광고) in Korean" in marketing["why"]
+    feedback = usage["Review requests and feedback"]["why"]
+    assert ("one request per delivered order, 14 days after delivery, asking about the products you have not "
+            "reviewed, at most once per product in 365 days (by e-mail)") in feedback
+    assert "Marketing by SMS or app" not in usage
+    # the policies change: what is stated changes with them, figure for figure
+    await _policy(api, admin_token, type="TIER_CHANGED", enabled=False)
+    await _policy(api, admin_token, type="POINTS_EXPIRING", leadDays=[14], quietHoursStart=22, quietHoursEnd=7)
+    await _policy(api, admin_token, type="REVIEW_REQUEST", capMessages=3, capDays=14,
+                  categoryDelays=[{"category": "Shoes", "delayHours": 504}])
+    for type_ in ("WIN_BACK", "CART_REMINDER"):
+        await _policy(api, admin_token, type=type_, enabled=False)
+    await api.ok("""mutation { updateMessagePolicy(input: {type: BIRTHDAY, channels: [WEBHOOK]}) {
+        errors { code } } }""", token=admin_token)
+    usage = await _usage(api)
+    notices = usage["Service notices"]
+    assert notices["reads"] == ["points balance and expiry dates", "e-mail address, name and language",
+                                "time zone (quiet hours)",
+                                "the hours you are usually active (with PERSONALIZATION consent)"]
+    assert notices["why"].startswith("Only with your consent: a notice 14 days before points expire, with what "
+                                     "expires by then, never if you spent them meanwhile (by e-mail). Rules: not "
+                                     "counted toward the limit of messages, none between 22:00 and 07:00")
+    assert "Marketing e-mail" not in usage  # no marketing type goes by e-mail any more
+    sms = usage["Marketing by SMS or app"]
+    assert (sms["consentPurpose"], sms["active"]) == ("MARKETING_SMS", False)
+    assert sms["why"].startswith("Only with your consent: a birthday greeting on your birthday, once a year (through "
+                                 "the store's SMS, 알림톡 or app provider).")
+    assert sms["reads"][:2] == ["birthday (a birthday greeting)", "e-mail address, name and language, sent with the "
+                                "message to the store's messaging provider"]
+    feedback = usage["Review requests and feedback"]
+    assert ("one request per delivered order, 14 days after delivery (21 days for Shoes; an order waits for its "
+            "longest)") in feedback["why"]
+    assert "Rules for REVIEW_REQUEST: at most 3 messages in 14 days" in feedback["why"]
+    assert "order line categories (some wait longer)" in feedback["reads"]
+
+
+async def test_a_statement_read_disappears_when_its_code_path_does_not_exist(api, monkeypatch):
+    real = disclosure.exists
+    monkeypatch.setattr(disclosure, "exists", lambda path: path != "domain.messaging.planning:zone_of" and real(path))
+    stated = {s["feature"]: s for s in await disclosure.statements()}
+    assert stated["Review requests and feedback"]["purpose"] == "REVIEW_REQUESTS"
+    assert not any("time zone" in r for s in stated.values() for r in s["reads"])
+    monkeypatch.setattr(disclosure, "exists", lambda path: path != disclosure.NEEDS and real(path))
+    assert await disclosure.statements() == []
