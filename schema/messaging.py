@@ -16,7 +16,7 @@ from schema.common import ConsentPurpose, global_id
 MemberRef = Annotated["Member", strawberry.lazy("schema.members")]
 
 
-@strawberry.enum(description="Message types Patron plans and sends (see the README for those not built yet).")
+@strawberry.enum(description="Message types Patron plans and sends (README, Engagement messages).")
 class MessageType(Enum):
     REVIEW_REQUEST = "REVIEW_REQUEST"
     REVIEW_REMINDER = "REVIEW_REMINDER"

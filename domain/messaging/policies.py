@@ -1,8 +1,8 @@
 """Message types, their policies (defaults and the admin's changes) and the fixed rules.
 
 A type without a `message_policies` row uses its defaults below; `updateMessagePolicy`
-writes the row. Only the types Patron really plans and sends are listed (README, "Engagement
-messages", says which of issue 12's types are not built yet).
+writes the row. Every rule's figures (cap, product repeat window, quiet hours, points lead
+days, per-category delays) are per policy, with issue 12's defaults.
 """
 
 from __future__ import annotations
