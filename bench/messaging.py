@@ -3,7 +3,7 @@
     # synthetic: N members with one two-product order each, in an empty database
     .venv/bin/python bench/messaging.py --members 2000 [--database-url postgres://…/bench_db]
     # on the scale generator's data (server.py generate-demo --members 1000000 …)
-    nice -n 10 .venv/bin/python bench/messaging.py --generated --fulfil 20000 \
+    nice -n 10 .venv/bin/python bench/messaging.py --generated --fulfil 20000 --send-seconds 600 \
         --database-url postgres://postgres@127.0.0.1:5432/patron_scale_msg
 
 Synthetic mode creates N members with REVIEW_REQUESTS consent and one two-product order each
@@ -111,12 +111,14 @@ if __name__ == "__main__":
     parser.add_argument("--generated", action="store_true",
                         help="run on a generate-demo database (bench/messaging_generated.py)")
     parser.add_argument("--fulfil", type=int, default=20000, help="generated mode: orders fulfilled")
+    parser.add_argument("--send-seconds", type=float, default=600,
+                        help="generated mode: each sending run is stopped after this long")
     args = parser.parse_args()
     url = args.database_url or f"sqlite://{tempfile.mkdtemp(prefix='patron-bench-msg-')}/bench.sqlite3"
     if url.rstrip("/").rsplit("/", 1)[-1] in FORBIDDEN_DBS:
         raise SystemExit("refusing that database")
     os.environ["DATABASE_URL"] = url
     if args.generated:
-        asyncio.run(messaging_generated.main(args.fulfil, url))
+        asyncio.run(messaging_generated.main(args.fulfil, url, args.send_seconds))
     else:
         asyncio.run(main(args.members, url))
