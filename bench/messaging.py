@@ -1,13 +1,18 @@
-"""Engagement messages: planning and sending throughput (issue 12, first slice).
+"""Engagement messages: planning and sending throughput (issue 12).
 
+    # synthetic: N members with one two-product order each, in an empty database
     .venv/bin/python bench/messaging.py --members 2000 [--database-url postgres://…/bench_db]
+    # on the scale generator's data (server.py generate-demo --members 1000000 …)
+    nice -n 10 .venv/bin/python bench/messaging.py --generated --fulfil 20000 --send-seconds 600 \
+        --database-url postgres://postgres@127.0.0.1:5432/patron_scale_msg
 
-Creates N members with REVIEW_REQUESTS consent and one two-product order each (bulk SQL),
-then measures planning — `recordFulfillment` (domain service, one transaction each: the
-order.fulfilled event, its webhook fan-out and the planned REVIEW_REQUEST) — and sending —
+Synthetic mode creates N members with REVIEW_REQUESTS consent and one two-product order each
+(bulk SQL), then measures planning — `recordFulfillment` (domain service, one transaction each:
+the order.fulfilled event, its webhook fan-out and the planned REVIEW_REQUEST) — and sending —
 the `send_messages` job at the due time, e-mails to an in-process SMTP server (aiosmtpd) on
 127.0.0.1. The database must be empty of members (a fresh SQLite file by default); never `test`.
-Not yet the issue's 1M-member run on the scale generator's data.
+
+Generated mode (bench_generated.py) runs on a database made by `generate-demo`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiosmtpd.controller import Controller  # noqa: E402
+
+from bench import messaging_generated  # noqa: E402
+from bench._common import FORBIDDEN_DBS  # noqa: E402
 
 from composition import subscribers  # noqa: E402
 from domain import clock, db  # noqa: E402
@@ -100,9 +108,17 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--generated", action="store_true",
+                        help="run on a generate-demo database (bench/messaging_generated.py)")
+    parser.add_argument("--fulfil", type=int, default=20000, help="generated mode: orders fulfilled")
+    parser.add_argument("--send-seconds", type=float, default=600,
+                        help="generated mode: each sending run is stopped after this long")
     args = parser.parse_args()
     url = args.database_url or f"sqlite://{tempfile.mkdtemp(prefix='patron-bench-msg-')}/bench.sqlite3"
-    if url.rstrip("/").endswith("/test"):
-        raise SystemExit("refusing the test database")
+    if url.rstrip("/").rsplit("/", 1)[-1] in FORBIDDEN_DBS:
+        raise SystemExit("refusing that database")
     os.environ["DATABASE_URL"] = url
-    asyncio.run(main(args.members, url))
+    if args.generated:
+        asyncio.run(messaging_generated.main(args.fulfil, url, args.send_seconds))
+    else:
+        asyncio.run(main(args.members, url))

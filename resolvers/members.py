@@ -4,6 +4,7 @@ from strawberry.types import Info
 
 from domain.members import service
 from domain.members.data_usage import features
+from domain.messaging import disclosure
 from domain.members.export import export_member
 from domain.members.models import Member as MemberModel
 from domain.pagination import NEWEST_ID, keyset_page
@@ -82,7 +83,7 @@ async def _data_usage(external_id: str) -> DataUsage | None:
                 consent_purpose=ConsentPurpose(f["purpose"]) if f["purpose"] else None,
                 active=f["purpose"] is None or f["purpose"] in granted,
             )
-            for f in features()
+            for f in features() + await disclosure.statements()
         ],
         consents=[
             Consent(purpose=ConsentPurpose(p), granted=p in granted,

@@ -33,10 +33,12 @@ async def message_policies(info: Info) -> list[MessagePolicy]:
 
 
 async def update_message_policy(info: Info, input: UpdateMessagePolicyInput) -> MessagePolicyPayload:
-    changes = fields_given(input)
+    changes = fields_given(input, {"quiet_hours_start": "quiet_start", "quiet_hours_end": "quiet_end"})
     type_ = changes.pop("type")
     if input.channels is not None:
         changes["channels"] = [c.value for c in input.channels]
+    if input.category_delays is not None:
+        changes["category_delays"] = [(d.category, d.delay_hours) for d in input.category_delays]
     policy, errors = await attempt(policies.update_policy(type_, changes))
     return MessagePolicyPayload(policy=MessagePolicy.from_policy(policy) if policy else None, errors=errors)
 

@@ -16,7 +16,7 @@ from schema.common import ConsentPurpose, global_id
 MemberRef = Annotated["Member", strawberry.lazy("schema.members")]
 
 
-@strawberry.enum(description="Message types Patron plans and sends (see the README for those not built yet).")
+@strawberry.enum(description="Message types Patron plans and sends (README, Engagement messages).")
 class MessageType(Enum):
     REVIEW_REQUEST = "REVIEW_REQUEST"
     REVIEW_REMINDER = "REVIEW_REMINDER"
@@ -45,6 +45,18 @@ class MessageStatus(Enum):
     CANCELLED = "CANCELLED"
 
 
+@strawberry.type(description="A per-category delay of an order-based message type.")
+class CategoryDelay:
+    category: str = strawberry.field(description="The order line category (as recordOrder gave it).")
+    delay_hours: int = strawberry.field(description="Hours after fulfilment for orders with this category.")
+
+
+@strawberry.input(description="A per-category delay of an order-based message type.")
+class CategoryDelayInput:
+    category: str = strawberry.field(description="The order line category (as recordOrder gives it), 1 to 255 characters.")
+    delay_hours: int = strawberry.field(description="Hours after fulfilment, 0 to 8760.")
+
+
 @strawberry.type
 class MessagePolicy:
     type: MessageType = strawberry.field(description="The message type this policy governs.")
@@ -60,13 +72,33 @@ class MessagePolicy:
     consent_purpose: ConsentPurpose = strawberry.field(
         description="The consent the member must have given; without it the message is SUPPRESSED. A marketing "
                     "purpose means MARKETING_EMAIL on EMAIL and MARKETING_SMS on WEBHOOK.")
-    cap_exempt: bool = strawberry.field(description="Not counted in, nor stopped by, the 5-per-30-days cap.")
+    cap_exempt: bool = strawberry.field(description="Not counted in, nor stopped by, the cap across types.")
+    cap_messages: int = strawberry.field(
+        description="A message of this type is not sent (SUPPRESSED, capped) once the member received this many "
+                    "counted messages on the channel in capDays (default 5).")
+    cap_days: int = strawberry.field(description="The cap's window in days (default 30).")
+    product_repeat_days: int = strawberry.field(
+        description="REVIEW_REQUEST: a product is asked about at most once in this many days (default 365; 0: no "
+                    "limit). Not used by other types.")
+    quiet_hours_start: int = strawberry.field(
+        description="Local hour (0-23) the quiet hours start (default 21); nothing goes out until quietHoursEnd "
+                    "without the member's NIGHT_MESSAGES consent. Equal to quietHoursEnd: no quiet hours.")
+    quiet_hours_end: int = strawberry.field(description="Local hour (0-23) the quiet hours end (default 8).")
+    lead_days: list[int] = strawberry.field(
+        description="POINTS_EXPIRING: days before a lot expires a notice is planned, longest first (default "
+                    "PATRON_POINTS_EXPIRING_DAYS, 30 and 7). Empty for other types.")
+    category_delays: list[CategoryDelay] = strawberry.field(
+        description="REVIEW_REQUEST, SATISFACTION_SURVEY: delayHours by order line category; an order waits for "
+                    "the longest of its lines' delays. Empty: delayHours for every order.")
 
     @classmethod
     def from_policy(cls, p: Policy) -> MessagePolicy:
         return cls(type=MessageType(p.type), enabled=p.enabled, channels=[MessageChannel(c) for c in p.channels],
                    delay_hours=p.delay_hours, consent_purpose=ConsentPurpose(p.consent_purpose),
-                   cap_exempt=p.cap_exempt)
+                   cap_exempt=p.cap_exempt, cap_messages=p.cap_messages, cap_days=p.cap_days,
+                   product_repeat_days=p.product_repeat_days, quiet_hours_start=p.quiet_start,
+                   quiet_hours_end=p.quiet_end, lead_days=list(p.leads()) if p.type == "POINTS_EXPIRING" else [],
+                   category_delays=[CategoryDelay(category=c, delay_hours=h) for c, h in p.category_delays])
 
 
 @strawberry.type
@@ -116,6 +148,18 @@ class UpdateMessagePolicyInput:
         default=None, description="A message purpose (not NIGHT_MESSAGES nor PERSONALIZATION). "
                                   "Null or omitted: unchanged.")
     cap_exempt: bool | None = strawberry.field(default=None, description="Null or omitted: unchanged.")
+    cap_messages: int | None = strawberry.field(default=None, description="1 to 100. Null or omitted: unchanged.")
+    cap_days: int | None = strawberry.field(default=None, description="1 to 365. Null or omitted: unchanged.")
+    product_repeat_days: int | None = strawberry.field(
+        default=None, description="REVIEW_REQUEST only: 0 to 3650. Null or omitted: unchanged.")
+    quiet_hours_start: int | None = strawberry.field(default=None, description="0 to 23. Null or omitted: unchanged.")
+    quiet_hours_end: int | None = strawberry.field(default=None, description="0 to 23. Null or omitted: unchanged.")
+    lead_days: list[int] | None = strawberry.field(
+        default=None, description="POINTS_EXPIRING only: 1 to 5 different days, each 1 to 365. Null or omitted: "
+                                  "unchanged.")
+    category_delays: list[CategoryDelayInput] | None = strawberry.field(
+        default=None, description="REVIEW_REQUEST, SATISFACTION_SURVEY only: replaces the list (at most 100, each "
+                                  "category once; [] removes them). Null or omitted: unchanged.")
 
 
 @strawberry.type

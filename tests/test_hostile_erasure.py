@@ -26,6 +26,7 @@ from domain.catalog.service import upsert_products
 from domain.events.models import Event
 from domain.ledger.models import Award, LedgerEntry
 from domain.members import data_usage, erasure, export
+from domain.messaging import disclosure
 from domain.insights import members as member_insights
 from domain.insights.models import MemberInsight
 from domain.segments import service as segment_service
@@ -437,8 +438,7 @@ def test_every_data_usage_statement_names_a_code_path_that_decides_it():
     assert "phone" not in text
     # and the features that exist are all stated
     assert {"Points and rewards", "VIP tiers", "Reviews and questions", "Subscriptions",
-            "Personalized recommendations", "The store's own systems", "Consent record", "Review requests",
-            "Points and tier notices", "Marketing e-mail"} <= shown
+            "Personalized recommendations", "The store's own systems", "Consent record"} <= shown
 
 
 def test_a_statement_appears_exactly_when_its_code_path_exists(monkeypatch):
@@ -451,9 +451,6 @@ def test_a_statement_appears_exactly_when_its_code_path_exists(monkeypatch):
     sms = [f for f in data_usage.features() if f["feature"] == "Marketing SMS / messenger"]
     assert sms == [{"feature": "Marketing SMS / messenger", "reads": ["phone number"], "purpose": "MARKETING_SMS",
                     "why": "Only with your consent."}]
-    monkeypatch.setattr(data_usage, "exists", lambda path: path != "domain.messaging.planning:zone_of" and real(path))
-    requests = next(f for f in data_usage.features() if f["feature"] == "Review requests")
-    assert requests["purpose"] == "REVIEW_REQUESTS" and not any("time zone" in r for r in requests["reads"])
     monkeypatch.setattr(data_usage, "exists", lambda path: path != "domain.jobs:birthday_bonuses" and real(path))
     points = next(f for f in data_usage.features() if f["feature"] == "Points and rewards")
     assert not any("birthday" in r for r in points["reads"])
@@ -465,7 +462,8 @@ async def test_my_data_usage_shows_only_true_statements(api):
     await helpers.member("m1")
     usage = (await api.ok("{ myDataUsage { features { feature reads consentPurpose active } } }",
                           token=member_token("m1")))["myDataUsage"]
-    assert [f["feature"] for f in usage["features"]] == [f["feature"] for f in data_usage.features()]
+    stated = data_usage.features() + await disclosure.statements()
+    assert [f["feature"] for f in usage["features"]] == [f["feature"] for f in stated]
     assert "Marketing SMS / messenger" not in [f["feature"] for f in usage["features"]]
     assert not any("phone" in r for f in usage["features"] for r in f["reads"])
 

@@ -313,12 +313,13 @@ async def test_my_data_usage_describes_the_notices_and_marketing_messages(api, s
     usage = (await api.ok("{ myDataUsage { features { feature consentPurpose active reads } } }",
                           token=member_token("m1")))["myDataUsage"]["features"]
     by_name = {f["feature"]: f for f in usage}
-    assert by_name["Points and tier notices"] == {
-        "feature": "Points and tier notices", "consentPurpose": "SERVICE_NOTICES", "active": True,
+    # (the statements' wording follows the policies: tests/test_message_policy_settings.py)
+    assert by_name["Service notices"] == {
+        "feature": "Service notices", "consentPurpose": "SERVICE_NOTICES", "active": True,
         "reads": ["points balance and expiry dates", "tier changes", "e-mail address, name and language",
-                  "time zone (quiet hours)"]}
+                  "time zone (quiet hours)", "the hours you are usually active (with PERSONALIZATION consent)"]}
     assert by_name["Marketing e-mail"] == {
         "feature": "Marketing e-mail", "consentPurpose": "MARKETING_EMAIL", "active": False,
-        "reads": ["e-mail address, name and language", "birthday (a birthday greeting)",
-                  "orders (the date of your last order)", "products you add to or remove from your cart",
-                  "time zone (quiet hours)"]}
+        "reads": ["birthday (a birthday greeting)", "orders (the date of your last order)",
+                  "products you add to or remove from your cart", "e-mail address, name and language",
+                  "time zone (quiet hours)", "the hours you are usually active (with PERSONALIZATION consent)"]}

@@ -5,7 +5,11 @@ review link. Time is the injected clock (domain/clock.py)."""
 
 from __future__ import annotations
 
+import base64
 import email
+import hashlib
+import hmac
+import json
 import socket
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
@@ -27,6 +31,7 @@ from domain.settings import reload_settings
 from domain.webhooks import service as webhooks
 from domain.webhooks.models import WebhookDelivery
 from tests.conftest import member_token
+from tests.receiver import Reply
 
 T0 = datetime(2026, 1, 3, 1, 0, tzinfo=UTC)  # 10:00 in Seoul
 DELAY = timedelta(hours=336)
@@ -465,3 +470,28 @@ async def test_an_unreachable_smtp_server_is_retried_then_the_message_fails(api,
         assert message.attempts == attempts and message.last_error.startswith("SMTPConnect")
     assert (message.status, message.reason, message.sent_at) == ("FAILED", "not delivered after 3 attempts", None)
     assert await Message.filter(type="REVIEW_REMINDER").count() == 0
+
+
+async def test_the_webhook_message_arrives_signed_per_standard_webhooks(api, storefront_token, admin_token, receiver,
+                                                                       deliverer):
+    # the Done-when item "the webhook arrives signed": a real HTTP receiver on 127.0.0.1
+    await api.ok(POLICY, {"i": {"type": "REVIEW_REQUEST", "channels": ["WEBHOOK"]}}, admin_token)
+    created = (await api.ok("""mutation($u: String!) { createWebhookEndpoint(input: {url: $u, eventTypes: ["message.*"]})
+        { secret errors { code } } }""", {"u": receiver.script("/sms", Reply(200))}, admin_token))["createWebhookEndpoint"]
+    assert created["errors"] == []
+    await _shop(api, storefront_token)
+    await _fulfil(api, storefront_token)
+    assert await _run_at(T0 + DELAY) == 1
+    assert await deliverer.run_once() == 1
+    [hit] = receiver.at("/sms")
+    body = json.loads(hit.body)
+    message = await Message.get()
+    assert (body["type"], body["data"]["messageId"], body["data"]["type"], body["data"]["email"]) == (
+        "message.due", message.id, "REVIEW_REQUEST", "m1@example.com")
+    assert "/unsubscribe?token=" in body["data"]["unsubscribeUrl"]
+    # Standard Webhooks: v1 = base64(HMAC-SHA256(secret, "id.timestamp.body")); computed here
+    # because the library's verify also compares the timestamp (wall time) with the real clock
+    key = base64.b64decode(created["secret"].removeprefix("whsec_"))
+    signed = f"{hit.headers['webhook-id']}.{hit.headers['webhook-timestamp']}.".encode() + hit.body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert f"v1,{expected}" in hit.headers["webhook-signature"].split(" ")

@@ -4,7 +4,9 @@ Every statement must be true of the running code, so each one (and each data ite
 says it reads) names the code path that makes it true (`needs`, "module:function").
 A statement or item whose code path does not exist is not shown: a promise such as
 "review requests" or "points reminders" appears only once Patron really sends them.
-tests/test_hostile_erasure.py ties every statement to its code path.
+tests/test_hostile_erasure.py ties every statement to its code path. The engagement messages'
+statements depend on the message policies of the moment, so they are built from them
+(domain/messaging/disclosure.py) and added by the resolver.
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ STATEMENTS: tuple[Statement, ...] = (
             Read("review ratings", "domain.recommendations.training:build"),
             Read("the hours you are usually active", "domain.recommendations.service:preferred_contact_hour"),
         ),
-        "PERSONALIZATION", "Only with your consent; otherwise you see non-personal (trending) suggestions.",
+        "PERSONALIZATION", "Only with your consent; otherwise you see non-personal (trending) suggestions. With it, "
+                           "the messages you agreed to also go at the hour you are usually active.",
     ),
     Statement(
         "The store's own systems", "domain.webhooks.service:fan_out",
@@ -120,63 +123,11 @@ STATEMENTS: tuple[Statement, ...] = (
         (Read("the consents you give or withdraw, with time and source", "domain.members.models:ConsentChange"),),
         None, "So the store knows what you agreed to, and sends you only the messages you agreed to.",
     ),
-    Statement(
-        "Points and tier notices", "domain.messaging.occasions:still_relevant",
-        (Read("points balance and expiry dates", "domain.messaging.occasions:plan_points_expiring"),
-         Read("tier changes", "domain.messaging.occasions:plan_tier_changed"),
-         Read("e-mail address, name and language", "domain.messaging.mail:build"),
-         Read("time zone (quiet hours)", "domain.messaging.planning:zone_of")),
-        "SERVICE_NOTICES", "Only with your consent: a notice 30 and 7 days (as the store sets them) before points "
-                           "expire, with what expires by then and never if you spent them meanwhile, and one when "
-                           "your tier changes. They do not count toward the 5 messages in 30 days, and none is sent "
-                           "between 21:00 and 08:00 of your time zone without your NIGHT_MESSAGES consent.",
-    ),
-    Statement(
-        "Marketing e-mail", "domain.messaging.occasions:still_relevant",
-        (Read("e-mail address, name and language", "domain.messaging.mail:build"),
-         Read("birthday (a birthday greeting)", "domain.messaging.occasions:plan_birthdays"),
-         Read("orders (the date of your last order)", "domain.messaging.occasions:plan_win_back"),
-         Read("products you add to or remove from your cart", "domain.messaging.occasions:cart_of"),
-         Read("time zone (quiet hours)", "domain.messaging.planning:zone_of")),
-        "MARKETING_EMAIL", "Only with your consent: a birthday greeting once a year; one note when you have not "
-                           "ordered for 90 days (once per pause; an order ends it); one reminder 2 to 3 days after "
-                           "you leave products in your cart, never twice for the same products (an order or "
-                           "emptying the cart cancels it). At most 5 messages in 30 days, none between 21:00 and "
-                           "08:00 of your time zone without your NIGHT_MESSAGES consent, marked (광고) in Korean, "
-                           "each with a one-click unsubscribe. If the store sends them by SMS or app instead, they "
-                           "need your MARKETING_SMS consent and go to its messaging provider.",
-    ),
     # Promises that appear only when Patron really does them (no such code today).
     Statement(
         "Marketing SMS / messenger", "domain.messaging.sms:send_marketing_sms",
         (Read("phone number", "domain.members.models:Member.phone"),),
         "MARKETING_SMS", "Only with your consent.",
-    ),
-    Statement(
-        "Review requests", "domain.messaging.sending:send_due",
-        (Read("orders (products and fulfilment dates)", "domain.orders.models:Order.fulfilled_at"),
-         Read("your reviews (you are not asked about a product you reviewed)", "domain.messaging.planning:unreviewed"),
-         Read("e-mail address, name and language", "domain.messaging.mail:build"),
-         Read("time zone (quiet hours)", "domain.messaging.planning:zone_of")),
-        "REVIEW_REQUESTS", "Only with your consent: one e-mail per delivered order asking about the products you "
-                           "have not reviewed, at most once per product in 12 months, and one reminder a week later "
-                           "only if you still have not; at most 5 messages in 30 days, none between 21:00 and 08:00 "
-                           "of your time zone without your NIGHT_MESSAGES consent. Every message has a one-click "
-                           "unsubscribe. If the store sends them by SMS or app instead, your contact and the message "
-                           "go to its messaging provider.",
-    ),
-    Statement(
-        "Satisfaction surveys and feedback thanks", "domain.feedback.surveys:submit",
-        (Read("orders (fulfilment dates)", "domain.messaging.planning:plan_survey"),
-         Read("your survey answers (scores and comment)", "domain.feedback.models:SurveyResponse"),
-         Read("your reviews and questions the store improved a product from", "domain.feedback.improvements:record"),
-         Read("e-mail address, name and language", "domain.messaging.mail:build")),
-        "REVIEW_REQUESTS", "Only with your consent: one short survey (0-10 and 1-5, an optional comment) 21 days "
-                           "after an order is delivered, and a thank-you when the store improves a product thanks "
-                           "to your review or question (once per improvement). Answering may earn points; a low "
-                           "score is passed to the store's customer service so someone can help. Your answers "
-                           "never decide whether you are asked for a review. Same caps, quiet hours and one-click "
-                           "unsubscribe as review requests.",
     ),
 )
 

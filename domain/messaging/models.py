@@ -13,6 +13,14 @@ class MessagePolicy(Model):
     delay_hours = fields.IntField()
     consent_purpose = fields.CharField(max_length=32)
     cap_exempt = fields.BooleanField()
+    # Migration 0022: the rules' figures, per policy (domain/messaging/policies.py).
+    cap_messages = fields.IntField(default=5)
+    cap_days = fields.IntField(default=30)
+    product_repeat_days = fields.IntField(default=365)
+    quiet_start_hour = fields.IntField(default=21)
+    quiet_end_hour = fields.IntField(default=8)
+    lead_days = fields.JSONField(null=True)  # POINTS_EXPIRING; null: PATRON_POINTS_EXPIRING_DAYS
+    category_delays = fields.JSONField(null=True)  # {"Shoes": 504}: delayHours by order line category
     updated_at = fields.DatetimeField()
 
     class Meta:

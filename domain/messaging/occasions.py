@@ -26,7 +26,6 @@ from domain.messaging.models import Message
 from domain.messaging.policies import Policy
 from domain.orders.models import Order
 from domain.recommendations.models import Signal
-from domain.settings import get_settings
 from domain.tiers.models import Tier, TierChange
 
 # A job run late (workers down) still finds occasions whose moment passed this long ago.
@@ -103,7 +102,7 @@ async def plan_points_expiring(now: datetime) -> int:
     if not policy.enabled:
         return 0
     planned = 0
-    for days in get_settings().points_expiring_leads:
+    for days in policy.leads():
         upper = now + timedelta(days=days) - timedelta(hours=policy.delay_hours)
         lower = max(upper - NOTICE_LOOKBACK, now)
         if upper <= lower:
@@ -339,7 +338,7 @@ async def preview_context(type_: str, member: Member, now: datetime) -> tuple[st
     if type_ == "POINTS_EXPIRING":
         first = next(iter(await LedgerEntry.filter(member_id=member.id, remaining__gt=0, expires_at__gt=now)
                           .order_by("expires_at").limit(1).values_list("expires_at", flat=True)), None)
-        days = get_settings().points_expiring_leads[-1]
+        days = (await policies.policy(type_)).leads()[-1]
         if first is None:
             return None, [], {"days": days, "points": 0, "expiresBy": _local_date(now, member)}
         points, last = await expiring(member.id, now, _week_end(first))

@@ -19,6 +19,7 @@ from domain.messaging import policies
 from domain.messaging.models import Message
 from domain.messaging.policies import Policy
 from domain.orders.models import Order, OrderLine
+from domain.recommendations.service import preferred_contact_hour
 from domain.reviews.models import Review
 from domain.settings import get_settings
 
@@ -31,18 +32,45 @@ async def granted(member_id: int) -> set[str]:
     return set(await Consent.filter(member_id=member_id, granted=True).values_list("purpose", flat=True))
 
 
-def after_quiet_hours(at: datetime, zone: ZoneInfo) -> datetime | None:
-    """The end of the quiet hours `at` falls in (08:00 local), or None when it is outside them."""
+def after_quiet_hours(at: datetime, zone: ZoneInfo, policy: Policy) -> datetime | None:
+    """The end of the policy's quiet hours `at` falls in (08:00 local by default), or None when
+    it is outside them."""
     local = at.astimezone(zone)
-    if policies.QUIET_END_HOUR <= local.hour < policies.QUIET_START_HOUR:
+    if not policy.quiet_at(local.hour):
         return None
-    day = local.date() + timedelta(days=1 if local.hour >= policies.QUIET_START_HOUR else 0)
-    return datetime.combine(day, time(policies.QUIET_END_HOUR), tzinfo=zone).astimezone(UTC)
+    day = local.date() + timedelta(days=1 if local.hour >= policy.quiet_end else 0)
+    return datetime.combine(day, time(policy.quiet_end), tzinfo=zone).astimezone(UTC)
+
+
+def _local(at: datetime, zone: ZoneInfo) -> str:
+    return f"{at.astimezone(zone).strftime('%Y-%m-%d %H:%M')} {zone.key}"
 
 
 def quiet_note(moved_to: datetime, zone: ZoneInfo) -> str:
-    return (f"quiet hours: moved to {moved_to.astimezone(zone).strftime('%Y-%m-%d %H:%M')} {zone.key} "
-            "(no NIGHT_MESSAGES consent)")
+    return f"quiet hours: moved to {_local(moved_to, zone)} (no NIGHT_MESSAGES consent)"
+
+
+PREFERRED_NOTE = "preferred contact hour"
+
+
+async def at_preferred_hour(member: Member, policy: Policy, due: datetime, night_ok: bool) -> datetime | None:
+    """With PERSONALIZATION (the caller checks it): the first time at or after `due`, less than
+    24 h later, at the hour the member is usually active (their orders and signals), when that
+    hour is outside the policy's quiet hours (or the member gave NIGHT_MESSAGES); a birthday
+    greeting stays on its day. None: no such hour, the message keeps `due`."""
+    hour = await preferred_contact_hour(member)
+    if hour is None:
+        return None
+    zone = zone_of(member)
+    start = due.astimezone(UTC)
+    at = start.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if at < start:
+        at += timedelta(days=1)
+    if at == start or (not night_ok and policy.quiet_at(at.astimezone(zone).hour)):
+        return None
+    if policy.type == "BIRTHDAY" and at.astimezone(zone).date() != due.astimezone(zone).date():
+        return None
+    return at
 
 
 async def unreviewed(member_id: int, products: list[str]) -> list[str]:
@@ -51,10 +79,13 @@ async def unreviewed(member_id: int, products: list[str]) -> list[str]:
     return [p for p in products if p not in reviewed]
 
 
-async def recently_asked(member_id: int, channel: str, now: datetime, exclude_id: int | None = None) -> set[str]:
-    """Products this member was asked to review on this channel in the last 12 months (sent,
-    or scheduled and not yet decided)."""
-    since = now - timedelta(days=policies.PRODUCT_CAP_DAYS)
+async def recently_asked(member_id: int, channel: str, now: datetime, days: int,
+                         exclude_id: int | None = None) -> set[str]:
+    """Products this member was asked to review on this channel in the last `days` days
+    (productRepeatDays, 12 months by default; sent, or scheduled and not yet decided)."""
+    if days == 0:
+        return set()
+    since = now - timedelta(days=days)
     rows = Message.filter(member_id=member_id, type="REVIEW_REQUEST", channel=channel,
                           status__in=("SENT", "SCHEDULED"), created_at__gte=since)
     if exclude_id is not None:
@@ -63,6 +94,11 @@ async def recently_asked(member_id: int, channel: str, now: datetime, exclude_id
     for products in await rows.values_list("products", flat=True):
         asked.update(products)
     return asked
+
+
+def repeat_note(policy: Policy) -> str:
+    days = policy.product_repeat_days
+    return f"capped: each product was already asked about in the last {'12 months' if days == 365 else f'{days} days'}"
 
 
 async def plan_message(member: Member, policy: Policy, channel: str, due: datetime, products: list[str],
@@ -79,13 +115,13 @@ async def plan_message(member: Member, policy: Policy, channel: str, due: dateti
     if purpose not in consents:
         status, reason = "SUPPRESSED", f"no consent ({purpose})"
     elif policy.type == "REVIEW_REQUEST":
-        asked = await recently_asked(member.id, channel, now)
+        asked = await recently_asked(member.id, channel, now, policy.product_repeat_days)
         left = [p for p in products if p not in asked]
         if not left:
-            status, reason = "SUPPRESSED", "capped: each product was already asked about in the last 12 months"
+            status, reason = "SUPPRESSED", repeat_note(policy)
         products = left or products
     if status == "SCHEDULED":
-        due, reason = _outside_quiet_hours(member, due, consents)
+        due, reason = await _timing(member, policy, due, consents, reason)
     return await Message.create(
         member_id=member.id, type=policy.type, channel=channel, status=status, reason=reason,
         consent_purpose=purpose, scheduled_for=due, order_external_id=order_external_id,
@@ -94,13 +130,21 @@ async def plan_message(member: Member, policy: Policy, channel: str, due: dateti
     )
 
 
-def _outside_quiet_hours(member: Member, due: datetime, consents: set[str]) -> tuple[datetime, str | None]:
-    """`due`, moved past the member's quiet hours (with the note why) unless they allow night messages."""
-    if "NIGHT_MESSAGES" in consents:
-        return due, None
-    zone = zone_of(member)
-    moved = after_quiet_hours(due, zone)
-    return (due, None) if moved is None else (moved, quiet_note(moved, zone))
+async def _timing(member: Member, policy: Policy, due: datetime, consents: set[str],
+                  reason: str | None) -> tuple[datetime, str | None]:
+    """When a scheduled message goes out, with the note why: at the member's preferred hour
+    (PERSONALIZATION consent), then past the policy's quiet hours unless NIGHT_MESSAGES."""
+    night_ok = "NIGHT_MESSAGES" in consents
+    if "PERSONALIZATION" in consents:
+        preferred = await at_preferred_hour(member, policy, due, night_ok)
+        if preferred is not None:
+            due, reason = preferred, f"{PREFERRED_NOTE}: {_local(preferred, zone_of(member))} (PERSONALIZATION consent)"
+    if not night_ok:
+        zone = zone_of(member)
+        moved = after_quiet_hours(due, zone, policy)
+        if moved is not None:
+            due, reason = moved, quiet_note(moved, zone)
+    return due, reason
 
 
 KEY_BATCH = 500  # members or dedupe keys per IN list
@@ -129,7 +173,7 @@ async def plan_many(policy: Policy, plans: list[tuple[Member, str, datetime, str
         seen.add(key)
         purpose = policy.purpose_for(channel)
         if purpose in consents[member.id]:
-            status, (due, reason) = "SCHEDULED", _outside_quiet_hours(member, due, consents[member.id])
+            status, (due, reason) = "SCHEDULED", await _timing(member, policy, due, consents[member.id], None)
         else:
             status, reason = "SUPPRESSED", f"no consent ({purpose})"
         rows.append(Message(member_id=member.id, type=policy.type, channel=channel, status=status, reason=reason,
@@ -139,13 +183,17 @@ async def plan_many(policy: Policy, plans: list[tuple[Member, str, datetime, str
     return len(rows)
 
 
-async def _order_products(order: Order) -> list[str]:
-    """The order's products (not fully refunded), each once, in line order."""
+async def _order_products(order: Order) -> tuple[list[str], list[str | None]]:
+    """The order's products (not fully refunded), each once, in line order; and the
+    categories of those lines (for the policy's per-category delays)."""
     products: list[str] = []
+    categories: list[str | None] = []
     for line in await OrderLine.filter(order_id=order.id).order_by("id"):
-        if line.product_external_id and line.quantity > line.refunded_quantity and line.product_external_id not in products:
-            products.append(line.product_external_id)
-    return products
+        if line.product_external_id and line.quantity > line.refunded_quantity:
+            categories.append(line.category)
+            if line.product_external_id not in products:
+                products.append(line.product_external_id)
+    return products, categories
 
 
 async def _fulfilled(event: Event, type_: str) -> tuple[Policy, Order, Member] | None:
@@ -164,10 +212,11 @@ async def plan_review_request(event: Event) -> None:
     if found is None:
         return
     policy, order, member = found
-    products = await unreviewed(member.id, await _order_products(order))
+    ordered, categories = await _order_products(order)
+    products = await unreviewed(member.id, ordered)
     if not products:
         return
-    due = order.fulfilled_at + timedelta(hours=policy.delay_hours)
+    due = order.fulfilled_at + timedelta(hours=policy.delay_for(categories))
     for channel in policy.channels:
         await plan_message(member, policy, channel, due, products, order.external_id,
                            f"REVIEW_REQUEST:order:{order.id}:{channel}")
@@ -181,8 +230,8 @@ async def plan_survey(event: Event) -> None:
     if found is None:
         return
     policy, order, member = found
-    due = order.fulfilled_at + timedelta(hours=policy.delay_hours)
-    products = await _order_products(order)
+    products, categories = await _order_products(order)
+    due = order.fulfilled_at + timedelta(hours=policy.delay_for(categories))
     for channel in policy.channels:
         await plan_message(member, policy, channel, due, products, order.external_id,
                     f"SATISFACTION_SURVEY:order:{order.id}:{channel}")

@@ -1,8 +1,8 @@
 """Message types, their policies (defaults and the admin's changes) and the fixed rules.
 
 A type without a `message_policies` row uses its defaults below; `updateMessagePolicy`
-writes the row. Only the types Patron really plans and sends are listed (README, "Engagement
-messages", says which of issue 12's types are not built yet).
+writes the row. Every rule's figures (cap, product repeat window, quiet hours, points lead
+days, per-category delays) are per policy, with issue 12's defaults.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from domain.db import write_transaction
 from domain.errors import InvalidInput
 from domain.members.service import PURPOSES
 from domain.messaging.models import MessagePolicy
+from domain.settings import get_settings
 
 CHANNELS = ("EMAIL", "WEBHOOK")
 STATUSES = ("SCHEDULED", "SENT", "DELIVERED", "SUPPRESSED", "FAILED", "CANCELLED")
@@ -26,10 +27,19 @@ MARKETING_PURPOSES = frozenset({"MARKETING_EMAIL", "MARKETING_SMS"})
 MESSAGE_PURPOSES = tuple(p for p in PURPOSES if p not in ("NIGHT_MESSAGES", "PERSONALIZATION"))
 
 MAX_DELAY_HOURS = 24 * 365
-# Caps (issue 12's defaults).
+# The rules' defaults (issue 12); each policy may change them (updateMessagePolicy).
 CAP_MESSAGES, CAP_DAYS = 5, 30  # per member and channel, across types, unless the policy is cap-exempt
 PRODUCT_CAP_DAYS = 365  # one review request per product per member
 QUIET_START_HOUR, QUIET_END_HOUR = 21, 8  # local time; moved to QUIET_END_HOUR without NIGHT_MESSAGES
+MAX_CAP_MESSAGES, MAX_CAP_DAYS, MAX_REPEAT_DAYS = 100, 365, 3650
+MAX_LEADS, MAX_LEAD_DAYS = 5, 365
+MAX_CATEGORY_DELAYS, MAX_CATEGORY = 100, 255
+# Settings that mean something for some types only: given for another type they are INVALID.
+ONLY_FOR = {
+    "product_repeat_days": ("productRepeatDays", frozenset({"REVIEW_REQUEST"})),
+    "lead_days": ("leadDays", frozenset({"POINTS_EXPIRING"})),
+    "category_delays": ("categoryDelays", frozenset({"REVIEW_REQUEST", "SATISFACTION_SURVEY"})),
+}
 SEND_ATTEMPTS = 3  # e-mail attempts before FAILED
 RETRY_MINUTES = 5  # times the attempt number
 
@@ -47,6 +57,38 @@ class Policy:
     delay_hours: int
     consent_purpose: str
     cap_exempt: bool
+    # At most cap_messages sent messages per member and channel in cap_days, across the
+    # counted types, before a message of this type goes out (unless cap_exempt).
+    cap_messages: int = CAP_MESSAGES
+    cap_days: int = CAP_DAYS
+    # REVIEW_REQUEST: a product is asked about at most once in this many days.
+    product_repeat_days: int = PRODUCT_CAP_DAYS
+    # Local hours [start, end) (wrapping midnight) when nothing goes out without NIGHT_MESSAGES;
+    # start == end: none.
+    quiet_start: int = QUIET_START_HOUR
+    quiet_end: int = QUIET_END_HOUR
+    # POINTS_EXPIRING: days before a lot expires, longest first; None: PATRON_POINTS_EXPIRING_DAYS.
+    lead_days: tuple[int, ...] | None = None
+    # REVIEW_REQUEST, SATISFACTION_SURVEY: delayHours by order line category.
+    category_delays: tuple[tuple[str, int], ...] = ()
+
+    def leads(self) -> tuple[int, ...]:
+        return self.lead_days if self.lead_days is not None else get_settings().points_expiring_leads
+
+    def delay_for(self, categories: list[str | None]) -> int:
+        """The delay for an order's lines: the longest of their categories' delays (each line's
+        category override, else delayHours), so every product listed has been in use long enough."""
+        overrides = dict(self.category_delays)
+        return max((overrides.get(c, self.delay_hours) for c in categories if c is not None),
+                   default=self.delay_hours) if overrides else self.delay_hours
+
+    def quiet_at(self, hour: int) -> bool:
+        """Whether a local hour is inside this policy's quiet hours."""
+        if self.quiet_start == self.quiet_end:
+            return False
+        if self.quiet_start > self.quiet_end:
+            return hour >= self.quiet_start or hour < self.quiet_end
+        return self.quiet_start <= hour < self.quiet_end
 
     @property
     def marketing(self) -> bool:
@@ -77,7 +119,42 @@ TYPES = tuple(DEFAULTS)
 
 
 def _from_row(row: MessagePolicy) -> Policy:
-    return Policy(row.type, row.enabled, tuple(row.channels), row.delay_hours, row.consent_purpose, row.cap_exempt)
+    return Policy(row.type, row.enabled, tuple(row.channels), row.delay_hours, row.consent_purpose, row.cap_exempt,
+                  row.cap_messages, row.cap_days, row.product_repeat_days, row.quiet_start_hour, row.quiet_end_hour,
+                  tuple(row.lead_days) if row.lead_days is not None else None,
+                  tuple((c, h) for c, h in (row.category_delays or {}).items()))
+
+
+def _check_range(changes: dict[str, Any], key: str, field: str, low: int, high: int) -> None:
+    value = changes.get(key)
+    if value is not None and not low <= value <= high:
+        raise InvalidInput(f"{field} must be between {low} and {high}", field)
+
+
+def _check_settings(type_: str, changes: dict[str, Any]) -> None:
+    """The per-policy rule settings; raises InvalidInput naming the field."""
+    for key, (field, types) in ONLY_FOR.items():
+        if changes.get(key) is not None and type_ not in types:
+            raise InvalidInput(f"{field} applies to {', '.join(sorted(types))} only", field)
+    _check_range(changes, "cap_messages", "capMessages", 1, MAX_CAP_MESSAGES)
+    _check_range(changes, "cap_days", "capDays", 1, MAX_CAP_DAYS)
+    _check_range(changes, "product_repeat_days", "productRepeatDays", 0, MAX_REPEAT_DAYS)
+    _check_range(changes, "quiet_start", "quietHoursStart", 0, 23)
+    _check_range(changes, "quiet_end", "quietHoursEnd", 0, 23)
+    leads = changes.get("lead_days")
+    if leads is not None:
+        if not 1 <= len(leads) <= MAX_LEADS or len(set(leads)) != len(leads) or not all(
+                1 <= d <= MAX_LEAD_DAYS for d in leads):
+            raise InvalidInput(f"leadDays: 1 to {MAX_LEADS} different days, each 1 to {MAX_LEAD_DAYS}", "leadDays")
+        changes["lead_days"] = tuple(sorted(leads, reverse=True))
+    delays = changes.get("category_delays")
+    if delays is not None:
+        categories = [c for c, _ in delays]
+        if len(delays) > MAX_CATEGORY_DELAYS or len(set(categories)) != len(categories) or not all(
+                1 <= len(c) <= MAX_CATEGORY and 0 <= h <= MAX_DELAY_HOURS for c, h in delays):
+            raise InvalidInput(f"categoryDelays: at most {MAX_CATEGORY_DELAYS}, each category once (1 to "
+                               f"{MAX_CATEGORY} characters) with 0 to {MAX_DELAY_HOURS} hours", "categoryDelays")
+        changes["category_delays"] = tuple(delays)
 
 
 async def policy(type_: str) -> Policy:
@@ -110,12 +187,18 @@ async def update_policy(type_: str, changes: dict[str, Any]) -> Policy:
     purpose = changes.get("consent_purpose")
     if purpose is not None and purpose not in MESSAGE_PURPOSES:
         raise InvalidInput(f"consentPurpose must be one of {', '.join(MESSAGE_PURPOSES)}", "consentPurpose")
+    _check_settings(type_, changes)
     async with write_transaction():
         row = await MessagePolicy.select_for_update().get_or_none(type=type_)
         current = _from_row(row) if row else DEFAULTS[type_]
         new = replace(current, **{k: v for k, v in changes.items() if v is not None})
         values = {"enabled": new.enabled, "channels": list(new.channels), "delay_hours": new.delay_hours,
-                  "consent_purpose": new.consent_purpose, "cap_exempt": new.cap_exempt, "updated_at": clock.now()}
+                  "consent_purpose": new.consent_purpose, "cap_exempt": new.cap_exempt,
+                  "cap_messages": new.cap_messages, "cap_days": new.cap_days,
+                  "product_repeat_days": new.product_repeat_days, "quiet_start_hour": new.quiet_start,
+                  "quiet_end_hour": new.quiet_end,
+                  "lead_days": list(new.lead_days) if new.lead_days is not None else None,
+                  "category_delays": dict(new.category_delays) or None, "updated_at": clock.now()}
         if row is None:
             await MessagePolicy.create(type=type_, **values)
         else:

@@ -35,10 +35,11 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
         if not products:
             return "SUPPRESSED", "already reviewed"
         if message.type == "REVIEW_REQUEST":
-            asked = await planning.recently_asked(member.id, message.channel, now, exclude_id=message.id)
+            asked = await planning.recently_asked(member.id, message.channel, now, policy.product_repeat_days,
+                                                  exclude_id=message.id)
             products = [p for p in products if p not in asked]
             if not products:
-                return "SUPPRESSED", "capped: each product was already asked about in the last 12 months"
+                return "SUPPRESSED", planning.repeat_note(policy)
         message.products = products
     elif message.type == "SATISFACTION_SURVEY" and await SurveyResponse.exists(
             member_id=member.id, order_external_id=message.order_external_id):
@@ -49,13 +50,13 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
             return stop
     if not policy.cap_exempt:
         sent = await (Message.filter(member_id=member.id, channel=message.channel, status="SENT",
-                                     sent_at__gt=now - timedelta(days=policies.CAP_DAYS))
+                                     sent_at__gt=now - timedelta(days=policy.cap_days))
                       .exclude(type__in=exempt).count())
-        if sent >= policies.CAP_MESSAGES:
-            return "SUPPRESSED", f"capped: {policies.CAP_MESSAGES} messages in {policies.CAP_DAYS} days"
+        if sent >= policy.cap_messages:
+            return "SUPPRESSED", f"capped: {policy.cap_messages} messages in {policy.cap_days} days"
     if "NIGHT_MESSAGES" not in consents:
         zone = planning.zone_of(member)
-        moved = planning.after_quiet_hours(now, zone)
+        moved = planning.after_quiet_hours(now, zone, policy)
         if moved is not None:
             return "SCHEDULED", planning.quiet_note(moved, zone)
     if message.channel == "EMAIL" and not member.email:
@@ -89,7 +90,7 @@ async def _handle(message: Message, member: Member, now: datetime, exempt: set[s
     if decision is not None:
         message.status, message.reason = decision
         if decision[0] == "SCHEDULED":  # quiet hours: due again at 08:00 local
-            message.scheduled_for = planning.after_quiet_hours(now, planning.zone_of(member))
+            message.scheduled_for = planning.after_quiet_hours(now, planning.zone_of(member), policy)
             fields.append("scheduled_for")
         await message.save(update_fields=fields)
         return False
@@ -106,7 +107,9 @@ async def _handle(message: Message, member: Member, now: datetime, exempt: set[s
         await message.save(update_fields=[*fields, "attempts", "last_error", "products", "details"])
         return False
     message.status, message.sent_at = "SENT", now
-    message.reason = message.reason if message.reason and message.reason.startswith("quiet hours") else where
+    # A timing note (quiet hours, preferred contact hour) stays the reason: it says why then.
+    message.reason = message.reason if message.reason and message.reason.startswith(
+        ("quiet hours", planning.PREFERRED_NOTE)) else where
     await message.save(update_fields=[*fields, "sent_at", "attempts", "products", "details"])
     if message.type == "REVIEW_REQUEST":
         await planning.plan_reminder(message, member, now)
