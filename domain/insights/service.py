@@ -50,7 +50,7 @@ _DIALECT = {
         "DAY": "to_char(date_trunc('day', {c} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
         "WEEK": "to_char(date_trunc('week', {c} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
         "MONTH": "to_char(date_trunc('month', {c} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
-        "in_json": "{arr} @> jsonb_build_array({v})",
+        "in_json": "{v} IN (SELECT jsonb_array_elements_text({arr}))",
     },
 }
 
@@ -325,9 +325,10 @@ async def request_conversion_rate(p: Period) -> float | None:
     d = _dialect()
     days = d["days"].format(a="r.received_at", b="m.sent_at")
     asked = d["in_json"].format(v="p.external_id", arr="m.products")
+    # From the message's few products to reviews by the unique (product_id, member_id) index.
     sent, converted = await _one(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM reviews r JOIN products p ON p.id = r.product_id"
-        f"  WHERE r.member_id = m.member_id AND r.status <> 'deleted' AND {asked}"
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM products p JOIN reviews r ON r.product_id = p.id"
+        f"  AND r.member_id = m.member_id WHERE {asked} AND r.status <> 'deleted'"
         f"  AND {days} >= 0 AND {days} < :window) THEN 1 ELSE 0 END), 0)"
         " FROM messages m WHERE m.type = 'REVIEW_REQUEST' AND m.status = 'SENT'"
         " AND m.sent_at >= :start AND m.sent_at < :end",
