@@ -8,6 +8,7 @@ import resolvers.auth
 import resolvers.catalog
 import resolvers.events
 import resolvers.federation
+import resolvers.grant_policies
 import resolvers.imports
 import resolvers.feedback
 import resolvers.insights
@@ -31,6 +32,7 @@ from schema.catalog import Product, ProductsPayload
 from schema.common import JSON
 from schema.events import Event
 from schema.federation import FederationService
+from schema.grant_policies import GrantPolicy, GrantPolicyPayload
 from schema.imports import ImportJob, ImportJobPayload
 from schema.insights import ProgramInsights, RfmSegmentCount
 from schema.ledger import PointsPayload, ReleasePendingPointsPayload
@@ -197,6 +199,9 @@ class Query:
     segments: Connection[Segment] = strawberry.field(
         resolver=resolvers.segments.segments, permission_classes=[IsAdmin],
         description="Every segment, newest first (admin).")
+    grant_policies: list[GrantPolicy] = strawberry.field(
+        resolver=resolvers.grant_policies.grant_policies, permission_classes=[IsAdmin],
+        description="The automatic grant policies set (BIRTHDAY, WIN_BACK), by kind (admin).")
     rfm_segments: list[RfmSegmentCount] = strawberry.field(
         resolver=resolvers.insights.rfm_segments, permission_classes=[InsightsReader],
         description="Members per RFM segment at the last member_insights run, every segment listed "
@@ -402,6 +407,10 @@ class Mutation:
         resolver=resolvers.rewards.grant_reward, permission_classes=[IsAdmin],
         description="Give a reward without points to a segment's members or to listed members (admin): one code "
                     "each with its expiry, at most once per member and reward; replays of a key grant nothing.")
+    set_grant_policy: GrantPolicyPayload = strawberry.mutation(
+        resolver=resolvers.grant_policies.set_grant_policy, permission_classes=[IsAdmin],
+        description="Set the automatic grant of a reward on members' birthday week (BIRTHDAY) or to a segment's "
+                    "members (WIN_BACK) (admin); it replaces the policy of that kind.")
     create_segment: SegmentPayload = strawberry.mutation(
         resolver=resolvers.segments.create_segment, permission_classes=[IsAdmin],
         description="Save a member filter as a segment (admin).")

@@ -31,6 +31,7 @@ from domain.messaging import sending as messaging
 from domain.observability.context import log_context
 from domain.recommendations import training
 from domain.reviews import jobs as review_jobs
+from domain.rewards import policies as grant_policies
 from domain.rewards import service as rewards
 from domain.rules import activities
 from domain.rules import service as rules
@@ -128,6 +129,8 @@ JOBS = [
     ("member_insights", member_insights.refresh_job, 86400),
     ("prune_job_runs", prune_job_runs, 86400),
     ("segment_membership", segments.evaluate_all, 86400),
+    ("birthday_grants", grant_policies.grant_birthdays, 3600),
+    ("win_back_grants", grant_policies.grant_win_back, 86400),
 ]
 
 

@@ -86,6 +86,27 @@ class ReviewInsights:
         description="Median hours from receiving a review to replying, for replies made in the period.")
     negative_replied_within_sla_share: float | None = strawberry.field(
         description="Negative reviews received in the period answered within PATRON_REVIEW_REPLY_SLA_HOURS.")
+    request_conversion_rate: float | None = strawberry.field(
+        description="Review requests sent in the period answered by a review of a product they asked about within "
+                    "30 days / review requests sent; null without any.")
+
+
+@strawberry.type
+class SatisfactionInsights:
+    responses: int = strawberry.field(description="Satisfaction survey answers given in the period.")
+    nps: float | None = strawberry.field(
+        description="Net Promoter Score, -100..100: % of answers scoring 9-10 minus % scoring 0-6; null without any.")
+    csat_average: float | None = strawberry.field(description="Mean CSAT score (1-5) of those answers; null without any.")
+
+
+@strawberry.type
+class CartInsights:
+    abandoned: int = strawberry.field(
+        description="Members' add-to-carts in the period followed by neither an order nor another add-to-cart "
+                    "within 48 hours (carts still inside those 48 hours are not counted yet).")
+    recovered_by_reminder: int = strawberry.field(
+        description="Of those, carts whose CART_REMINDER (sent after the add-to-cart, before the next one) was "
+                    "followed by an order within 7 days.")
 
 
 @strawberry.enum
@@ -155,7 +176,18 @@ class ProgramInsights:
         return ReviewInsights(
             published=k.published, average_rating=k.average_rating, with_media_share=k.with_media_share,
             reply_median_hours=k.reply_median_hours,
-            negative_replied_within_sla_share=k.negative_replied_within_sla_share)
+            negative_replied_within_sla_share=k.negative_replied_within_sla_share,
+            request_conversion_rate=k.request_conversion_rate)
+
+    @strawberry.field(description="Satisfaction survey answers in the period: count, NPS and mean CSAT.")
+    async def satisfaction(self) -> SatisfactionInsights:
+        k = await insights.satisfaction(self.period)
+        return SatisfactionInsights(responses=k.responses, nps=k.nps, csat_average=k.csat_average)
+
+    @strawberry.field(description="Abandoned carts in the period and those a cart reminder brought back.")
+    async def carts(self) -> CartInsights:
+        k = await insights.carts(self.period)
+        return CartInsights(abandoned=k.abandoned, recovered_by_reminder=k.recovered_by_reminder)
 
     @strawberry.field(description="One point per day, week or month the period touches, zeros included.")
     async def series(self, metric: InsightMetric, interval: InsightInterval) -> list[SeriesPoint]:

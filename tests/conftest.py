@@ -77,7 +77,7 @@ async def database():
 
 TABLES = [
     "staff_audit", "staff_sessions", "staff_users", "import_errors", "import_jobs", "improvement_links", "improvements", "survey_responses", "message_templates",
-    "segment_members", "member_insights", "messages", "message_policies", "job_runs", "job_states", "signals", "subscription_changes", "subscriptions", "subscription_plans", "activities", "redemptions", "reward_grants", "rewards", "segments", "webhook_deliveries", "webhook_endpoints",
+    "segment_members", "member_insights", "messages", "message_policies", "job_runs", "job_states", "signals", "subscription_changes", "subscriptions", "subscription_plans", "activities", "redemptions", "reward_grants", "grant_policies", "rewards", "segments", "webhook_deliveries", "webhook_endpoints",
     "review_votes", "review_reports", "review_revisions", "review_media", "moderation_decisions",
     "answers", "questions", "reviews", "follow_up_questions", "products",
     "lot_consumptions", "ledger_entries", "awards", "refunds", "order_lines", "orders",

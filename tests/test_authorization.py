@@ -99,6 +99,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     # keys with insights:read too (tests/test_insights.py); default partner/storefront keys lack it
     "programInsights":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "rfmSegments":          (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "grantPolicies":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "messagePolicies":      (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "messages":             (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "previewMessage":       (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
@@ -164,6 +165,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "rewardCode":           (UNAUTH, OK,     FORBID, FORBID, FORBID, OK),
     "createReward":         (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "grantReward":          (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "setGrantPolicy":       (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "createSegment":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "updateSegment":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "deleteSegment":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
@@ -461,6 +463,7 @@ CALLS: dict[str, Call] = {
         'query { programInsights(from: "2026-01-01", to: "2026-12-31", currency: "KRW") { orders { count } } }',
         lambda w, t: {}),
     "rfmSegments": Call("query { rfmSegments { segment members share } }", lambda w, t: {}),
+    "grantPolicies": Call("query { grantPolicies { kind enabled reward { name } } }", lambda w, t: {}),
     "upsertMember": Call(
         """mutation { upsertMember(input: {externalId: "member-new", email: "new@example.com"}) {
              created member { externalId } errors { code } } }""",
@@ -657,6 +660,10 @@ CALLS: dict[str, Call] = {
     "grantReward": Call(
         """mutation($r: ID!) { grantReward(input: {rewardId: $r, memberExternalIds: ["member-b"], reason: "Thanks",
              idempotencyKey: "grant-1"}) { granted errors { code } } }""",
+        lambda w, t: {"r": w.reward_id}),
+    "setGrantPolicy": Call(
+        """mutation($r: ID!) { setGrantPolicy(input: {kind: BIRTHDAY, rewardId: $r}) {
+             policy { kind } errors { code } } }""",
         lambda w, t: {"r": w.reward_id}),
     "rewardCode": Call("query($c: String!) { rewardCode(code: $c) { status memberExternalId } }",
                        lambda w, t: {"c": w.codes[MEMBER_B]}),

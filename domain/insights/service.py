@@ -17,8 +17,10 @@ from typing import Any
 
 from tortoise import connections
 
+from domain import clock
 from domain.db import is_sqlite
 from domain.errors import InvalidInput
+from domain.feedback.surveys import NEGATIVE_NPS
 from domain.rewards.models import Reward
 from domain.settings import get_settings
 from domain.tiers.models import Tier
@@ -27,21 +29,28 @@ MAX_DAYS = 5 * 365 + 2  # 5 years, leap days included: the longest period asked 
 TOP_REWARDS = 5
 INTERVALS = ("DAY", "WEEK", "MONTH")
 METRICS = ("REVENUE", "ORDERS", "NEW_MEMBERS", "POINTS_ISSUED")
+REQUEST_ATTRIBUTION_DAYS = 30  # a review counts for a request when received this soon after it
+NPS_PROMOTER = 9  # the usual NPS bands: 9-10 promoters, 0-6 detractors (surveys.NEGATIVE_NPS)
+CART_ABANDONED_HOURS = 48  # an add-to-cart with no order (nor another add) this long after it
+CART_RECOVERY_DAYS = 7  # an order this soon after a cart reminder was sent counts for the reminder
 
-# Per dialect: days elapsed from {b} to {a} (a fraction), and the bucket start of {c} as text
-# YYYY-MM-DD (weeks start on Monday, ISO 8601). Timestamps are stored in UTC.
+# Per dialect: days elapsed from {b} to {a} (a fraction), the bucket start of {c} as text
+# YYYY-MM-DD (weeks start on Monday, ISO 8601), and whether the text {v} is an element of the
+# JSON array {arr}. Timestamps are stored in UTC.
 _DIALECT = {
     "sqlite": {
         "days": "(julianday({a}) - julianday({b}))",
         "DAY": "date({c})",
         "WEEK": "date({c}, 'weekday 0', '-6 days')",
         "MONTH": "strftime('%Y-%m-01', {c})",
+        "in_json": "{v} IN (SELECT value FROM json_each({arr}))",
     },
     "postgres": {
         "days": "(EXTRACT(EPOCH FROM ({a} - {b})) / 86400.0)",
         "DAY": "to_char(date_trunc('day', {c} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
         "WEEK": "to_char(date_trunc('week', {c} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
         "MONTH": "to_char(date_trunc('month', {c} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
+        "in_json": "{v} IN (SELECT jsonb_array_elements_text({arr}))",
     },
 }
 
@@ -282,6 +291,7 @@ class ReviewKpis:
     with_media_share: float | None
     reply_median_hours: float | None
     negative_replied_within_sla_share: float | None
+    request_conversion_rate: float | None
 
 
 async def reviews(p: Period) -> ReviewKpis:
@@ -304,7 +314,86 @@ async def reviews(p: Period) -> ReviewKpis:
     return ReviewKpis(
         published=published, average_rating=_ratio(rating_sum, published),
         with_media_share=_ratio(with_media, published), reply_median_hours=reply_hours,
-        negative_replied_within_sla_share=_ratio(in_sla, negative))
+        negative_replied_within_sla_share=_ratio(in_sla, negative),
+        request_conversion_rate=await request_conversion_rate(p))
+
+
+async def request_conversion_rate(p: Period) -> float | None:
+    """Review requests sent in the period (one message per order and channel) answered by a
+    review of one of the products they asked about, by the member, within
+    REQUEST_ATTRIBUTION_DAYS of the sending (any status but deleted)."""
+    d = _dialect()
+    days = d["days"].format(a="r.received_at", b="m.sent_at")
+    asked = d["in_json"].format(v="p.external_id", arr="m.products")
+    # From the message's few products to reviews by the unique (product_id, member_id) index.
+    sent, converted = await _one(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM products p JOIN reviews r ON r.product_id = p.id"
+        f"  AND r.member_id = m.member_id WHERE {asked} AND r.status <> 'deleted'"
+        f"  AND {days} >= 0 AND {days} < :window) THEN 1 ELSE 0 END), 0)"
+        " FROM messages m WHERE m.type = 'REVIEW_REQUEST' AND m.status = 'SENT'"
+        " AND m.sent_at >= :start AND m.sent_at < :end",
+        start=p.start, end=p.end, window=REQUEST_ATTRIBUTION_DAYS)
+    return _ratio(converted, sent)
+
+
+# -- satisfaction --------------------------------------------------------------------------
+
+@dataclass
+class SatisfactionKpis:
+    responses: int
+    nps: float | None
+    csat_average: float | None
+
+
+async def satisfaction(p: Period) -> SatisfactionKpis:
+    """Survey answers (submitSurveyResponse) given in the period: NPS = % promoters (9-10)
+    minus % detractors (0-6), -100..100; CSAT = the mean score 1-5."""
+    n, promoters, detractors, csat_sum = await _one(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN nps >= :promoter THEN 1 ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN nps <= :detractor THEN 1 ELSE 0 END), 0), COALESCE(SUM(csat), 0)"
+        " FROM survey_responses WHERE created_at >= :start AND created_at < :end",
+        start=p.start, end=p.end, promoter=NPS_PROMOTER, detractor=NEGATIVE_NPS)
+    n = int(n)
+    nps = round(100 * (int(promoters) - int(detractors)) / n, 2) if n else None
+    return SatisfactionKpis(responses=n, nps=nps, csat_average=_ratio(csat_sum, n))
+
+
+# -- carts ---------------------------------------------------------------------------------
+
+@dataclass
+class CartKpis:
+    abandoned: int
+    recovered_by_reminder: int
+
+
+async def carts(p: Period) -> CartKpis:
+    """A member's cart is their last add-to-cart (`signals`) before a CART_ABANDONED_HOURS gap
+    with no other add-to-cart; it is abandoned when no order of theirs was placed in that gap,
+    and counted in the period its add-to-cart falls in, once the gap is over (a cart still
+    open now is not abandoned yet). Recovered by a reminder: a CART_REMINDER sent to the
+    member after that add-to-cart and before their next one, followed by an order of theirs
+    within CART_RECOVERY_DAYS of the sending."""
+    days = _dialect()["days"]
+    gap = CART_ABANDONED_HOURS / 24
+    abandoned = (
+        "FROM signals s WHERE s.type = 'ADD_TO_CART' AND s.member_id IS NOT NULL"
+        " AND s.at >= :start AND s.at < :end AND s.at <= :closed"
+        " AND NOT EXISTS (SELECT 1 FROM signals n WHERE n.member_id = s.member_id AND n.type = 'ADD_TO_CART'"
+        f"  AND n.at > s.at AND {days.format(a='n.at', b='s.at')} < :gap)"
+        " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.member_id = s.member_id AND o.placed_at >= s.at"
+        f"  AND {days.format(a='o.placed_at', b='s.at')} < :gap)")
+    recovered = (
+        "EXISTS (SELECT 1 FROM messages m WHERE m.member_id = s.member_id AND m.type = 'CART_REMINDER'"
+        " AND m.status = 'SENT' AND m.sent_at > s.at"
+        " AND NOT EXISTS (SELECT 1 FROM signals n WHERE n.member_id = s.member_id AND n.type = 'ADD_TO_CART'"
+        "  AND n.at > s.at AND n.at < m.sent_at)"
+        " AND EXISTS (SELECT 1 FROM orders o WHERE o.member_id = s.member_id AND o.placed_at >= m.sent_at"
+        f"  AND {days.format(a='o.placed_at', b='m.sent_at')} < :recovery))")
+    total, back = await _one(
+        f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {recovered} THEN 1 ELSE 0 END), 0) {abandoned}",
+        start=p.start, end=p.end, closed=clock.now() - timedelta(hours=CART_ABANDONED_HOURS), gap=gap,
+        recovery=CART_RECOVERY_DAYS)
+    return CartKpis(abandoned=int(total), recovered_by_reminder=int(back))
 
 
 # -- series --------------------------------------------------------------------------------

@@ -74,3 +74,19 @@ class Redemption(Model):
         unique_together = (("member", "idempotency_key"),)
         # The jobs read by due date: codes past their validity, uses awaiting their order.
         indexes = (("reward_id",), ("status", "expires_at"), ("status", "used_at"))
+
+
+class GrantPolicy(Model):
+    # An automatic grant (domain/rewards/policies.py): BIRTHDAY grants `reward` to members in
+    # their birthday week, once a year; WIN_BACK grants it to `segment`'s members, once each.
+    # One row per kind; a leased job applies the enabled ones.
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=16, unique=True)  # BIRTHDAY | WIN_BACK
+    reward = fields.ForeignKeyField("patron.Reward", related_name="grant_policies", on_delete=fields.RESTRICT)
+    segment = fields.ForeignKeyField("patron.Segment", null=True, related_name="grant_policies",
+                                     on_delete=fields.RESTRICT)
+    enabled = fields.BooleanField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "grant_policies"

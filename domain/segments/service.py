@@ -22,7 +22,7 @@ from domain.errors import DomainError, InvalidInput, NotFound
 from domain.events.service import record_event
 from domain.members.models import Member
 from domain.pagination import NEWEST_ID, Page, PageRequest, keyset_page
-from domain.rewards.models import Reward
+from domain.rewards.models import GrantPolicy, Reward
 from domain.segments.filters import SegmentFilter, members_query, validated
 from domain.segments.models import Segment, SegmentMember
 
@@ -82,6 +82,9 @@ async def delete_segment(segment_id: int) -> int:
             raise NotFound("No such segment", "id", code="SEGMENT_NOT_FOUND")
         if await Reward.filter(audience_segment_id=segment.id).exists():
             raise DomainError("A reward's audience is this segment: change the reward first", "id",
+                              code="SEGMENT_IN_USE")
+        if await GrantPolicy.filter(segment_id=segment.id).exists():
+            raise DomainError("A grant policy targets this segment: change the policy first", "id",
                               code="SEGMENT_IN_USE")
         await SegmentMember.filter(segment_id=segment.id).delete()
         await segment.delete()
