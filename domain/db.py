@@ -158,25 +158,40 @@ async def write_transaction() -> AsyncIterator[Any]:
     await changes.committed(touched)
 
 
-async def insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert `rows` (field name → database-ready value, the same fields in each) in one
-    multi-row INSERT, one round trip (tortoise's bulk_create sends one statement per row
-    on asyncpg). On the transaction's connection when called inside one."""
+MAX_PARAMETERS = 30_000  # PostgreSQL takes 32,767 bind parameters per statement, SQLite 32,766
+
+
+async def insert_rows(model: Any, rows: list[dict[str, Any]], returning: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+    """Insert `rows` (field name → database-ready value, the same fields in each) with
+    multi-row INSERTs, one round trip per 30,000 values (tortoise's bulk_create sends one
+    statement per row on asyncpg). On the transaction's connection when called inside one.
+    With `returning` (field names) the inserted rows' values, in no promised order."""
     if not rows:
-        return
+        return []
     conn = model._meta.db
     fields = list(rows[0])
-    columns = ", ".join(f'"{model._meta.fields_db_projection[f]}"' for f in fields)
+    projection = model._meta.fields_db_projection
+    columns = ", ".join(f'"{projection[f]}"' for f in fields)
+    tail = f' RETURNING {", ".join(projection[f] for f in returning)}' if returning else ""
     sqlite = conn.capabilities.dialect == "sqlite"
-    values: list[Any] = []
-    groups = []
-    for row in rows:
-        marks = []
-        for field in fields:
-            values.append(row[field])
-            marks.append("?" if sqlite else f"${len(values)}")
-        groups.append(f"({', '.join(marks)})")
-    await conn.execute_query(f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {", ".join(groups)}', values)
+    per_statement = max(1, MAX_PARAMETERS // len(fields))
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(rows), per_statement):
+        values: list[Any] = []
+        groups = []
+        for row in rows[start:start + per_statement]:
+            marks = []
+            for field in fields:
+                values.append(row[field])
+                marks.append("?" if sqlite else f"${len(values)}")
+            groups.append(f"({', '.join(marks)})")
+        sql = f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {", ".join(groups)}{tail}'
+        if returning:
+            _, found = await conn.execute_query(sql, values)
+            out.extend(tuple(r[projection[f]] for f in returning) for r in found)
+        else:
+            await conn.execute_query(sql, values)
+    return out
 
 
 @asynccontextmanager
