@@ -186,8 +186,8 @@ async def insert_rows(model: Any, rows: list[dict[str, Any]], returning: tuple[s
                 marks.append("?" if sqlite else f"${len(values)}")
             groups.append(f"({', '.join(marks)})")
         sql = f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {", ".join(groups)}{tail}'
-        if returning:
-            _, found = await conn.execute_query(sql, values)
+        if returning:  # execute_query would drop an INSERT's rows on asyncpg
+            found = await conn.execute_query_dict(sql, values)
             out.extend(tuple(r[projection[f]] for f in returning) for r in found)
         else:
             await conn.execute_query(sql, values)

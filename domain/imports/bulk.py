@@ -59,3 +59,41 @@ async def insert(model: Any, rows: list[dict[str, Any]], returning: tuple[str, .
     base = defaults(model)
     full = [{**base, **row} for row in rows]
     return await insert_rows(model, full, returning)
+
+
+async def locked(model: Any, columns: tuple[str, ...], ids: list[int]) -> list[tuple[Any, ...]]:
+    """Rows by primary key, locked for the transaction (FOR UPDATE; SQLite: the write lock)."""
+    if not ids:
+        return []
+    conn = _conn(model)
+    names = ", ".join(f'"{c}"' for c in columns)
+    table = model._meta.db_table
+    if conn.capabilities.dialect == "sqlite":
+        _, rows = await conn.execute_query(
+            f'SELECT {names} FROM "{table}" WHERE id IN ({", ".join("?" for _ in ids)}) ORDER BY id', ids)
+    else:
+        _, rows = await conn.execute_query(f'SELECT {names} FROM "{table}" WHERE id = ANY($1) ORDER BY id FOR UPDATE',
+                                           [ids])
+    return [tuple(r) for r in rows]
+
+
+async def update_by_id(model: Any, columns: dict[str, str], rows: list[tuple[Any, ...]]) -> None:
+    """Set `columns` (name → PostgreSQL type) of each row (id, *values): one statement on
+    PostgreSQL (UPDATE … FROM unnest of one array per column), one per row on SQLite."""
+    if not rows:
+        return
+    conn = _conn(model)
+    table = model._meta.db_table
+    names = list(columns)
+    if conn.capabilities.dialect == "sqlite":
+        sets = ", ".join(f'"{n}" = ?' for n in names)
+        for row in rows:
+            await conn.execute_query(f'UPDATE "{table}" SET {sets} WHERE id = ?', [*row[1:], row[0]])
+        return
+    arrays = ", ".join(f"${i + 2}::{columns[n]}[]" for i, n in enumerate(names))
+    sets = ", ".join(f'"{n}" = v.c{i}{"::" + columns[n] if columns[n] == "jsonb" else ""}' for i, n in enumerate(names))
+    aliases = ", ".join(f"c{i}" for i in range(len(names)))
+    values = [[r[0] for r in rows]] + [[r[i + 1] for r in rows] for i in range(len(names))]
+    await conn.execute_query(
+        f'UPDATE "{table}" AS t SET {sets} FROM unnest($1::int[], {arrays.replace("::jsonb[]", "::text[]")}) '
+        f"AS v(id, {aliases}) WHERE t.id = v.id", values)

@@ -96,12 +96,20 @@ def whole(data: dict[str, Any], name: str, low: int, high: int) -> int:
     return int(number)
 
 
+def iso_text(value: str) -> str:
+    """What fromisoformat reads: " UTC" and a spaced "-0500" offset (Shopify) normalised."""
+    value = value.replace(" UTC", "+00:00")
+    if " +" in value or " -" in value:
+        value = OFFSET_SPACE.sub(r"\1\2:\3", value)
+    return value
+
+
 def moment(data: dict[str, Any], name: str, required: bool = False) -> datetime | None:
     value = text(data, name, 40, required)
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(OFFSET_SPACE.sub(r"\1\2:\3", value.replace(" UTC", "+00:00")))
+        parsed = datetime.fromisoformat(iso_text(value))
     except ValueError:
         raise RowError(name, f"{name} must be an ISO 8601 date or date-time, e.g. 2024-03-01T09:30:00Z") from None
     if parsed.tzinfo is None:  # a time without an offset is read as UTC
@@ -276,24 +284,25 @@ async def _media_rows(rows: list[dict[str, Any]], ids: dict[str, int], media: di
 
 
 async def _summaries(rows: list[dict[str, Any]]) -> None:
-    """The product summaries: one locked read and one bulk update per batch."""
+    """The product summaries: one locked read and one update per batch (the same figures
+    domain/reviews/summary.py keeps one review at a time)."""
     per_product: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         if r["status"] == "published":
             per_product[r["product_id"]].append(r)
     if not per_product:
         return
-    changed = await Product.filter(id__in=sorted(per_product)).order_by("id").select_for_update()
-    for product in changed:
-        added = per_product[product.id]
-        histogram = list(product.rating_histogram)
+    changed = []
+    for pid, count, total, histogram, with_media in await bulk.locked(
+            Product, ("id", "review_count", "rating_sum", "rating_histogram", "with_media_count"), sorted(per_product)):
+        added = per_product[pid]
+        histogram = list(json.loads(histogram) if isinstance(histogram, (str, bytes)) else histogram)
         for r in added:
             histogram[r["rating"] - 1] += 1
-        product.review_count += len(added)
-        product.rating_sum += sum(r["rating"] for r in added)
-        product.with_media_count += sum(1 for r in added if r["counted_media"])
-        product.rating_histogram = histogram
-    await Product.bulk_update(changed, fields=["review_count", "rating_sum", "rating_histogram", "with_media_count"])
+        changed.append((pid, count + len(added), total + sum(r["rating"] for r in added), json.dumps(histogram),
+                        with_media + sum(1 for r in added if r["counted_media"])))
+    await bulk.update_by_id(Product, {"review_count": "int", "rating_sum": "int", "rating_histogram": "jsonb",
+                                      "with_media_count": "int"}, changed)
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -519,7 +528,7 @@ def parse_balance(rec: Record) -> BalanceRow:
     expires_at = None
     if expires is not None:
         try:
-            expires_at = datetime.fromisoformat(OFFSET_SPACE.sub(r"\1\2:\3", expires.replace(" UTC", "+00:00")))
+            expires_at = datetime.fromisoformat(iso_text(expires))
         except ValueError:
             raise RowError("expiresAt", "expiresAt must be an ISO 8601 date or date-time, e.g. 2026-12-31") from None
         expires_at = (expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)).astimezone(UTC)

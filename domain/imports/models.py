@@ -26,7 +26,7 @@ class ImportJob(Model):
     committed_rows = fields.IntField(default=0)  # file data rows consumed by committed batches
     # Attempts at the batch after committed_rows, counted before each one runs (a crash counts);
     # past the limit that batch is written off as failed rows (runner.MAX_BATCH_ATTEMPTS).
-    batch_attempts = fields.IntField(default=0)
+    batch_attempts = fields.IntField(default=0, db_default=0)
     message = fields.CharField(max_length=1000, null=True)  # why the job failed
     created_by = fields.CharField(max_length=64)
     lease_owner = fields.CharField(max_length=100, null=True)
