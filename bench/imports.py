@@ -2,7 +2,7 @@
 job runner (the same code as startImport and `server.py import`), on PostgreSQL.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/patron_bench .venv/bin/python bench/imports.py \
-        [--reviews 20000] [--orders 10000]   (PATRON_IMPORT_BATCH_ROWS sets the batch, default 500)
+        [--reviews 20000] [--orders 10000]   (PATRON_IMPORT_BATCH_ROWS sets the batch, default 2000)
 
 It migrates the database, EMPTIES the tables it writes (import_jobs, reviews, orders, members ...;
 never point it at real data), writes a Patron CSV of each kind under a temp dir, then times
@@ -82,7 +82,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"orders: {args.orders:,} orders ({2 * args.orders:,} lines) in {seconds2:.2f} s = "
               f"{args.orders / seconds2:,.0f} orders/s (target 2,000)")
         print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after: "
-              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; batch {os.environ.get('PATRON_IMPORT_BATCH_ROWS', 500)}")
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; batch {os.environ.get('PATRON_IMPORT_BATCH_ROWS', 2000)}")
     finally:
         await db.close_orm()
 

@@ -158,42 +158,47 @@ async def write_transaction() -> AsyncIterator[Any]:
     await changes.committed(touched)
 
 
-# Rows per multi-row INSERT: far below PostgreSQL's 32,767 and SQLite's 32,766 parameters
-# for the widest table written this way.
+# PostgreSQL takes 32,767 bind parameters per statement, SQLite 32,766; and at most
+# INSERT_CHUNK rows per statement, so one statement's rows stay a modest batch.
+MAX_PARAMETERS = 30_000
 INSERT_CHUNK = 1000
 
 
-async def insert_rows(model: Any, rows: list[dict[str, Any]], returning_ids: bool = False) -> list[int]:
-    """Insert `rows` (field name → value, the same fields in each; each value goes through
-    its field's to_db_value as tortoise would) in multi-row INSERTs of INSERT_CHUNK rows, one
-    round trip each (tortoise's bulk_create sends one statement per row on asyncpg). On the
-    transaction's connection when called inside one. With `returning_ids`, the new primary
-    keys in the order of `rows` (both databases number one statement's rows in VALUES
-    order; sorting guards against RETURNING's unspecified order)."""
+async def insert_rows(model: Any, rows: list[dict[str, Any]], returning: tuple[str, ...] = (),
+                      convert: bool = True) -> list[tuple[Any, ...]]:
+    """Insert `rows` (field name → value, the same fields in each) with multi-row INSERTs, one
+    round trip per statement (tortoise's bulk_create sends one statement per row on asyncpg).
+    On the transaction's connection when called inside one. Each value goes through its
+    field's to_db_value as tortoise would, unless `convert=False` (the caller gives
+    database-ready values: the bulk imports). With `returning` (field names) the inserted
+    rows' values, statement by statement, in no promised order within one."""
     if not rows:
         return []
     conn = model._meta.db
     fields = list(rows[0])
-    to_db = [model._meta.fields_map[f].to_db_value for f in fields]
-    columns = ", ".join(f'"{model._meta.fields_db_projection[f]}"' for f in fields)
+    projection = model._meta.fields_db_projection
+    to_db = [model._meta.fields_map[f].to_db_value for f in fields] if convert else None
+    columns = ", ".join(f'"{projection[f]}"' for f in fields)
+    tail = f' RETURNING {", ".join(projection[f] for f in returning)}' if returning else ""
     sqlite = conn.capabilities.dialect == "sqlite"
-    returning = f' RETURNING "{model._meta.db_pk_column}"' if returning_ids else ""
-    ids: list[int] = []
-    for start in range(0, len(rows), INSERT_CHUNK):
+    per_statement = max(1, min(INSERT_CHUNK, MAX_PARAMETERS // len(fields)))
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(rows), per_statement):
         values: list[Any] = []
         groups = []
-        for row in rows[start:start + INSERT_CHUNK]:
+        for row in rows[start:start + per_statement]:
             marks = []
-            for field, convert in zip(fields, to_db, strict=True):
-                values.append(convert(row[field], model))
+            for i, field in enumerate(fields):
+                values.append(to_db[i](row[field], model) if to_db is not None else row[field])
                 marks.append("?" if sqlite else f"${len(values)}")
             groups.append(f"({', '.join(marks)})")
-        sql = f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {", ".join(groups)}{returning}'
-        if returning_ids:  # execute_query_dict: asyncpg's execute_query drops an INSERT's rows
-            ids.extend(sorted(next(iter(r.values())) for r in await conn.execute_query_dict(sql, values)))
+        sql = f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES {", ".join(groups)}{tail}'
+        if returning:  # execute_query would drop an INSERT's rows on asyncpg
+            found = await conn.execute_query_dict(sql, values)
+            out.extend(tuple(r[projection[f]] for f in returning) for r in found)
         else:
             await conn.execute_query(sql, values)
-    return ids
+    return out
 
 
 @asynccontextmanager

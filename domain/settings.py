@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     # import is refused unless import_fetch_media is on.
     import_dir: str = _env("PATRON_IMPORT_DIR", "data/imports")
     import_max_mb: Positive = _env("PATRON_IMPORT_MAX_MB", 2000)
-    import_batch_rows: Positive = _env("PATRON_IMPORT_BATCH_ROWS", 500, le=10_000)
+    import_batch_rows: Positive = _env("PATRON_IMPORT_BATCH_ROWS", 2000, le=10_000)
     import_fetch_media: bool = _env("PATRON_IMPORT_FETCH_MEDIA", False)
     photo_max_bytes: Positive = _env("PATRON_PHOTO_MAX_BYTES", 10 * 1024 * 1024)
     video_max_bytes: Positive = _env("PATRON_VIDEO_MAX_BYTES", 200 * 1024 * 1024)

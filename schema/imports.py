@@ -21,6 +21,7 @@ class ImportKind(Enum):
     MEMBERS = "members"
     ORDERS = "orders"
     REVIEWS = "reviews"
+    POINTS_BALANCES = "points_balances"
 
 
 @strawberry.enum(description="Where an import job is: QUEUED, RUNNING, then SUCCEEDED, FAILED or CANCELLED.")
@@ -53,8 +54,9 @@ class ImportProblem:
 
 @strawberry.type(description="A bulk import of members, orders or reviews from a file, run in batches by a worker.")
 class ImportJob(Node):
-    kind: ImportKind = strawberry.field(description="MEMBERS, ORDERS or REVIEWS.")
-    format: str = strawberry.field(description='The file format: "patron" (CSV), "jsonl" or "okendo".')
+    kind: ImportKind = strawberry.field(description="MEMBERS, ORDERS, REVIEWS or POINTS_BALANCES.")
+    format: str = strawberry.field(description='The file format: "patron" (CSV), "jsonl", or a platform\'s export: '
+                                               '"okendo", "judgeme", "yotpo" (REVIEWS), "shopify" (ORDERS).')
     status: ImportStatus = strawberry.field(description="QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED.")
     dry_run: bool = strawberry.field(description="Rows were checked, nothing but this job was written.")
     award_points: bool = strawberry.field(description="ORDERS: points were awarded with the rules in force.")
@@ -107,9 +109,10 @@ class ImportProgress:
 
 @strawberry.input(description="What the uploaded file holds and how to read it.")
 class StartImportInput:
-    kind: ImportKind = strawberry.field(description="MEMBERS, ORDERS or REVIEWS.")
+    kind: ImportKind = strawberry.field(description="MEMBERS, ORDERS, REVIEWS or POINTS_BALANCES.")
     format: str = strawberry.field(description='"patron" (CSV with Patron\'s columns), "jsonl" (JSON Lines), '
-                                               'or "okendo" (Okendo\'s review template; REVIEWS only).')
+                                               '"okendo", "judgeme" or "yotpo" (their review exports; REVIEWS), '
+                                               'or "shopify" (Shopify\'s orders export; ORDERS).')
     dry_run: bool = strawberry.field(default=False, description="Check every row, write nothing but the job.")
     award_points: bool = strawberry.field(
         default=False, description="ORDERS only: award points with the rules in force (default: history, no points).")

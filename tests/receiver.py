@@ -23,6 +23,7 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    body: bytes | None = None  # default: b"ok" (2xx) or b"no"
 
 
 @dataclass
@@ -56,7 +57,8 @@ class Receiver:
         reply = script.pop(0) if len(script) > 1 else script[0]
         if reply.delay:
             await asyncio.sleep(reply.delay)
-        return Response(b"ok" if reply.status < 300 else b"no", reply.status, headers=reply.headers)
+        body = reply.body if reply.body is not None else b"ok" if reply.status < 300 else b"no"
+        return Response(body, reply.status, headers=reply.headers)
 
     async def start(self) -> None:
         with socket.socket() as s:

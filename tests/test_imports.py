@@ -228,9 +228,9 @@ async def test_a_crashed_job_resumes_from_its_last_batch_without_duplicates(api,
     started = await start(api, admin_token, review_rows(7), kind="REVIEWS", format="patron")
     real, calls = kinds.write_reviews, []
 
-    async def dies_in_second_batch(items, outcome, dry_run, actor):
+    async def dies_in_second_batch(items, outcome, dry_run, actor, media=None):
         calls.append(len(items))
-        await real(items, outcome, dry_run, actor)  # the rows are written in the transaction ...
+        await real(items, outcome, dry_run, actor, media)  # the rows are written in the transaction ...
         if len(calls) == 2:
             raise Killed()  # ... and the process dies before it commits
 

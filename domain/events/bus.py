@@ -102,7 +102,9 @@ class EventBus:
         now = clock.now()
         rows = [{"type": type_, "payload": payload, "member_id": member_id, "created_at": now}
                 for payload, member_id in items]
-        ids = await db.insert_rows(Event, rows, returning_ids=True)
+        # Ids in the order of `rows`: one session's ids grow statement after statement, and
+        # both databases number a statement's rows in VALUES order (RETURNING's order is not promised).
+        ids = sorted(id_ for (id_,) in await db.insert_rows(Event, rows, returning=("id",)))
         events = []
         for id_, row in zip(ids, rows, strict=True):
             event = Event(id=id_, **row)

@@ -1,5 +1,6 @@
-"""Reading import files as a stream of records: CSV (Patron's columns, Okendo's review
-template, or any columns through a mapping) and JSON Lines.
+"""Reading import files as a stream of records: CSV (Patron's columns, another platform's
+export by name — Okendo, Judge.me, Yotpo reviews, Shopify orders — or any columns through a
+mapping) and JSON Lines.
 
 The file is read through a text wrapper and the stdlib csv module, one record at a time, so
 memory stays flat whatever the file's size; quoted fields may span lines. Encoding: UTF-8
@@ -20,8 +21,8 @@ from typing import Any
 
 csv.field_size_limit(10 * 1024 * 1024)  # one review body may be long; a row is still bounded
 
-KINDS = ("members", "orders", "reviews")
-FORMATS = ("patron", "jsonl", "okendo")
+KINDS = ("members", "orders", "reviews", "points_balances")
+FORMATS = ("patron", "jsonl", "okendo", "judgeme", "yotpo", "shopify")
 ENCODINGS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "utf8": "utf-8-sig",
              "cp949": "cp949", "euc-kr": "cp949", "euckr": "cp949"}
 CONSENT_PREFIX = "consent."
@@ -30,21 +31,68 @@ CONSENT_PREFIX = "consent."
 FIELDS: dict[str, tuple[str, ...]] = {
     "reviews": ("externalId", "productExternalId", "rating", "title", "body", "authorName", "email",
                 "createdAt", "countryCode", "mediaUrls"),
-    "orders": ("externalId", "memberExternalId", "currency", "channel", "placedAt", "sku", "quantity",
-               "unitPrice", "productExternalId", "category"),
+    "orders": ("externalId", "memberExternalId", "email", "currency", "channel", "placedAt", "cancelledAt", "sku",
+               "quantity", "unitPrice", "price", "productExternalId", "category"),
     "members": ("externalId", "email", "name", "birthday", "signupChannel"),
+    "points_balances": ("externalId", "memberExternalId", "points", "expiresAt", "reason"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "reviews": ("productExternalId", "rating"),
-    "orders": ("externalId", "currency", "placedAt", "sku", "quantity", "unitPrice"),
+    "orders": ("externalId", "currency", "placedAt", "sku", "quantity", "unitPrice|price"),
     "members": ("externalId",),
+    "points_balances": ("memberExternalId", "points"),
 }
-# Okendo's review import template: column → field (the product is the first of handle,
-# productId, sku that is filled in). Okendo rows carry no id: each gets a hash of its values.
-OKENDO = {"name": "authorName", "body": "body", "title": "title", "rating": "rating",
-          "datecreated": "createdAt", "countrycode": "countryCode", "email": "email",
-          "imageurls": "mediaUrls"}
-OKENDO_PRODUCT = ("handle", "productid", "sku")
+LINE_FIELDS = ("sku", "quantity", "unitPrice", "price", "productExternalId", "category")
+
+
+@dataclass(frozen=True)
+class Named:
+    """Another platform's export: its columns (matched ignoring case, spaces and punctuation:
+    "Review Title" = "review_title") → our fields; `products` are the columns naming the
+    product, the first one filled in wins; `line_name` (Shopify) stands in for a missing SKU."""
+    title: str
+    kind: str
+    columns: dict[str, str]
+    products: tuple[str, ...] = ()
+    line_name: str | None = None
+    hints: dict[str, str] = field(default_factory=dict)  # a missing field → the columns it reads
+
+
+NAMED: dict[str, Named] = {
+    # Okendo's review import template (support.okendo.io, "Importing reviews using the Okendo
+    # import template"). No review id: each row gets a hash of its values.
+    "okendo": Named("an Okendo review export", "reviews", {
+        "name": "authorName", "body": "body", "title": "title", "rating": "rating", "datecreated": "createdAt",
+        "countrycode": "countryCode", "email": "email", "imageurls": "mediaUrls"}, ("handle", "productid", "sku"),
+        hints={"productExternalId": "handle, productId or sku", "rating": "rating"}),
+    # Judge.me's review export / import CSV (title, body, rating, review_date, reviewer_name,
+    # reviewer_email, product_id, product_handle, picture_urls, ...). No review id either.
+    "judgeme": Named("a Judge.me review export", "reviews", {
+        "title": "title", "reviewtitle": "title", "body": "body", "rating": "rating", "reviewdate": "createdAt",
+        "reviewername": "authorName", "revieweremail": "email", "pictureurls": "mediaUrls",
+        }, ("producthandle", "productid", "productsku"),
+        hints={"productExternalId": "product_handle or product_id", "rating": "rating"}),
+    # Yotpo's review export (Review ID, Review Title, Review Content, Review Score, Date,
+    # Product ID, Display Name, Email, ...) and its import template's snake_case spelling.
+    "yotpo": Named("a Yotpo review export", "reviews", {
+        "reviewid": "externalId", "reviewtitle": "title", "reviewcontent": "body", "reviewscore": "rating",
+        "date": "createdAt", "reviewdate": "createdAt", "displayname": "authorName", "username": "authorName",
+        "email": "email", "useremail": "email", "mdcustomercountry": "countryCode",
+        "publishedimageurl": "mediaUrls", "imageurls": "mediaUrls"}, ("productid", "domainkey", "productsku", "sku"),
+        hints={"productExternalId": "Product ID", "rating": "Review Score"}),
+    # Shopify's orders export (Admin > Orders > Export): one row per line item; the order's own
+    # columns are filled on its first row only; Name (#1001) is on every row.
+    "shopify": Named("a Shopify orders export", "orders", {
+        "name": "externalId", "email": "email", "currency": "currency", "createdat": "placedAt",
+        "cancelledat": "cancelledAt", "source": "channel", "lineitemquantity": "quantity",
+        "lineitemprice": "price", "lineitemsku": "sku"}, (), "lineitemname",
+        hints={"externalId": "Name", "currency": "Currency", "placedAt": "Created at", "sku": "Lineitem sku",
+               "quantity": "Lineitem quantity", "unitPrice|price": "Lineitem price"}),
+}
+
+
+def squeeze(header: str) -> str:
+    return "".join(c for c in header.lower() if c.isalnum())
 
 
 class FormatMismatch(Exception):
@@ -84,15 +132,24 @@ def check_mapping(kind: str, mapping: dict[str, Any] | None) -> dict[str, str]:
 
 
 def _header_fields(kind: str, fmt: str, header: list[str], mapping: dict[str, str]) -> list[str | None]:
-    """The field each column feeds (None: ignored)."""
+    """The field each column feeds (None: ignored); `product:<n>` / `line:name` for a named
+    format's product columns and Shopify's line item name."""
+    named = NAMED.get(fmt)
     out: list[str | None] = []
     for raw in header:
         name = raw.strip()
         if name in mapping:
             out.append(mapping[name])
-        elif fmt == "okendo":
-            low = name.lower()
-            out.append(OKENDO.get(low) or (f"product:{low}" if low in OKENDO_PRODUCT else None))
+        elif named is not None:
+            low = squeeze(name)
+            if low in named.columns:
+                out.append(named.columns[low])
+            elif low in named.products:
+                out.append(f"product:{low}")
+            elif low == named.line_name:
+                out.append("line:name")
+            else:
+                out.append(None)
         elif name in FIELDS[kind] or (kind == "members" and name.startswith(CONSENT_PREFIX)):
             out.append(name)
         else:
@@ -104,22 +161,27 @@ def _check_header(kind: str, fmt: str, columns: list[str | None], header: list[s
     present = {c for c in columns if c}
     if any(c.startswith("product:") for c in present):
         present.add("productExternalId")
-    missing = [f for f in REQUIRED[kind] if f not in present]
+    if "line:name" in present:
+        present.add("sku")
+    missing = [f for f in REQUIRED[kind] if not any(part in present for part in f.split("|"))]
     if not missing:
         return
     shown = ", ".join(h.strip()[:40] for h in header[:8]) or "nothing"
-    if fmt == "okendo":
-        want = {"productExternalId": "handle, productId or sku", "rating": "rating"}
-        names = "; ".join(want.get(m, m) for m in missing)
-        raise FormatMismatch(f"This is not an Okendo review export: its header ({shown}) has no {names} column")
+    named = NAMED.get(fmt)
+    if named is not None:
+        names = "; ".join(named.hints.get(m, m) for m in missing)
+        raise FormatMismatch(f"This is not {named.title}: its header ({shown}) has no {names} column")
     raise FormatMismatch(f"This is not a Patron {kind} CSV file: its header ({shown}) lacks the column(s) "
                          f"{', '.join(missing)} (or give a mapping)")
 
 
-def _okendo_fields(values: dict[str, Any]) -> dict[str, Any]:
-    product = next((values[f"product:{p}"] for p in OKENDO_PRODUCT if values.get(f"product:{p}")), None)
-    out = {k: v for k, v in values.items() if not k.startswith("product:")}
-    out["productExternalId"] = product
+def _named_fields(named: Named, values: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in values.items() if not k.startswith(("product:", "line:"))}
+    if not out.get("productExternalId") and named.products:  # a mapping to productExternalId wins
+        out["productExternalId"] = next(
+            (values[f"product:{p}"] for p in named.products if values.get(f"product:{p}")), None)
+    if named.line_name and not out.get("sku") and values.get("line:name"):
+        out["sku"] = values["line:name"][:255]  # Shopify: products without a SKU
     return out
 
 
@@ -167,8 +229,8 @@ def _csv_rows(kind: str, fmt: str, text: io.TextIOBase, mapping: dict[str, str])
                 continue
             value = value.strip()
             data[column] = value if value != "" else None
-        if fmt == "okendo":
-            data = _okendo_fields(data)
+        if fmt in NAMED:
+            data = _named_fields(NAMED[fmt], data)
         yield Record(number, 1, data)
 
 
@@ -204,7 +266,7 @@ def _group_orders(records: Iterator[Record]) -> Iterator[Record]:
                 current = None
             yield rec
             continue
-        line = {k: rec.data.get(k) for k in ("sku", "quantity", "unitPrice", "productExternalId", "category")}
+        line = {k: rec.data.get(k) for k in LINE_FIELDS}
         if current is not None and current.data.get("externalId") == rec.data.get("externalId"):
             current.rows += 1
             current.data["lines"].append(line)

@@ -7,8 +7,8 @@ class ImportJob(Model):
     # a worker. `committed_rows` is the resume point: every batch commits its rows together
     # with the new offset and counters, so a crashed job continues after its last batch.
     id = fields.IntField(primary_key=True)
-    kind = fields.CharField(max_length=16)  # members | orders | reviews
-    format = fields.CharField(max_length=16)  # patron | jsonl | okendo
+    kind = fields.CharField(max_length=16)  # members | orders | reviews | points_balances
+    format = fields.CharField(max_length=16)  # patron | jsonl | okendo | judgeme | yotpo | shopify
     status = fields.CharField(max_length=16, default="queued")  # queued|running|succeeded|failed|cancelled
     dry_run = fields.BooleanField(default=False)
     award_points = fields.BooleanField(default=False)
@@ -24,6 +24,9 @@ class ImportJob(Model):
     failed = fields.IntField(default=0)
     warnings = fields.IntField(default=0)
     committed_rows = fields.IntField(default=0)  # file data rows consumed by committed batches
+    # Attempts at the batch after committed_rows, counted before each one runs (a crash counts);
+    # past the limit that batch is written off as failed rows (runner.MAX_BATCH_ATTEMPTS).
+    batch_attempts = fields.IntField(default=0, db_default=0)
     message = fields.CharField(max_length=1000, null=True)  # why the job failed
     created_by = fields.CharField(max_length=64)
     lease_owner = fields.CharField(max_length=100, null=True)

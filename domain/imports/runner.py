@@ -26,7 +26,7 @@ from tortoise.transactions import in_transaction
 
 from domain import clock, db
 from domain.db import write_transaction
-from domain.imports import formats, kinds
+from domain.imports import bulk, formats, kinds, media
 from domain.imports.formats import FormatMismatch, Record
 from domain.imports.models import ImportJob, ImportProblem
 from domain.imports.service import remove_file
@@ -34,6 +34,7 @@ from domain.settings import get_settings
 
 log = logging.getLogger("patron.imports")
 LEASE = timedelta(minutes=5)
+MAX_BATCH_ATTEMPTS = 3  # a batch that failed this often is skipped as failed rows (a poison batch)
 _background: dict[str, Any] = {"enabled": False, "task": None}
 
 
@@ -104,6 +105,8 @@ def _parse(job: ImportJob, batch: list[Record], outcome: kinds.Outcome) -> list[
                 items.append(kinds.parse_review(rec, job.format))
             elif job.kind == "orders":
                 items.append(kinds.parse_order(rec))
+            elif job.kind == "points_balances":
+                items.append(kinds.parse_balance(rec))
             else:
                 items.append(kinds.parse_member(rec))
         except kinds.RowError as exc:
@@ -111,37 +114,89 @@ def _parse(job: ImportJob, batch: list[Record], outcome: kinds.Outcome) -> list[
     return items
 
 
-async def _write(job: ImportJob, items: list[Any], outcome: kinds.Outcome) -> None:
+async def _write(job: ImportJob, items: list[Any], outcome: kinds.Outcome, fetched: dict[str, media.Fetched]) -> None:
     if not items:
         return
     if job.kind == "reviews":
-        await kinds.write_reviews(items, outcome, job.dry_run, f"import:{job.id}")
+        await kinds.write_reviews(items, outcome, job.dry_run, f"import:{job.id}", fetched)
     elif job.kind == "orders":
         await kinds.write_orders(items, outcome, job.dry_run, job.award_points)
+    elif job.kind == "points_balances":
+        await kinds.write_balances(items, outcome, job.dry_run, f"import:{job.id}")
     else:
         await kinds.write_members(items, outcome, job.dry_run)
 
 
+async def _attempt(job: ImportJob) -> int:
+    """Count an attempt at the job's next batch before running it (committed on its own, so a
+    worker killed by the batch still counts); a committed batch resets it. Raises Fenced."""
+    async with db.serialized_writes():
+        if not await ImportJob.filter(id=job.id, lease_token=job.lease_token, status="running").update(
+                batch_attempts=F("batch_attempts") + 1):
+            raise Fenced()
+    return (await ImportJob.filter(id=job.id).values_list("batch_attempts", flat=True))[0]
+
+
+def _poisoned(batch: list[Record], attempts: int) -> kinds.Outcome:
+    """A batch that failed MAX_BATCH_ATTEMPTS times (crash, database error): its records are
+    counted failed, each listed, and the job goes on after it; nothing of it is written."""
+    outcome = kinds.Outcome()
+    for rec in batch:
+        if not rec.blank:
+            outcome.fail(rec.row, None, f"Not imported: the batch holding this row failed {attempts - 1} times "
+                                        "(see the server log); import these rows again in a smaller file")
+    return outcome
+
+
 async def run_batch(job: ImportJob, batch: list[Record], rows: int) -> kinds.Outcome:
     """One transaction: the batch's rows, its problems, the counters and the new offset."""
-    outcome = kinds.Outcome()
-    items = _parse(job, batch, outcome)
+    attempts = await _attempt(job)
+    poisoned = attempts > MAX_BATCH_ATTEMPTS
+    outcome = _poisoned(batch, attempts) if poisoned else kinds.Outcome()
+    items = [] if poisoned else _parse(job, batch, outcome)
+    fetched = {} if poisoned or job.kind != "reviews" else await media.fetch_for(
+        [(i.external_id, i.media_urls) for i in items], job.dry_run)
     processed = sum(1 for r in batch if not r.blank)
     now = clock.now()
-    async with write_transaction():
-        await _write(job, items, outcome)
-        if outcome.problems:
-            await ImportProblem.bulk_create([
-                ImportProblem(job_id=job.id, row=row, field=(name or None) and name[:100], message=message, level=level)
-                for row, name, message, level in sorted(outcome.problems, key=lambda p: p[0])])
-        kept = await ImportJob.filter(id=job.id, lease_token=job.lease_token, status="running").update(
-            processed=F("processed") + processed, succeeded=F("succeeded") + outcome.succeeded,
-            skipped=F("skipped") + outcome.skipped, failed=F("failed") + outcome.failed,
-            warnings=F("warnings") + outcome.warnings, committed_rows=F("committed_rows") + rows,
-            lease_until=now + LEASE, updated_at=now)
-        if not kept:
-            raise Fenced()
+    try:
+        async with write_transaction():
+            await _write(job, items, outcome, fetched)
+            await _finish_batch(job, outcome, processed, rows, now)
+    finally:
+        media.discard(fetched, outcome.kept)
     return outcome
+
+
+async def _finish_batch(job: ImportJob, outcome: kinds.Outcome, processed: int, rows: int, now: datetime) -> None:
+    """The batch's problems, the job's counters and its new offset, under the lease (fencing)."""
+    if outcome.problems:
+        await bulk.insert(ImportProblem, [
+            {"job_id": job.id, "row": row, "field": (name or None) and name[:100], "message": message, "level": level}
+            for row, name, message, level in sorted(outcome.problems, key=lambda p: p[0])])
+    kept = await ImportJob.filter(id=job.id, lease_token=job.lease_token, status="running").update(
+        processed=F("processed") + processed, succeeded=F("succeeded") + outcome.succeeded,
+        skipped=F("skipped") + outcome.skipped, failed=F("failed") + outcome.failed,
+        warnings=F("warnings") + outcome.warnings, committed_rows=F("committed_rows") + rows,
+        batch_attempts=0, lease_until=now + LEASE, updated_at=now)
+    if not kept:
+        raise Fenced()
+
+
+async def _run_with_retries(job: ImportJob, batch: list[Record], rows: int) -> None:
+    """A batch that raises (a database error, a bug) is tried again at once; the attempt
+    counter makes the attempt after MAX_BATCH_ATTEMPTS write the batch as failed rows, so a
+    poison batch never loops. If even that fails (the database is gone) the error propagates
+    and the job waits for its lease to run out."""
+    for tries in range(MAX_BATCH_ATTEMPTS + 1):
+        try:
+            await run_batch(job, batch, rows)
+            return
+        except Fenced:
+            raise
+        except Exception:
+            if tries == MAX_BATCH_ATTEMPTS:
+                raise
+            log.exception("import %s: the batch from data row %s failed; trying again", job.id, batch[0].row)
 
 
 async def run_job(job: ImportJob) -> int:
@@ -171,7 +226,7 @@ async def run_job(job: ImportJob) -> int:
             batch, rows = await asyncio.to_thread(_take, stream, size)
             if not batch:
                 break
-            await run_batch(job, batch, rows)
+            await _run_with_retries(job, batch, rows)
             done += sum(1 for r in batch if not r.blank)
     except Fenced:
         log.info("import %s: cancelled or taken over; stopping", job.id)

@@ -20,7 +20,8 @@ from domain.pagination import NEWEST_ID, Page, PageRequest, keyset_page
 from domain.settings import get_settings
 
 TERMINAL = ("succeeded", "failed", "cancelled")
-FORMATS_OF = {"members": ("patron", "jsonl"), "orders": ("patron", "jsonl"), "reviews": ("patron", "jsonl", "okendo")}
+FORMATS_OF = {"members": ("patron", "jsonl"), "orders": ("patron", "jsonl", "shopify"),
+              "reviews": ("patron", "jsonl", "okendo", "judgeme", "yotpo"), "points_balances": ("patron", "jsonl")}
 COPY_CHUNK = 1024 * 1024
 
 

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
+from domain import money
 from domain.db import is_sqlite, write_transaction
 from domain.insights import clv
 from domain.insights.models import MemberInsight
@@ -43,11 +44,6 @@ _GRID = {
     1: ("LOST", "LOST", "AT_RISK", "AT_RISK", "CANT_LOSE"),
 }
 
-# ISO 4217 currencies whose minor unit is not 1/100 (amounts are stored in minor units).
-_EXPONENT = {**dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-                              "VND", "VUV", "XAF", "XOF", "XPF"), 0),
-             **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3)}
-
 # Epoch seconds of a stored UTC timestamp, per dialect.
 _EPOCH = {"sqlite": "((julianday({c}) - 2440587.5) * 86400.0)", "postgres": "EXTRACT(EPOCH FROM {c})"}
 
@@ -66,7 +62,7 @@ def scores(values: np.ndarray) -> np.ndarray:
 
 
 def money_text(minor: Decimal | float, currency: str) -> str:
-    exponent = _EXPONENT.get(currency, 2)
+    exponent = money.exponent(currency)
     return f"{float(minor) / 10 ** exponent:,.{exponent}f} {currency}"
 
 
