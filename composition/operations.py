@@ -57,6 +57,8 @@ from schema.permissions import (
     IsAdmin,
     Moderator,
     StaffAuditReader,
+    SupportDesk,
+    SupportDeskOrSelf,
     IsMember,
     MemberOrSurveyToken,
     MessageProvider,
@@ -112,12 +114,13 @@ class Query:
     me: Member | None = strawberry.field(resolver=resolvers.members.me, permission_classes=[IsMember],
                                          description="The signed-in member (member token).")
     member: Member | None = strawberry.field(
-        resolver=resolvers.members.member, permission_classes=[AdminOrSelf],
-        description="A member by externalId (admin, or the member themself); null when there is "
-                    "none.")
+        resolver=resolvers.members.member, permission_classes=[SupportDeskOrSelf],
+        description="A member by externalId (admin, a key or console role with members:support, or the member "
+                    "themself); null when there is none.")
     members: Connection[Member] = strawberry.field(
-        resolver=resolvers.members.members, permission_classes=[IsAdmin],
-        description="Every member, newest first (admin); paged, not counted.")
+        resolver=resolvers.members.members, permission_classes=[SupportDesk],
+        description="Every member, newest first, or those a search finds (admin, or members:support); paged, not "
+                    "counted.")
     my_data_usage: DataUsage | None = strawberry.field(
         resolver=resolvers.members.my_data_usage, permission_classes=[IsMember],
         description="Which features read which of your data, and your consents.")
@@ -284,9 +287,9 @@ class Mutation:
         description="Debit points from a member's available balance (idempotent on "
                     "idempotencyKey).")
     adjust_points: PointsPayload = strawberry.mutation(
-        resolver=resolvers.ledger.adjust_points, permission_classes=[IsAdmin],
-        description="Credit or debit points by hand with a reason, recorded with the admin as "
-                    "actor (idempotent on idempotencyKey).")
+        resolver=resolvers.ledger.adjust_points, permission_classes=[SupportDesk],
+        description="Credit or debit points by hand with a reason, recorded with the admin or staff account as "
+                    "actor (admin, or members:support; idempotent on idempotencyKey).")
     release_pending_points: ReleasePendingPointsPayload = strawberry.mutation(
         resolver=resolvers.ledger.release_pending_points, permission_classes=[IsAdmin],
         description="Approve a member's pending points before the return window ends.")

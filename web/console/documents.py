@@ -45,13 +45,37 @@ mutation Reply($input: ReplyInput!) {
   replyToReview(input: $input) { review { id } errors { field message code } }
 }"""
 
+MEMBER_SEARCH = """
+query MemberSearch($search: String, $after: String) {
+  members(first: 25, after: $after, search: $search) {
+    edges { node { externalId email name anonymized points { balance } tier { name } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+# Member 360: one customer's whole story in one request (fields the role may not read come back
+# null or empty from the schema itself: e-mail and review text without members:pii).
 MEMBER = """
 query Member($externalId: String!) {
   member(externalId: $externalId) {
-    externalId email name personalDataWithheld createdAt
-    points { balance pending }
+    externalId email name birthday personalDataWithheld createdAt anonymized signupChannel locale timezone
+    points { balance pending lifetimeEarned expiringSoon(days: 30) }
     tier { name }
+    tierHistory { fromTier toTier reason createdAt }
+    consents { purpose granted source updatedAt }
+    ledger(first: 50) { edges { node { id amount kind reason sourceType sourceId createdAt expiresAt } } }
+    orders(first: 20) { edges { node { externalId placedAt channel total { amount currency }
+                                        refunded { amount currency } fulfilledAt } } }
+    reviews { id rating title status rejectReason createdAt productExternalId }
+    redemptions { code status points createdAt reward { name } }
+    subscriptions { status sku nextDeliveryAt plan { name } }
+    messages(first: 20) { edges { node { type channel status reason scheduledFor sentAt } } }
   }
+}"""
+
+ADJUST = """
+mutation Adjust($input: AdjustPointsInput!) {
+  adjustPoints(input: $input) { member { points { balance } } errors { field message code } }
 }"""
 
 AUDIT = """

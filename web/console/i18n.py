@@ -8,7 +8,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_timedelta
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 from domain.settings import get_settings
 
@@ -57,6 +57,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "done_password": "Your password is changed.",
         "code_NOTHING_SELECTED": "Select at least one review.", "code_INVALID": "the form was not valid.",
         "code_REASON_REQUIRED": "choose a reason to reject.",
+        "members": "Members", "search_members": "Find a member", "search_label": "External ID, e-mail or name",
+        "search": "Search", "no_members": "No member matches.", "name": "Name", "birthday": "Birthday",
+        "joined": "Joined", "channel": "Channel", "anonymized": "Anonymized", "withheld": "withheld for your role",
+        "profile": "Profile", "lifetime": "Earned in all", "expiring": "Expiring within 30 days",
+        "ledger": "Points ledger", "amount": "Amount", "kind": "Kind", "source": "Source", "expires": "Expires",
+        "tier_history": "Tier history", "orders": "Orders", "order": "Order", "placed": "Placed", "total": "Total",
+        "refunded": "Refunded", "fulfilled": "Fulfilled", "reviews_of": "Reviews", "redemptions": "Rewards redeemed",
+        "reward": "Reward", "code": "Code", "subscriptions": "Subscriptions", "plan": "Plan", "next": "Next",
+        "messages_sent": "Messages", "type": "Type", "consents": "Consents", "granted": "Granted", "yes": "Yes",
+        "no": "No", "adjust": "Adjust points", "adjust_amount": "Points (+ to credit, − to debit)",
+        "adjust_reason": "Reason (required, kept in the ledger)", "adjust_go": "Adjust",
+        "done_adjusted": "Points adjusted.", "nothing": "Nothing yet.",
+        "code_AMOUNT": "give a whole number of points.", "code_INSUFFICIENT_POINTS": "the balance is too low.",
+        "code_MEMBER_NOT_FOUND": "no such member.", "code_ADJUST_REASON": "say why (1 to 500 characters).",
     },
     "ko": {
         "console": "콘솔", "sign_in": "로그인", "sign_out": "로그아웃", "email": "이메일",
@@ -99,6 +113,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "done_password": "비밀번호를 변경했습니다.",
         "code_NOTHING_SELECTED": "리뷰를 하나 이상 선택하세요.", "code_INVALID": "양식이 올바르지 않습니다.",
         "code_REASON_REQUIRED": "거절 사유를 선택하세요.",
+        "members": "회원", "search_members": "회원 찾기", "search_label": "외부 ID, 이메일 또는 이름",
+        "search": "검색", "no_members": "일치하는 회원이 없습니다.", "name": "이름", "birthday": "생일",
+        "joined": "가입일", "channel": "가입 경로", "anonymized": "익명화됨", "withheld": "현재 역할로는 볼 수 없음",
+        "profile": "프로필", "lifetime": "누적 적립", "expiring": "30일 내 소멸 예정",
+        "ledger": "포인트 내역", "amount": "포인트", "kind": "구분", "source": "출처", "expires": "소멸일",
+        "tier_history": "등급 변경 이력", "orders": "주문", "order": "주문", "placed": "주문일", "total": "금액",
+        "refunded": "환불", "fulfilled": "배송 완료", "reviews_of": "리뷰", "redemptions": "사용한 리워드",
+        "reward": "리워드", "code": "코드", "subscriptions": "구독", "plan": "플랜", "next": "다음",
+        "messages_sent": "메시지", "type": "유형", "consents": "수신 동의", "granted": "동의", "yes": "예",
+        "no": "아니요", "adjust": "포인트 조정", "adjust_amount": "포인트 (+ 지급, − 차감)",
+        "adjust_reason": "사유 (필수, 내역에 남음)", "adjust_go": "조정",
+        "done_adjusted": "포인트를 조정했습니다.", "nothing": "아직 없습니다.",
+        "code_AMOUNT": "포인트를 정수로 입력하세요.", "code_INSUFFICIENT_POINTS": "잔액이 부족합니다.",
+        "code_MEMBER_NOT_FOUND": "해당 회원이 없습니다.", "code_ADJUST_REASON": "사유를 입력하세요 (1~500자).",
     },
 }
 
@@ -147,3 +175,7 @@ class Translator:
 
     def number(self, value: int | float) -> str:
         return format_decimal(value, locale=self.locale)
+
+    def money(self, minor_units: int | float, currency: str) -> str:
+        """An amount in minor units (as the API gives it), e.g. 12900 KRW → ₩12,900."""
+        return format_currency(minor_units / 10 ** get_currency_precision(currency), currency, locale=self.locale)

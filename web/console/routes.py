@@ -1,4 +1,4 @@
-"""/console: sign-in, the reviews inbox, replies, a member's page and the audit log.
+"""/console: sign-in, the reviews inbox, replies, member search and Member 360, the audit log.
 
 A page resolves the session cookie to a staff account, builds that account's viewer
 (domain/staff/service.py viewer_for) and runs GraphQL documents (documents.py) in-process
@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import quote, unquote_plus, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
@@ -253,7 +253,7 @@ def _flash(page: Page) -> dict[str, str] | None:
     if done == "moderated":
         n = params.get("n", "1")
         return {"kind": "ok", "text": page.t("done_moderated", n=n if n.isdigit() else "1")}
-    if done in ("media", "replied", "password"):
+    if done in ("media", "replied", "password", "adjusted"):
         return {"kind": "ok", "text": page.t(f"done_{done}")}
     return None
 
@@ -363,11 +363,52 @@ async def _reply_edit(page: Page) -> Response:
 
 # --- member, audit ---------------------------------------------------------------------
 
+async def _members(page: Page) -> Response:
+    """Member search: externalId, e-mail or part of the name (the schema decides which a role
+    may search by: without members:pii only the externalId)."""
+    params = page.request.query_params
+    search = params.get("q", "").strip()[:320]
+    found, page_info = [], None
+    if search:
+        data = (await page.query(docs.MEMBER_SEARCH, {"search": search, "after": params.get("after") or None}))
+        found = [e["node"] for e in data["members"]["edges"]]
+        page_info = data["members"]["pageInfo"]
+    else:
+        await page.query(docs.MEMBER_SEARCH, {"search": "", "after": None})  # a role without access: 403 here
+    return page.render("members.html", search=search, found=found, page_info=page_info,
+                       next_url=f"{BASE}/members?{urlencode({'q': search, 'after': (page_info or {}).get('endCursor') or ''})}")
+
+
 async def _member(page: Page) -> Response:
     member = (await page.query(docs.MEMBER, {"externalId": page.request.path_params["external_id"][:255]}))["member"]
     if member is None:
         return page.render("message.html", 404, title=page.t("not_found"), text="")
-    return page.render("member.html", member=member)
+    return page.render("member.html", member=member, flash=_flash(page), adjust_key=secrets.token_urlsafe(16),
+                       ledger=[e["node"] for e in member["ledger"]["edges"]],
+                       orders=[e["node"] for e in member["orders"]["edges"]],
+                       messages=[e["node"] for e in member["messages"]["edges"]])
+
+
+async def _adjust(page: Page) -> Response:
+    """Support adjusts points with a reason through adjustPoints; the form's one-time key makes
+    a double submit (or a reload of the POST) one adjustment."""
+    form: FormData = page.form  # type: ignore[attr-defined]
+    external_id = page.request.path_params["external_id"][:255]
+    target = f"{BASE}/members/{quote(external_id, safe='')}"
+    amount = _text(form, "amount", 12).strip()
+    if not amount.lstrip("-").isdigit():
+        return _redirect(f"{target}?error=AMOUNT")
+    variables = {"input": {"memberExternalId": external_id, "amount": int(amount), "reason": _text(form, "reason", 500),
+                           "idempotencyKey": "console:" + _text(form, "key", 64)}}
+    payload = (await page.query(docs.ADJUST, variables))["adjustPoints"]
+    if payload["errors"]:
+        error = payload["errors"][0]
+        code = error["code"]
+        if code == "INVALID":  # say which field: the page explains codes, never echoes text
+            code = {"reason": "ADJUST_REASON", "amount": "AMOUNT"}.get(error.get("field") or "", code)
+        return _redirect(f"{target}?{urlencode({'error': code})}")
+    await page.audit("points.adjust", f"{external_id} {int(amount):+d}")
+    return _redirect(f"{target}?done=adjusted")
 
 
 async def _audit(page: Page) -> Response:
@@ -395,7 +436,9 @@ def console_routes(schema: Any) -> Mount:
         Route("/reviews/media", page(_moderate_media), methods=["POST"]),
         Route("/replies", page(_replies_page), methods=["GET", "POST"]),
         Route("/replies/{review_id}", page(_reply_edit)),
+        Route("/members", page(_members)),
         Route("/members/{external_id}", page(_member)),
+        Route("/members/{external_id}/adjust", page(_adjust), methods=["POST"]),
         Route("/audit", page(_audit)),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
     ])
