@@ -137,7 +137,9 @@ def patron(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             gql(base, moderate, {"id": review["id"]})
             negative[member] = review
         received_hours_ago(db_file, negative["m2"]["reviewId"], 30)
-        staff = {role: create_staff(db_file, f"{role}@brand.example", role) for role in ("owner", "moderator")}
+        gql(base, 'mutation { adjustPoints(input: {memberExternalId: "m1", amount: 1200, reason: "Welcome gift", '
+                  'idempotencyKey: "seed-1"}) { errors { code } } }')
+        staff = {role: create_staff(db_file, f"{role}@brand.example", role) for role in ("owner", "moderator", "support")}
         create_staff(db_file, "locked@brand.example", "support")
         yield {"base": base, "photo": photo, "overdue": negative["m2"]["id"], "fresh": negative["m3"]["id"],
                "staff": staff, "db": db_file}
@@ -165,7 +167,7 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)
 
 
-def signed_in(context: BrowserContext, base: str, email: str) -> tuple[Page, list[str]]:
+def signed_in(context: BrowserContext, base: str, email: str, lands_on: str = "reviews") -> tuple[Page, list[str]]:
     context.clear_cookies()  # signs out whoever was signed in (one profile per test)
     page = context.new_page()
     errors: list[str] = []
@@ -175,7 +177,7 @@ def signed_in(context: BrowserContext, base: str, email: str) -> tuple[Page, lis
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/console/reviews")
+    page.wait_for_url(f"{base}/console/{lands_on}")
     return page, errors
 
 
@@ -301,6 +303,31 @@ def test_wrong_passwords_lock_the_account(browser, patron):
     page.get_by_role("alert").get_by_text("locked").wait_for()
     assert page.url.endswith("/console/sign-in")
     shot(page, "locked")
+    traffic.assert_stayed_local()
+
+
+def test_support_finds_a_member_reads_the_ledger_and_adjusts_points(browser, patron):
+    context, traffic = browser
+    base = patron["base"]
+    page, errors = signed_in(context, base, patron["staff"]["support"], lands_on="members")
+    page.get_by_label("External ID, e-mail or name").fill("m1@shop.example")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="m1", exact=True).click()
+    page.wait_for_url(f"{base}/console/members/m1")
+    assert page.locator("#balance").inner_text() == "1,200"
+    assert page.locator("#ledger tbody tr").first.get_by_text("Welcome gift").is_visible()
+    assert page.get_by_text("m1@shop.example").is_visible()  # support holds members:pii
+    shot(page, "member")
+    page.get_by_label("Points (+ to credit, − to debit)").fill("-200")
+    page.get_by_label("Reason (required, kept in the ledger)").fill("Duplicate welcome gift")
+    page.get_by_role("button", name="Adjust", exact=True).click()
+    page.get_by_role("status").get_by_text("Points adjusted.").wait_for()
+    assert page.locator("#balance").inner_text() == "1,000"
+    assert page.locator("#ledger tbody tr").first.get_by_text("Duplicate welcome gift").is_visible()
+    points = gql(base, '{ member(externalId: "m1") { points { balance } } }')["member"]["points"]
+    assert points == {"balance": 1000}
+    shot(page, "member-adjusted")
+    assert errors == []
     traffic.assert_stayed_local()
 
 

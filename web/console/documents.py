@@ -85,3 +85,23 @@ query Audit($after: String) {
     pageInfo { hasNextPage endCursor }
   }
 }"""
+
+# Every programInsights figure over the chosen period, the four series for the charts, and the
+# RFM segment sizes.
+INSIGHTS = """
+query Insights($from: Date!, $to: Date!, $currency: String!, $interval: InsightInterval!) {
+  programInsights(from: $from, to: $to, currency: $currency) {
+    members { total active newInPeriod }
+    orders { count revenue { amount currency } averageOrderValue { amount currency } repeatPurchaseRate
+             purchaseFrequency memberShareOfRevenue guestOrders }
+    points { issued redeemed expired outstanding pending liability { amount currency } breakageRate earnBurnRatio }
+    redemptions { count rate medianDaysToFirstRedemption topRewards { reward { name } count } }
+    tiers { tier { name } members upgrades downgrades }
+    reviews { published averageRating withMediaShare replyMedianHours negativeRepliedWithinSlaShare }
+    revenue: series(metric: REVENUE, interval: $interval) { at value }
+    orderCount: series(metric: ORDERS, interval: $interval) { at value }
+    newMembers: series(metric: NEW_MEMBERS, interval: $interval) { at value }
+    pointsIssued: series(metric: POINTS_ISSUED, interval: $interval) { at value }
+  }
+  rfmSegments { segment members share }
+}"""

@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_timedelta
-from babel.numbers import format_currency, format_decimal, get_currency_precision
+from babel.dates import format_date, format_datetime, format_timedelta
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
 
 from domain.settings import get_settings
 
@@ -70,7 +70,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "adjust_reason": "Reason (required, kept in the ledger)", "adjust_go": "Adjust",
         "done_adjusted": "Points adjusted.", "nothing": "Nothing yet.",
         "code_AMOUNT": "give a whole number of points.", "code_INSUFFICIENT_POINTS": "the balance is too low.",
-        "code_MEMBER_NOT_FOUND": "no such member.", "code_ADJUST_REASON": "say why (1 to 500 characters).",
+        "code_MEMBER_NOT_FOUND": "no such member.",
+        "insights": "Insights", "period_from": "From", "period_to": "To", "currency": "Currency",
+        "interval": "Interval", "interval_DAY": "Day", "interval_WEEK": "Week", "interval_MONTH": "Month",
+        "show": "Show", "kpi_members": "Members", "kpi_active": "Active members", "kpi_new": "New members",
+        "kpi_orders": "Orders", "kpi_revenue": "Revenue", "kpi_aov": "Average order value",
+        "kpi_repeat": "Repeat purchase rate", "kpi_frequency": "Orders per ordering member",
+        "kpi_member_share": "Members' share of revenue", "kpi_guest": "Guest orders",
+        "kpi_points": "Points", "kpi_issued": "Issued", "kpi_redeemed": "Redeemed", "kpi_expired": "Expired",
+        "kpi_outstanding": "Outstanding", "kpi_liability": "Liability", "kpi_breakage": "Breakage rate",
+        "kpi_earn_burn": "Earn/burn ratio", "kpi_redemptions": "Redemptions", "kpi_redemption_rate": "Redemption rate",
+        "kpi_days_first": "Median days to first redemption", "kpi_reviews": "Reviews", "kpi_published": "Published",
+        "kpi_avg_rating": "Average rating", "kpi_media_share": "With photos or videos",
+        "kpi_reply_hours": "Median hours to reply", "kpi_sla": "Negative reviews answered within the SLA",
+        "kpi_tiers": "Tiers", "upgrades": "Upgrades", "downgrades": "Downgrades", "top_rewards": "Top rewards",
+        "chart_revenue": "Revenue", "chart_orders": "Orders", "chart_new_members": "New members",
+        "chart_points_issued": "Points issued", "charts": "Over the period", "rfm": "Members per RFM segment",
+        "rfm_CHAMPIONS": "Champions", "rfm_LOYAL": "Loyal", "rfm_POTENTIAL_LOYALIST": "Potential loyalists",
+        "rfm_NEW": "New", "rfm_PROMISING": "Promising", "rfm_NEED_ATTENTION": "Need attention",
+        "rfm_ABOUT_TO_SLEEP": "About to sleep", "rfm_AT_RISK": "At risk", "rfm_CANT_LOSE": "Can't lose",
+        "rfm_HIBERNATING": "Hibernating", "rfm_LOST": "Lost", "code_ADJUST_REASON": "say why (1 to 500 characters).",
     },
     "ko": {
         "console": "콘솔", "sign_in": "로그인", "sign_out": "로그아웃", "email": "이메일",
@@ -126,7 +145,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "adjust_reason": "사유 (필수, 내역에 남음)", "adjust_go": "조정",
         "done_adjusted": "포인트를 조정했습니다.", "nothing": "아직 없습니다.",
         "code_AMOUNT": "포인트를 정수로 입력하세요.", "code_INSUFFICIENT_POINTS": "잔액이 부족합니다.",
-        "code_MEMBER_NOT_FOUND": "해당 회원이 없습니다.", "code_ADJUST_REASON": "사유를 입력하세요 (1~500자).",
+        "code_MEMBER_NOT_FOUND": "해당 회원이 없습니다.",
+        "insights": "인사이트", "period_from": "시작일", "period_to": "종료일", "currency": "통화",
+        "interval": "간격", "interval_DAY": "일", "interval_WEEK": "주", "interval_MONTH": "월",
+        "show": "보기", "kpi_members": "회원", "kpi_active": "활성 회원", "kpi_new": "신규 회원",
+        "kpi_orders": "주문", "kpi_revenue": "매출", "kpi_aov": "평균 주문 금액",
+        "kpi_repeat": "재구매율", "kpi_frequency": "주문 회원당 주문 수",
+        "kpi_member_share": "회원 매출 비중", "kpi_guest": "비회원 주문",
+        "kpi_points": "포인트", "kpi_issued": "지급", "kpi_redeemed": "사용", "kpi_expired": "소멸",
+        "kpi_outstanding": "미사용 잔액", "kpi_liability": "포인트 부채", "kpi_breakage": "소멸률",
+        "kpi_earn_burn": "적립/사용 비율", "kpi_redemptions": "리워드 교환", "kpi_redemption_rate": "교환율",
+        "kpi_days_first": "첫 교환까지 일수(중앙값)", "kpi_reviews": "리뷰", "kpi_published": "게시",
+        "kpi_avg_rating": "평균 별점", "kpi_media_share": "사진·동영상 포함",
+        "kpi_reply_hours": "답글까지 시간(중앙값)", "kpi_sla": "기한 내 답변한 부정 리뷰",
+        "kpi_tiers": "등급", "upgrades": "승급", "downgrades": "강등", "top_rewards": "인기 리워드",
+        "chart_revenue": "매출", "chart_orders": "주문", "chart_new_members": "신규 회원",
+        "chart_points_issued": "지급 포인트", "charts": "기간 추이", "rfm": "RFM 세그먼트별 회원 수",
+        "rfm_CHAMPIONS": "챔피언", "rfm_LOYAL": "충성 고객", "rfm_POTENTIAL_LOYALIST": "잠재 충성 고객",
+        "rfm_NEW": "신규", "rfm_PROMISING": "유망", "rfm_NEED_ATTENTION": "관심 필요",
+        "rfm_ABOUT_TO_SLEEP": "휴면 직전", "rfm_AT_RISK": "이탈 위험", "rfm_CANT_LOSE": "놓치면 안 될 고객",
+        "rfm_HIBERNATING": "휴면", "rfm_LOST": "이탈", "code_ADJUST_REASON": "사유를 입력하세요 (1~500자).",
     },
 }
 
@@ -169,6 +207,15 @@ class Translator:
         if isinstance(value, str):
             value = dt.datetime.fromisoformat(value)
         return format_datetime(value.astimezone(self.zone), "medium", locale=self.locale)
+
+    def date(self, value: dt.date | str) -> str:
+        if isinstance(value, str):
+            value = dt.date.fromisoformat(value)
+        return format_date(value, "medium", locale=self.locale)
+
+    def share(self, value: float | None) -> str:
+        """A 0–1 share as a percentage; an em dash when the API has no figure (null)."""
+        return "—" if value is None else format_percent(value, "#,##0.#%", locale=self.locale)
 
     def duration(self, delta: dt.timedelta) -> str:
         return format_timedelta(abs(delta), threshold=1.5, granularity="minute", locale=self.locale)

@@ -1,4 +1,4 @@
-"""/console: sign-in, the reviews inbox, replies, member search and Member 360, the audit log.
+"""/console: sign-in, the reviews inbox, replies, member search and Member 360, insights, the audit log.
 
 A page resolves the session cookie to a staff account, builds that account's viewer
 (domain/staff/service.py viewer_for) and runs GraphQL documents (documents.py) in-process
@@ -27,7 +27,9 @@ from starlette.staticfiles import StaticFiles
 from domain import clock
 from domain.staff import service as staff
 from domain.staff.models import StaffUser
+from domain.settings import get_settings
 from web.console import documents as docs
+from web.console.charts import bar_chart, line_chart
 from web.console.gql import Refused, run
 from web.console.i18n import LANG_COOKIE, LOCALES, Translator, pick_locale
 
@@ -68,6 +70,14 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     html = _env.get_template(template).render(t=t, lang=t.locale, locales=LOCALES, base=BASE,
                                               path=request.url.path, query=request.url.query, **values)
     return HTMLResponse(html, status, headers=HEADERS)
+
+
+# The page a role starts on: its main task (a support desk has no reviews inbox).
+LANDING = {"support": "/members", "marketer": "/insights"}
+
+
+def _landing(user: StaffUser) -> str:
+    return BASE + LANDING.get(user.role, "/reviews")
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -138,8 +148,9 @@ def _text(form: FormData, name: str, limit: int = 5000) -> str:
 async def sign_in(request: Request) -> Response:
     t = _translator(request)
     if request.method == "GET":
-        if await staff.session_user(request.cookies.get(SESSION_COOKIE)):
-            return _redirect(f"{BASE}/reviews")
+        signed = await staff.session_user(request.cookies.get(SESSION_COOKIE))
+        if signed:
+            return _redirect(_landing(signed))
         return _sign_in_form(request, t)
     form = await request.form(max_fields=10, max_files=0)
     given, expected = _text(form, "csrf", 100), request.cookies.get(PRESESSION_COOKIE, "")
@@ -151,7 +162,7 @@ async def sign_in(request: Request) -> Response:
     except staff.SignInRefused as exc:
         key = {"ACCOUNT_LOCKED": "locked", "SIGN_IN_THROTTLED": "throttled"}.get(exc.code, "wrong_credentials")
         return _sign_in_form(request, t, error=t(key), email=email, status=429 if key == "throttled" else 401)
-    response = _redirect(f"{BASE}/reviews")
+    response = _redirect(_landing(signed.user))
     response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="lax", secure=_secure(request),
                         path=BASE, max_age=None)
     response.delete_cookie(PRESESSION_COOKIE, path=BASE)
@@ -186,7 +197,7 @@ async def _password(page: Page) -> Response:
     except staff.InvalidInput as exc:
         key = {"WRONG_PASSWORD": "password_wrong", "SAME_PASSWORD": "password_same"}.get(exc.code, "password_rules")
         return page.render("password.html", 400, error=page.t(key, n=staff.MIN_PASSWORD_CHARS))
-    return _redirect(f"{BASE}/reviews?done=password")
+    return _redirect(f"{_landing(page.user)}?done=password")
 
 
 async def language(request: Request) -> Response:
@@ -203,7 +214,7 @@ async def language(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    return _redirect(f"{BASE}/reviews")
+    return _redirect(f"{BASE}/sign-in")  # which sends a signed-in person on to their role's first page
 
 
 # --- reviews inbox ---------------------------------------------------------------------
@@ -361,6 +372,51 @@ async def _reply_edit(page: Page) -> Response:
     return page.render("reply_edit.html", review=review, flash=_flash(page))
 
 
+# --- insights --------------------------------------------------------------------------
+
+INTERVALS = ("DAY", "WEEK", "MONTH")
+SERIES = (("revenue", "chart_revenue"), ("orderCount", "chart_orders"), ("newMembers", "chart_new_members"),
+          ("pointsIssued", "chart_points_issued"))
+
+
+def _insights_period(params: Any) -> dict[str, str]:
+    """The period asked for; by default the last 30 days (UTC) in PATRON_INSIGHTS_CURRENCY, by day."""
+    today = clock.now().date()
+    chosen = {"from": params.get("from", "")[:10] or (today - dt.timedelta(days=29)).isoformat(),
+              "to": params.get("to", "")[:10] or today.isoformat(),
+              "currency": params.get("currency", "").strip().upper()[:3] or get_settings().insights_currency,
+              "interval": params.get("interval", "")}
+    if chosen["interval"] not in INTERVALS:
+        chosen["interval"] = "DAY"
+    return chosen
+
+
+async def _insights(page: Page) -> Response:
+    period = _insights_period(page.request.query_params)
+    t = page.t
+    try:
+        data = await page.query(docs.INSIGHTS, period)
+    except Refused as exc:
+        if exc.code != "BAD_USER_INPUT":
+            raise
+        return page.render("insights.html", 400, period=period, intervals=INTERVALS, data=None, charts=[],
+                           rfm=None, flash={"kind": "error", "text": t("error", message=str(exc))})
+    figures = data["programInsights"]
+    currency = period["currency"]
+
+    def money(value: float) -> str:
+        return t.money(value, currency)
+
+    charts = []
+    for key, title in SERIES:
+        label = money if key == "revenue" else t.number
+        points = [(t.date(p["at"]), p["value"]) for p in figures[key]]
+        charts.append(line_chart(f"chart-{key}", t(title), points, label))
+    rfm = bar_chart("chart-rfm", t("rfm"), [(t(f"rfm_{s['segment']}"), s["members"]) for s in data["rfmSegments"]],
+                    t.number)
+    return page.render("insights.html", period=period, intervals=INTERVALS, data=figures, charts=charts, rfm=rfm)
+
+
 # --- member, audit ---------------------------------------------------------------------
 
 async def _members(page: Page) -> Response:
@@ -375,7 +431,7 @@ async def _members(page: Page) -> Response:
         page_info = data["members"]["pageInfo"]
     else:
         await page.query(docs.MEMBER_SEARCH, {"search": "", "after": None})  # a role without access: 403 here
-    return page.render("members.html", search=search, found=found, page_info=page_info,
+    return page.render("members.html", search=search, found=found, page_info=page_info, flash=_flash(page),
                        next_url=f"{BASE}/members?{urlencode({'q': search, 'after': (page_info or {}).get('endCursor') or ''})}")
 
 
@@ -439,6 +495,7 @@ def console_routes(schema: Any) -> Mount:
         Route("/members", page(_members)),
         Route("/members/{external_id}", page(_member)),
         Route("/members/{external_id}/adjust", page(_adjust), methods=["POST"]),
+        Route("/insights", page(_insights)),
         Route("/audit", page(_audit)),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
     ])
