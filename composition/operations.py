@@ -75,6 +75,7 @@ from schema.reviews import (
     AnswerPayload,
     FollowUpQuestionPayload,
     ModerationDecision,
+    Question,
     QuestionPayload,
     Review,
     ReviewPayload,
@@ -165,6 +166,9 @@ class Query:
         resolver=resolvers.reviews.review_moderation_queue, permission_classes=[Moderator],
         description="Without status: every review waiting for a moderator (held, or published and reported "
                     "since the last decision; see `reports`). With status: the reviews in that state.")
+    question_moderation_queue: Connection[Question] = strawberry.field(
+        resolver=resolvers.reviews.question_moderation_queue, permission_classes=[Moderator],
+        description="Product questions waiting for a moderator (PENDING), newest first (admin, or reviews:moderate).")
     reviews_awaiting_reply: Connection[Review] = strawberry.field(
         resolver=resolvers.reviews.reviews_awaiting_reply, permission_classes=[Moderator],
         description="Negative (<= PATRON_REVIEW_NEGATIVE_MAX_RATING stars) published reviews without a reply; "

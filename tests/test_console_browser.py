@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -139,7 +139,8 @@ def patron(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         received_hours_ago(db_file, negative["m2"]["reviewId"], 30)
         gql(base, 'mutation { adjustPoints(input: {memberExternalId: "m1", amount: 1200, reason: "Welcome gift", '
                   'idempotencyKey: "seed-1"}) { errors { code } } }')
-        staff = {role: create_staff(db_file, f"{role}@brand.example", role) for role in ("owner", "moderator", "support")}
+        staff = {role: create_staff(db_file, f"{role}@brand.example", role) for role in ("owner", "moderator", "support",
+                                                                                     "marketer")}
         create_staff(db_file, "locked@brand.example", "support")
         yield {"base": base, "photo": photo, "overdue": negative["m2"]["id"], "fresh": negative["m3"]["id"],
                "staff": staff, "db": db_file}
@@ -329,6 +330,32 @@ def test_support_finds_a_member_reads_the_ledger_and_adjusts_points(browser, pat
     shot(page, "member-adjusted")
     assert errors == []
     traffic.assert_stayed_local()
+
+
+def test_marketer_reads_insights_with_an_svg_chart_per_figure(browser, patron):
+    context, traffic = browser
+    base = patron["base"]
+    page, errors = signed_in(context, base, patron["staff"]["marketer"], lands_on="insights")
+    today = datetime.now(UTC).date()
+    page.get_by_label("From").fill((today - timedelta(days=6)).isoformat())
+    page.get_by_label("To").fill(today.isoformat())
+    page.get_by_label("Interval").select_option("DAY")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**from=**")
+    chart = page.get_by_role("img", name="New members")
+    assert chart.evaluate("el => el.tagName") == "svg"
+    assert chart.locator("circle").count() == 7  # one point per day of the period
+    assert chart.locator("circle").last.locator("title").text_content() == f"{_day(today)}: 3"  # m1, m2, m3
+    assert page.locator("#kpi-members dd").inner_text() == "3"
+    assert page.get_by_role("img", name="Members per RFM segment").locator("rect").count() == 11
+    shot(page, "insights")
+    assert errors == []
+    traffic.assert_stayed_local()
+
+
+def _day(day: date) -> str:
+    """As the page writes it in English (Babel's medium date), e.g. Nov 28, 2026."""
+    return f"{day.strftime('%b')} {day.day}, {day.year}"
 
 
 def test_korean_switch(browser, patron):

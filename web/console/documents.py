@@ -25,6 +25,19 @@ mutation ModerateMedia($input: ModerateInput!) {
   moderateReviewMedia(input: $input) { review { id } errors { field message code } }
 }"""
 
+QUESTIONS = """
+query Questions {
+  questionModerationQueue(first: 50) {
+    totalCount
+    edges { node { id body authorName status rejectReason createdAt productExternalId } }
+  }
+}"""
+
+MODERATE_QUESTION = """
+mutation ModerateQuestion($input: ModerateInput!) {
+  moderateQuestion(input: $input) { question { id status } errors { field message code } }
+}"""
+
 AWAITING = """
 query Awaiting($after: String) {
   reviewsAwaitingReply(first: 100, after: $after) {

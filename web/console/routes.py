@@ -248,7 +248,12 @@ async def _inbox(page: Page) -> Response:
     }
     data = await page.query(docs.INBOX, variables)
     queue = data["reviewModerationQueue"]
-    return page.render("inbox.html", reviews=[e["node"] for e in queue["edges"]], filters=filters,
+    # Questions have no stars, media or status filter here: they show with the unfiltered inbox.
+    questions = []
+    if not any(filters.values()) and not params.get("after"):
+        asked = (await page.query(docs.QUESTIONS))["questionModerationQueue"]
+        questions = [e["node"] for e in asked["edges"]]
+    return page.render("inbox.html", reviews=[e["node"] for e in queue["edges"]], filters=filters, questions=questions,
                        statuses=STATUSES, reasons=MODERATION_REASONS, page_info=queue["pageInfo"],
                        next_url=_inbox_url(filters, after=queue["pageInfo"]["endCursor"]),
                        back=urlencode({k: v for k, v in filters.items() if v}), flash=_flash(page))
@@ -261,9 +266,9 @@ def _flash(page: Page) -> dict[str, str] | None:
         code = error[:40]
         message = page.t(f"code_{code}") if page.t.has(f"code_{code}") else code
         return {"kind": "error", "text": page.t("error", message=message)}
-    if done == "moderated":
+    if done in ("moderated", "questions"):
         n = params.get("n", "1")
-        return {"kind": "ok", "text": page.t("done_moderated", n=n if n.isdigit() else "1")}
+        return {"kind": "ok", "text": page.t(f"done_{done}", n=n if n.isdigit() else "1")}
     if done in ("media", "replied", "password", "adjusted"):
         return {"kind": "ok", "text": page.t(f"done_{done}")}
     return None
@@ -287,6 +292,15 @@ def _error_code(error: dict[str, Any]) -> str:
 async def _moderate(page: Page) -> Response:
     """One review (the item's own button, `item` = "<id>:PUBLISH|REJECT") or the selected ones
     (`bulk` = PUBLISH|REJECT with the checked `ids`), each through moderateReview."""
+    return await _moderate_items(page, docs.MODERATE, "moderateReview", "review.moderate", "moderated")
+
+
+async def _moderate_questions(page: Page) -> Response:
+    """The same for product questions, through moderateQuestion."""
+    return await _moderate_items(page, docs.MODERATE_QUESTION, "moderateQuestion", "question.moderate", "questions")
+
+
+async def _moderate_items(page: Page, document: str, mutation: str, audit_action: str, done_key: str) -> Response:
     form: FormData = page.form  # type: ignore[attr-defined]
     filters = _back_filters(form)
     item = _text(form, "item", 200)
@@ -304,13 +318,13 @@ async def _moderate(page: Page) -> Response:
         if action not in ("PUBLISH", "REJECT"):
             return _redirect(_inbox_url(filters, error="INVALID"))
         variables = {"input": {"id": review_id, "action": action, "reason": reason or None, "note": note or None}}
-        result = (await page.query(docs.MODERATE, variables))["moderateReview"]
+        result = (await page.query(document, variables))[mutation]
         if result["errors"]:
-            return _redirect(_inbox_url(filters, done="moderated" if done else "", n=done,
+            return _redirect(_inbox_url(filters, done=done_key if done else "", n=done,
                                         error=_error_code(result["errors"][0])))
-        await page.audit("review.moderate", f"{review_id} {action} {reason}".strip())
+        await page.audit(audit_action, f"{review_id} {action} {reason}".strip())
         done += 1
-    return _redirect(_inbox_url(filters, done="moderated", n=done))
+    return _redirect(_inbox_url(filters, done=done_key, n=done))
 
 
 async def _moderate_media(page: Page) -> Response:
@@ -490,6 +504,7 @@ def console_routes(schema: Any) -> Mount:
         Route("/reviews", page(_inbox)),
         Route("/reviews/moderate", page(_moderate), methods=["POST"]),
         Route("/reviews/media", page(_moderate_media), methods=["POST"]),
+        Route("/questions/moderate", page(_moderate_questions), methods=["POST"]),
         Route("/replies", page(_replies_page), methods=["GET", "POST"]),
         Route("/replies/{review_id}", page(_reply_edit)),
         Route("/members", page(_members)),
