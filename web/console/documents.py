@@ -118,3 +118,22 @@ query Insights($from: Date!, $to: Date!, $currency: String!, $interval: InsightI
   }
   rfmSegments { segment members share }
 }"""
+
+# The program as a shopper and the brand see it (tiers, rules, rewards, plans are public
+# queries; inactive rules and rewards come back only for admins), with an earning example.
+PROGRAM = """
+query Program($preview: PreviewEarningInput!) {
+  tiers { id name rank earnMultiplier perks minSpend { amount currency } minPoints minOrders requireAll window }
+  earningRules(includeInactive: true) { id name type active points pointsPerUnit currencyUnit currency capPoints
+                                         capPeriod applyTierMultiplier pendingDays startsAt endsAt }
+  rewards(includeInactive: true) { id name type pointsCost discount { amount currency } percent sku minTierRank
+                                   stock active }
+  subscriptionPlans { id name kind intervalUnit intervalCount price { amount currency } discountPercent trialDays
+                      active }
+  previewEarning(input: $preview) { points lines { ruleName points eligibleAmount multiplier } }
+}"""
+
+SET_RULE_ACTIVE = """
+mutation RuleActive($id: ID!, $active: Boolean!) {
+  updateEarningRule(id: $id, input: {active: $active}) { rule { id active } errors { field message code } }
+}"""

@@ -1,4 +1,5 @@
-"""/console: sign-in, the reviews inbox, replies, member search and Member 360, insights, the audit log.
+"""/console: sign-in, the reviews inbox (reviews, photos, questions), replies, member search and
+Member 360, the program, insights, the audit log.
 
 A page resolves the session cookie to a staff account, builds that account's viewer
 (domain/staff/service.py viewer_for) and runs GraphQL documents (documents.py) in-process
@@ -269,7 +270,7 @@ def _flash(page: Page) -> dict[str, str] | None:
     if done in ("moderated", "questions"):
         n = params.get("n", "1")
         return {"kind": "ok", "text": page.t(f"done_{done}", n=n if n.isdigit() else "1")}
-    if done in ("media", "replied", "password", "adjusted"):
+    if done in ("media", "replied", "password", "adjusted", "rule"):
         return {"kind": "ok", "text": page.t(f"done_{done}")}
     return None
 
@@ -431,6 +432,42 @@ async def _insights(page: Page) -> Response:
     return page.render("insights.html", period=period, intervals=INTERVALS, data=figures, charts=charts, rfm=rfm)
 
 
+# --- program ---------------------------------------------------------------------------
+
+def _example(params: Any) -> dict[str, str]:
+    """The earning example's order line as typed (defaults: one unit of 50,000 in the insights
+    currency); the API validates it."""
+    return {"sku": params.get("sku", "").strip()[:255] or "SAMPLE-1", "category": params.get("category", "").strip()[:255],
+            "quantity": params.get("quantity", "").strip()[:9] or "1", "price": params.get("price", "").strip()[:15] or "50000",
+            "currency": params.get("currency", "").strip().upper()[:3] or get_settings().insights_currency}
+
+
+async def _program(page: Page) -> Response:
+    example = _example(page.request.query_params)
+    numbers = example["quantity"].isdigit() and example["price"].isdigit()
+    line = {"sku": example["sku"], "category": example["category"] or None,
+            "quantity": int(example["quantity"]) if numbers else 1, "unitPrice": int(example["price"]) if numbers else 0}
+    try:
+        data = await page.query(docs.PROGRAM, {"preview": {"currency": example["currency"], "lines": [line]}})
+        flash = None if numbers else {"kind": "error", "text": page.t("error", message=page.t("code_EXAMPLE"))}
+    except Refused as exc:
+        if exc.code != "BAD_USER_INPUT":
+            raise
+        return page.render("message.html", 400, title=page.t("error", message=page.t("code_EXAMPLE")), text=str(exc))
+    return page.render("program.html", program=data, example=example, flash=flash or _flash(page))
+
+
+async def _rule_active(page: Page) -> Response:
+    """Switch an earning rule on or off (updateEarningRule: admins; other roles get the API's 403)."""
+    form: FormData = page.form  # type: ignore[attr-defined]
+    rule_id, active = _text(form, "rule", 200), _text(form, "active", 5) == "true"
+    payload = (await page.query(docs.SET_RULE_ACTIVE, {"id": rule_id, "active": active}))["updateEarningRule"]
+    if payload["errors"]:
+        return _redirect(f"{BASE}/program?{urlencode({'error': payload['errors'][0]['code']})}")
+    await page.audit("rule.active" if active else "rule.inactive", rule_id)
+    return _redirect(f"{BASE}/program?done=rule")
+
+
 # --- member, audit ---------------------------------------------------------------------
 
 async def _members(page: Page) -> Response:
@@ -511,6 +548,8 @@ def console_routes(schema: Any) -> Mount:
         Route("/members/{external_id}", page(_member)),
         Route("/members/{external_id}/adjust", page(_adjust), methods=["POST"]),
         Route("/insights", page(_insights)),
+        Route("/program", page(_program)),
+        Route("/program/rules", page(_rule_active), methods=["POST"]),
         Route("/audit", page(_audit)),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
     ])
