@@ -137,12 +137,19 @@ def patron(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             gql(base, moderate, {"id": review["id"]})
             negative[member] = review
         received_hours_ago(db_file, negative["m2"]["reviewId"], 30)
+        storefront = gql(base, 'mutation { createApiKey(input: {name: "shop", role: STOREFRONT}) { secret } }')
+        asked = httpx.post(f"{base}/graphql", headers={"authorization": f'Bearer {storefront["createApiKey"]["secret"]}'},
+                           json={"query": 'mutation { askQuestion(input: {productExternalId: "p1", memberExternalId: "m2", '
+                                          'body: "Is the sole wide enough for flat feet?"}) { question { id } } }'},
+                           timeout=120).json()
+        gql(base, 'mutation { createEarningRule(input: {name: "1 point per 100", type: ORDER_PAID, pointsPerUnit: 1, '
+                  'currencyUnit: 100, currency: "USD"}) { errors { code } } }')
         gql(base, 'mutation { adjustPoints(input: {memberExternalId: "m1", amount: 1200, reason: "Welcome gift", '
                   'idempotencyKey: "seed-1"}) { errors { code } } }')
         staff = {role: create_staff(db_file, f"{role}@brand.example", role) for role in ("owner", "moderator", "support",
                                                                                      "marketer")}
         create_staff(db_file, "locked@brand.example", "support")
-        yield {"base": base, "photo": photo, "overdue": negative["m2"]["id"], "fresh": negative["m3"]["id"],
+        yield {"base": base, "photo": photo, "question": asked["data"]["askQuestion"]["question"]["id"], "overdue": negative["m2"]["id"], "fresh": negative["m3"]["id"],
                "staff": staff, "db": db_file}
     finally:
         stop(proc)
@@ -356,6 +363,40 @@ def test_marketer_reads_insights_with_an_svg_chart_per_figure(browser, patron):
 def _day(day: date) -> str:
     """As the page writes it in English (Babel's medium date), e.g. Nov 28, 2026."""
     return f"{day.strftime('%b')} {day.day}, {day.year}"
+
+
+def test_moderator_approves_a_question_and_it_is_public(browser, patron):
+    context, traffic = browser
+    base = patron["base"]
+    public = '{ product(externalId: "p1") { questions(first: 5) { edges { node { body } } } } }'
+    assert gql(base, public)["product"]["questions"]["edges"] == []
+    page, errors = signed_in(context, base, patron["staff"]["moderator"])
+    question = page.locator(f'article[data-question="{patron["question"]}"]')
+    assert question.get_by_text("Is the sole wide enough for flat feet?").is_visible()
+    shot(page, "inbox-questions")
+    question.get_by_role("button", name="Approve", exact=True).click()
+    page.get_by_role("status").get_by_text("1 question(s) moderated").wait_for()
+    assert page.locator(f'article[data-question="{patron["question"]}"]').count() == 0
+    edges = gql(base, public)["product"]["questions"]["edges"]
+    assert edges == [{"node": {"body": "Is the sole wide enough for flat feet?"}}]
+    assert errors == []
+    traffic.assert_stayed_local()
+
+
+def test_owner_previews_earning_on_the_program_page(browser, patron):
+    context, traffic = browser
+    base = patron["base"]
+    page, errors = signed_in(context, base, patron["staff"]["owner"])
+    page.get_by_role("link", name="Program").click()
+    page.get_by_label("Unit price (minor units)").fill("2500")
+    page.get_by_label("Quantity").fill("3")
+    page.get_by_label("Currency").fill("USD")
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("status").get_by_text("This order would earn 75 points.").wait_for()
+    assert page.locator("#rules").get_by_text("1 point per 100").first.is_visible()
+    shot(page, "program")
+    assert errors == []
+    traffic.assert_stayed_local()
 
 
 def test_korean_switch(browser, patron):

@@ -74,7 +74,7 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
 
 
 # The page a role starts on: its main task (a support desk has no reviews inbox).
-LANDING = {"support": "/members", "marketer": "/insights"}
+LANDING = {"support": "/members", "marketer": "/insights", "viewer": "/program"}
 
 
 def _landing(user: StaffUser) -> str:
