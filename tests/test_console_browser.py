@@ -344,8 +344,8 @@ def test_marketer_reads_insights_with_an_svg_chart_per_figure(browser, patron):
     base = patron["base"]
     page, errors = signed_in(context, base, patron["staff"]["marketer"], lands_on="insights")
     today = datetime.now(UTC).date()
-    page.get_by_label("From").fill((today - timedelta(days=6)).isoformat())
-    page.get_by_label("To").fill(today.isoformat())
+    page.get_by_label("From", exact=True).fill((today - timedelta(days=6)).isoformat())
+    page.get_by_label("To", exact=True).fill(today.isoformat())
     page.get_by_label("Interval").select_option("DAY")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**from=**")
