@@ -6,10 +6,13 @@ viewer are refused (403) and change nothing. The browser test is in tests/test_c
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
+from domain import clock
 from domain.auth.service import create_api_key
+from domain.insights import members as member_insights
 from domain.ledger.models import LedgerEntry
 from domain.members.models import Member
 from domain.staff.models import StaffAudit
@@ -159,3 +162,19 @@ async def test_a_key_without_members_support_is_refused(api):
         body = await api(query, variables, partner)
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await LedgerEntry.all().count() == 0
+
+
+async def test_member_insights_show_for_owners_not_for_support(client):
+    clock.set_now(datetime(2026, 5, 1, tzinfo=UTC))
+    await _members()
+    await helpers.order("A-1", "cust-1", amount=40_000)
+    clock.set_now(datetime(2026, 6, 1, tzinfo=UTC))
+    await member_insights.refresh(clock.now())
+    await make_staff("owner")
+    await sign_in(client, "owner@brand.example")
+    page = await client.get("/console/members/cust-1")
+    assert 'id="member-insights"' in page.text and "<dt>RFM segment</dt>" in page.text
+    await make_staff("support")
+    client.cookies.clear()
+    await sign_in(client, "support@brand.example")
+    assert 'id="member-insights"' not in (await client.get("/console/members/cust-1")).text  # no insights:read

@@ -74,6 +74,7 @@ query Member($externalId: String!) {
     externalId email name birthday personalDataWithheld createdAt anonymized signupChannel locale timezone
     points { balance pending lifetimeEarned expiringSoon(days: 30) }
     tier { name }
+    insights { rfmSegment churnRisk explanation computedAt }
     tierHistory { fromTier toTier reason createdAt }
     consents { purpose granted source updatedAt }
     ledger(first: 50) { edges { node { id amount kind reason sourceType sourceId createdAt expiresAt } } }
