@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 36
+LEFT, RIGHT, TOP, BOTTOM = 100, 16, 16, 36
 BAR_ROW = 26
 
 
@@ -50,7 +50,7 @@ def line_chart(chart_id: str, title: str, points: Sequence[tuple[str, float]],
 def bar_chart(chart_id: str, title: str, bars: Sequence[tuple[str, float]],
               label: Callable[[float], str]) -> Markup:
     """Horizontal bars, one row per (name, value), longest = the largest value."""
-    name_w, value_w = 170, 70
+    name_w, value_w = 190, 90
     plot_w = WIDTH - name_w - value_w
     height = TOP + BAR_ROW * len(bars) + 4
     top = max([v for _, v in bars] + [0]) or 1

@@ -426,7 +426,7 @@ async def _insights(page: Page) -> Response:
     for key, title in SERIES:
         label = money if key == "revenue" else t.number
         points = [(t.date(p["at"]), p["value"]) for p in figures[key]]
-        charts.append(line_chart(f"chart-{key}", t(title), points, label))
+        charts.append((t(title), line_chart(f"chart-{key}", t(title), points, label)))
     rfm = bar_chart("chart-rfm", t("rfm"), [(t(f"rfm_{s['segment']}"), s["members"]) for s in data["rfmSegments"]],
                     t.number)
     return page.render("insights.html", period=period, intervals=INTERVALS, data=figures, charts=charts, rfm=rfm)
