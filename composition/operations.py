@@ -59,6 +59,8 @@ from schema.permissions import (
     IsAdmin,
     Moderator,
     StaffAuditReader,
+    SupportDesk,
+    SupportDeskOrSelf,
     IsMember,
     MemberOrSurveyToken,
     MessageProvider,
@@ -75,6 +77,7 @@ from schema.reviews import (
     AnswerPayload,
     FollowUpQuestionPayload,
     ModerationDecision,
+    Question,
     QuestionPayload,
     Review,
     ReviewPayload,
@@ -114,12 +117,13 @@ class Query:
     me: Member | None = strawberry.field(resolver=resolvers.members.me, permission_classes=[IsMember],
                                          description="The signed-in member (member token).")
     member: Member | None = strawberry.field(
-        resolver=resolvers.members.member, permission_classes=[AdminOrSelf],
-        description="A member by externalId (admin, or the member themself); null when there is "
-                    "none.")
+        resolver=resolvers.members.member, permission_classes=[SupportDeskOrSelf],
+        description="A member by externalId (admin, a key or console role with members:support, or the member "
+                    "themself); null when there is none.")
     members: Connection[Member] = strawberry.field(
-        resolver=resolvers.members.members, permission_classes=[IsAdmin],
-        description="Every member, newest first (admin); paged, not counted.")
+        resolver=resolvers.members.members, permission_classes=[SupportDesk],
+        description="Every member, newest first, or those a search finds (admin, or members:support); paged, not "
+                    "counted.")
     my_data_usage: DataUsage | None = strawberry.field(
         resolver=resolvers.members.my_data_usage, permission_classes=[IsMember],
         description="Which features read which of your data, and your consents.")
@@ -164,6 +168,9 @@ class Query:
         resolver=resolvers.reviews.review_moderation_queue, permission_classes=[Moderator],
         description="Without status: every review waiting for a moderator (held, or published and reported "
                     "since the last decision; see `reports`). With status: the reviews in that state.")
+    question_moderation_queue: Connection[Question] = strawberry.field(
+        resolver=resolvers.reviews.question_moderation_queue, permission_classes=[Moderator],
+        description="Product questions waiting for a moderator (PENDING), newest first (admin, or reviews:moderate).")
     reviews_awaiting_reply: Connection[Review] = strawberry.field(
         resolver=resolvers.reviews.reviews_awaiting_reply, permission_classes=[Moderator],
         description="Negative (<= PATRON_REVIEW_NEGATIVE_MAX_RATING stars) published reviews without a reply; "
@@ -289,9 +296,9 @@ class Mutation:
         description="Debit points from a member's available balance (idempotent on "
                     "idempotencyKey).")
     adjust_points: PointsPayload = strawberry.mutation(
-        resolver=resolvers.ledger.adjust_points, permission_classes=[IsAdmin],
-        description="Credit or debit points by hand with a reason, recorded with the admin as "
-                    "actor (idempotent on idempotencyKey).")
+        resolver=resolvers.ledger.adjust_points, permission_classes=[SupportDesk],
+        description="Credit or debit points by hand with a reason, recorded with the admin or staff account as "
+                    "actor (admin, or members:support; idempotent on idempotencyKey).")
     release_pending_points: ReleasePendingPointsPayload = strawberry.mutation(
         resolver=resolvers.ledger.release_pending_points, permission_classes=[IsAdmin],
         description="Approve a member's pending points before the return window ends.")

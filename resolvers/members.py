@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Annotated
+
+import strawberry
 from strawberry.types import Info
 
 from domain.members import service
@@ -63,10 +66,14 @@ async def members_by_external_id(external_ids: list[str]) -> dict[str, Member]:
 
 
 async def members(info: Info, first: int | None = None, after: str | None = None,
-                  last: int | None = None, before: str | None = None) -> Connection[Member]:
+                  last: int | None = None, before: str | None = None,
+                  search: Annotated[str | None, strawberry.argument(
+                      description="The exact externalId; with members:pii also the exact e-mail or a part of "
+                                  "the name. Empty: every member.")] = None) -> Connection[Member]:
     # Not counted: a COUNT over every member (millions) on each page is not cheap.
+    found = service.search_members(search, info.context.viewer.sees_personal_data)
     return await paginate("Query.members", first, after, last, before,
-                          lambda req: keyset_page(MemberModel.all(), NEWEST_ID, req), Member.from_model)
+                          lambda req: keyset_page(found, NEWEST_ID, req), Member.from_model)
 
 
 async def _data_usage(external_id: str) -> DataUsage | None:

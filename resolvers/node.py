@@ -62,7 +62,7 @@ from schema.ledger import LedgerEntry
 from schema.members import Member
 from schema.node import Node
 from schema.orders import Order
-from schema.permissions import AdminOrPartner, AdminOrSelf, AdminStorefrontOrSelf, IsAdmin
+from schema.permissions import AdminOrPartner, AdminOrSelf, AdminStorefrontOrSelf, IsAdmin, SupportDeskOrSelf
 from schema.rewards import Redemption, Reward
 from schema.rules import EarningRule
 from schema.imports import ImportJob
@@ -172,7 +172,7 @@ def _partner_owns(owner_key_id: int | None, info: Info) -> bool:
 
 KINDS: dict[str, NodeKind] = {
     "Member": NodeKind(lambda ks: MemberModel.filter(id__in=ks),
-                       _owned(AdminOrSelf, Member.from_model, owner=lambda m: m.external_id)),
+                       _owned(SupportDeskOrSelf, Member.from_model, owner=lambda m: m.external_id)),
     "Order": NodeKind(lambda ks: OrderModel.filter(id__in=ks).select_related("member"),
                       _owned(AdminOrSelf, Order.from_model)),
     "LedgerEntry": NodeKind(lambda ks: LedgerEntryModel.filter(id__in=ks).select_related("member"),

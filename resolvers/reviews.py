@@ -253,6 +253,14 @@ async def review_moderation_queue(
                           _private_review)
 
 
+async def question_moderation_queue(
+    info: Info, first: int | None = None, after: str | None = None,
+    last: int | None = None, before: str | None = None,
+) -> Connection[Question]:
+    return await paginate("Query.questionModerationQueue", first, after, last, before, queries.question_queue,
+                          Question.from_model)
+
+
 async def reviews_awaiting_reply(
     info: Info, first: int | None = None, after: str | None = None, overdue: bool | None = None,
     last: int | None = None, before: str | None = None,

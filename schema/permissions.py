@@ -14,7 +14,7 @@ from strawberry.types import Info
 from domain.auth.scopes import INSIGHTS
 
 MESSAGES = "events:messages"
-from domain.auth.scopes import INSIGHTS, MODERATE
+from domain.auth.scopes import INSIGHTS, MODERATE, SUPPORT
 from schema.errors import forbidden, unauthenticated
 
 
@@ -75,6 +75,28 @@ class Moderator(BasePermission):
         if viewer.role == "admin" or (viewer.role in ("storefront", "partner", "staff") and viewer.holds(MODERATE)):
             return True
         raise unauthenticated() if viewer.role == "anonymous" else forbidden()
+
+
+class SupportDesk(BasePermission):
+    """Member look-up and points adjustments: an admin, or a key or console staff role holding
+    members:support (the console's support role; a helpdesk tool's key). Personal fields still
+    follow members:pii."""
+
+    member_self = False
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        if viewer.role == "admin" or (viewer.role in ("storefront", "partner", "staff") and viewer.holds(SUPPORT)):
+            return True
+        if self.member_self:
+            return AdminOrSelf().has_permission(source, info, **kwargs)
+        raise unauthenticated() if viewer.role == "anonymous" else forbidden()
+
+
+class SupportDeskOrSelf(SupportDesk):
+    """`member(externalId:)`: the support desk, or the member themself."""
+
+    member_self = True
 
 
 class StaffAuditReader(BasePermission):

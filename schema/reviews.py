@@ -8,6 +8,7 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
+from domain.catalog.models import Product
 from domain.reviews.media import media_url
 from domain.reviews.models import Answer as AnswerModel
 from domain.reviews.models import ModerationDecision as DecisionModel
@@ -259,6 +260,13 @@ class Question(Node):
         return cls(id=global_id("Question", q.id), question_id=q.id, body=q.body, author_name=q.author_name,
                    status=ModerationStatus(q.status), reject_reason=_reason(q.reject_reason),
                    created_at=q.created_at, model=q)
+
+    @strawberry.field(description="The product asked about (the commerce platform's id).")
+    async def product_external_id(self) -> str:
+        product = self.model.product
+        if not isinstance(product, Product):  # not prefetched by the list it came from
+            product = await product
+        return product.external_id
 
     @strawberry.field(description="The question's answers.")
     async def answers(self, info: Info) -> list[Answer]:

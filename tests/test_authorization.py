@@ -135,6 +135,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     # --- catalog and reviews: Query
     "product":              (OK,     OK,     OK,     OK,     OK,     OK),
     "reviewModerationQueue": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "questionModerationQueue": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "reviewsAwaitingReply": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "moderationLog":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "staffAuditLog":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),  # console owners (tests/test_console.py)
@@ -555,6 +556,9 @@ CALLS: dict[str, Call] = {
     "product": Call(
         """query { product(externalId: "prod-1") { externalId
              reviews(first: 5) { edges { node { rating author { displayName } } } } } }""",
+        lambda w, t: {}),
+    "questionModerationQueue": Call(
+        "query { questionModerationQueue(first: 5) { edges { node { id body productExternalId } } } }",
         lambda w, t: {}),
     "reviewModerationQueue": Call(
         "query { reviewModerationQueue(first: 5) { edges { node { reviewId } } } }", lambda w, t: {}),

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from domain import clock
-from domain.auth.scopes import MODERATE, PII
+from domain.auth.scopes import MODERATE, PII, SUPPORT
 from domain.auth.service import create_api_key
 from domain.catalog.service import upsert_products
 from domain.reviews.models import Review, ReviewMedia
@@ -198,7 +198,7 @@ def test_roles_map_to_viewers_with_scopes():
     moderator = viewer("moderator")
     assert (moderator.role, moderator.scopes, moderator.actor) == ("staff", frozenset({MODERATE}), "staff:7")
     assert moderator.reads_held_reviews and not moderator.sees_personal_data
-    assert viewer("support").scopes == frozenset({PII})
+    assert viewer("support").scopes == frozenset({PII, SUPPORT})
     assert viewer("viewer").scopes == frozenset()
 
 

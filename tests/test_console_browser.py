@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -137,9 +137,19 @@ def patron(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             gql(base, moderate, {"id": review["id"]})
             negative[member] = review
         received_hours_ago(db_file, negative["m2"]["reviewId"], 30)
-        staff = {role: create_staff(db_file, f"{role}@brand.example", role) for role in ("owner", "moderator")}
+        storefront = gql(base, 'mutation { createApiKey(input: {name: "shop", role: STOREFRONT}) { secret } }')
+        asked = httpx.post(f"{base}/graphql", headers={"authorization": f'Bearer {storefront["createApiKey"]["secret"]}'},
+                           json={"query": 'mutation { askQuestion(input: {productExternalId: "p1", memberExternalId: "m2", '
+                                          'body: "Is the sole wide enough for flat feet?"}) { question { id } } }'},
+                           timeout=120).json()
+        gql(base, 'mutation { createEarningRule(input: {name: "1 point per 100", type: ORDER_PAID, pointsPerUnit: 1, '
+                  'currencyUnit: 100, currency: "USD"}) { errors { code } } }')
+        gql(base, 'mutation { adjustPoints(input: {memberExternalId: "m1", amount: 1200, reason: "Welcome gift", '
+                  'idempotencyKey: "seed-1"}) { errors { code } } }')
+        staff = {role: create_staff(db_file, f"{role}@brand.example", role) for role in ("owner", "moderator", "support",
+                                                                                     "marketer")}
         create_staff(db_file, "locked@brand.example", "support")
-        yield {"base": base, "photo": photo, "overdue": negative["m2"]["id"], "fresh": negative["m3"]["id"],
+        yield {"base": base, "photo": photo, "question": asked["data"]["askQuestion"]["question"]["id"], "overdue": negative["m2"]["id"], "fresh": negative["m3"]["id"],
                "staff": staff, "db": db_file}
     finally:
         stop(proc)
@@ -165,7 +175,7 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)
 
 
-def signed_in(context: BrowserContext, base: str, email: str) -> tuple[Page, list[str]]:
+def signed_in(context: BrowserContext, base: str, email: str, lands_on: str = "reviews") -> tuple[Page, list[str]]:
     context.clear_cookies()  # signs out whoever was signed in (one profile per test)
     page = context.new_page()
     errors: list[str] = []
@@ -175,7 +185,7 @@ def signed_in(context: BrowserContext, base: str, email: str) -> tuple[Page, lis
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/console/reviews")
+    page.wait_for_url(f"{base}/console/{lands_on}")
     return page, errors
 
 
@@ -301,6 +311,91 @@ def test_wrong_passwords_lock_the_account(browser, patron):
     page.get_by_role("alert").get_by_text("locked").wait_for()
     assert page.url.endswith("/console/sign-in")
     shot(page, "locked")
+    traffic.assert_stayed_local()
+
+
+def test_support_finds_a_member_reads_the_ledger_and_adjusts_points(browser, patron):
+    context, traffic = browser
+    base = patron["base"]
+    page, errors = signed_in(context, base, patron["staff"]["support"], lands_on="members")
+    page.get_by_label("External ID, e-mail or name").fill("m1@shop.example")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="m1", exact=True).click()
+    page.wait_for_url(f"{base}/console/members/m1")
+    assert page.locator("#balance").inner_text() == "1,200"
+    assert page.locator("#ledger tbody tr").first.get_by_text("Welcome gift").is_visible()
+    assert page.get_by_text("m1@shop.example").is_visible()  # support holds members:pii
+    shot(page, "member")
+    page.get_by_label("Points (+ to credit, − to debit)").fill("-200")
+    page.get_by_label("Reason (required, kept in the ledger)").fill("Duplicate welcome gift")
+    page.get_by_role("button", name="Adjust", exact=True).click()
+    page.get_by_role("status").get_by_text("Points adjusted.").wait_for()
+    assert page.locator("#balance").inner_text() == "1,000"
+    assert page.locator("#ledger tbody tr").first.get_by_text("Duplicate welcome gift").is_visible()
+    points = gql(base, '{ member(externalId: "m1") { points { balance } } }')["member"]["points"]
+    assert points == {"balance": 1000}
+    shot(page, "member-adjusted")
+    assert errors == []
+    traffic.assert_stayed_local()
+
+
+def test_marketer_reads_insights_with_an_svg_chart_per_figure(browser, patron):
+    context, traffic = browser
+    base = patron["base"]
+    page, errors = signed_in(context, base, patron["staff"]["marketer"], lands_on="insights")
+    today = datetime.now(UTC).date()
+    page.get_by_label("From", exact=True).fill((today - timedelta(days=6)).isoformat())
+    page.get_by_label("To", exact=True).fill(today.isoformat())
+    page.get_by_label("Interval").select_option("DAY")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**from=**")
+    chart = page.get_by_role("img", name="New members")
+    assert chart.evaluate("el => el.tagName") == "svg"
+    assert chart.locator("circle").count() == 7  # one point per day of the period
+    assert chart.locator("circle").last.locator("title").text_content() == f"{_day(today)}: 3"  # m1, m2, m3
+    assert page.locator("#kpi-members dd").inner_text() == "3"
+    assert page.get_by_role("img", name="Members per RFM segment").locator("rect").count() == 11
+    shot(page, "insights")
+    assert errors == []
+    traffic.assert_stayed_local()
+
+
+def _day(day: date) -> str:
+    """As the page writes it in English (Babel's medium date), e.g. Nov 28, 2026."""
+    return f"{day.strftime('%b')} {day.day}, {day.year}"
+
+
+def test_moderator_approves_a_question_and_it_is_public(browser, patron):
+    context, traffic = browser
+    base = patron["base"]
+    public = '{ product(externalId: "p1") { questions(first: 5) { edges { node { body } } } } }'
+    assert gql(base, public)["product"]["questions"]["edges"] == []
+    page, errors = signed_in(context, base, patron["staff"]["moderator"])
+    question = page.locator(f'article[data-question="{patron["question"]}"]')
+    assert question.get_by_text("Is the sole wide enough for flat feet?").is_visible()
+    shot(page, "inbox-questions")
+    question.get_by_role("button", name="Approve", exact=True).click()
+    page.get_by_role("status").get_by_text("1 question(s) moderated").wait_for()
+    assert page.locator(f'article[data-question="{patron["question"]}"]').count() == 0
+    edges = gql(base, public)["product"]["questions"]["edges"]
+    assert edges == [{"node": {"body": "Is the sole wide enough for flat feet?"}}]
+    assert errors == []
+    traffic.assert_stayed_local()
+
+
+def test_owner_previews_earning_on_the_program_page(browser, patron):
+    context, traffic = browser
+    base = patron["base"]
+    page, errors = signed_in(context, base, patron["staff"]["owner"])
+    page.get_by_role("link", name="Program").click()
+    page.get_by_label("Unit price (minor units)").fill("2500")
+    page.get_by_label("Quantity").fill("3")
+    page.get_by_label("Currency").fill("USD")
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("status").get_by_text("This order would earn 75 points.").wait_for()
+    assert page.locator("#rules").get_by_text("1 point per 100").first.is_visible()
+    shot(page, "program")
+    assert errors == []
     traffic.assert_stayed_local()
 
 

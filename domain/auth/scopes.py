@@ -32,6 +32,8 @@ SCOPES: dict[str, str] = {
                      "/exports/segments/<id>.csv: members' external IDs and figures, e-mail only with members:pii)",
     "reviews:moderate": "the review moderation queue, moderation decisions, replies and the reply SLA list, "
                         "with the text of reviews not yet published (but no member e-mail or profile)",
+    "members:support": "the support desk: look a member up (member, members with search), read their whole record "
+                       "and adjust their points with a reason (adjustPoints); personal fields still need members:pii",
     "members:pii": "members' personal fields (email, name, birthday, phone, free text they wrote) "
                    "in query answers, webhook payloads and delivery logs",
 }
@@ -56,6 +58,7 @@ PII_ONLY_EVENTS = frozenset({"message.due"})
 
 PII = "members:pii"
 INSIGHTS = "insights:read"
+SUPPORT = "members:support"
 MODERATE = "reviews:moderate"
 # About the key's own endpoints only, so no reason to withhold it: every key holds it.
 IMPLICIT = frozenset({"events:webhooks"})
@@ -80,7 +83,7 @@ STAFF_ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     "owner": tuple(SCOPES),
     "admin": tuple(SCOPES),
     "moderator": (MODERATE,),  # reviews, photos, replies; never a member's e-mail or profile
-    "support": (PII,),  # member look-up (the member pages come later)
+    "support": (PII, SUPPORT),  # member look-up (Member 360) and points adjustments with a reason
     "marketer": (INSIGHTS,),  # programInsights
     "viewer": (),
 }

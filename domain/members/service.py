@@ -9,6 +9,8 @@ from zoneinfo import available_timezones
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from domain import clock
 from domain.db import drop_old_page_copies, write_transaction
@@ -28,6 +30,19 @@ PURPOSES = ("PERSONALIZATION", "MARKETING_EMAIL", "MARKETING_SMS", "REVIEW_REQUE
 LOCALES = ("ko", "en")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PROFILE_FIELDS = ("email", "name", "birthday", "signup_channel", "timezone", "locale")
+
+
+def search_members(text: str | None, personal: bool) -> QuerySet[Member]:
+    """The support desk's look-up: the exact externalId, or (for a caller who may read personal
+    data, so a search is never an oracle on e-mails) the exact e-mail or a part of the name.
+    The name match is a scan (no trigram index): fine for a person typing, not for a loop."""
+    text = (text or "").strip()[:320]
+    if not text:
+        return Member.all()
+    found = Q(external_id=text)
+    if personal:
+        found |= Q(email__iexact=text) | Q(name__icontains=text)
+    return Member.filter(found)
 
 
 async def get_member(external_id: str, field: str = "memberExternalId") -> Member:

@@ -110,6 +110,12 @@ async def product_questions(product_id: int, request: PageRequest) -> Page[Quest
     return await keyset_page(qs, NEWEST_ID, request, count=qs.count)
 
 
+async def question_queue(request: PageRequest) -> Page[Question]:
+    """Questions waiting for a moderator, newest first, with their product (the console's inbox)."""
+    qs = Question.filter(status="pending")
+    return await keyset_page(qs, NEWEST_ID, request, prefetch=("product",), count=qs.count)
+
+
 async def answers_for(question_ids: list[int]) -> dict[int, list[Answer]]:
     grouped: dict[int, list[Answer]] = {i: [] for i in question_ids}
     for row in await Answer.filter(question_id__in=question_ids, status="published").order_by("id"):

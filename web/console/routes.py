@@ -1,4 +1,5 @@
-"""/console: sign-in, the reviews inbox, replies, a member's page and the audit log.
+"""/console: sign-in, the reviews inbox (reviews, photos, questions), replies, member search and
+Member 360, the program, insights, the audit log.
 
 A page resolves the session cookie to a staff account, builds that account's viewer
 (domain/staff/service.py viewer_for) and runs GraphQL documents (documents.py) in-process
@@ -15,7 +16,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import quote, unquote_plus, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
@@ -27,7 +28,9 @@ from starlette.staticfiles import StaticFiles
 from domain import clock
 from domain.staff import service as staff
 from domain.staff.models import StaffUser
+from domain.settings import get_settings
 from web.console import documents as docs
+from web.console.charts import bar_chart, line_chart
 from web.console.gql import Refused, run
 from web.console.i18n import LANG_COOKIE, LOCALES, Translator, pick_locale
 
@@ -68,6 +71,14 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     html = _env.get_template(template).render(t=t, lang=t.locale, locales=LOCALES, base=BASE,
                                               path=request.url.path, query=request.url.query, **values)
     return HTMLResponse(html, status, headers=HEADERS)
+
+
+# The page a role starts on: its main task (a support desk has no reviews inbox).
+LANDING = {"support": "/members", "marketer": "/insights", "viewer": "/program"}
+
+
+def _landing(user: StaffUser) -> str:
+    return BASE + LANDING.get(user.role, "/reviews")
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -138,8 +149,9 @@ def _text(form: FormData, name: str, limit: int = 5000) -> str:
 async def sign_in(request: Request) -> Response:
     t = _translator(request)
     if request.method == "GET":
-        if await staff.session_user(request.cookies.get(SESSION_COOKIE)):
-            return _redirect(f"{BASE}/reviews")
+        signed = await staff.session_user(request.cookies.get(SESSION_COOKIE))
+        if signed:
+            return _redirect(_landing(signed))
         return _sign_in_form(request, t)
     form = await request.form(max_fields=10, max_files=0)
     given, expected = _text(form, "csrf", 100), request.cookies.get(PRESESSION_COOKIE, "")
@@ -151,7 +163,7 @@ async def sign_in(request: Request) -> Response:
     except staff.SignInRefused as exc:
         key = {"ACCOUNT_LOCKED": "locked", "SIGN_IN_THROTTLED": "throttled"}.get(exc.code, "wrong_credentials")
         return _sign_in_form(request, t, error=t(key), email=email, status=429 if key == "throttled" else 401)
-    response = _redirect(f"{BASE}/reviews")
+    response = _redirect(_landing(signed.user))
     response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="lax", secure=_secure(request),
                         path=BASE, max_age=None)
     response.delete_cookie(PRESESSION_COOKIE, path=BASE)
@@ -186,7 +198,7 @@ async def _password(page: Page) -> Response:
     except staff.InvalidInput as exc:
         key = {"WRONG_PASSWORD": "password_wrong", "SAME_PASSWORD": "password_same"}.get(exc.code, "password_rules")
         return page.render("password.html", 400, error=page.t(key, n=staff.MIN_PASSWORD_CHARS))
-    return _redirect(f"{BASE}/reviews?done=password")
+    return _redirect(f"{_landing(page.user)}?done=password")
 
 
 async def language(request: Request) -> Response:
@@ -203,7 +215,7 @@ async def language(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    return _redirect(f"{BASE}/reviews")
+    return _redirect(f"{BASE}/sign-in")  # which sends a signed-in person on to their role's first page
 
 
 # --- reviews inbox ---------------------------------------------------------------------
@@ -237,7 +249,12 @@ async def _inbox(page: Page) -> Response:
     }
     data = await page.query(docs.INBOX, variables)
     queue = data["reviewModerationQueue"]
-    return page.render("inbox.html", reviews=[e["node"] for e in queue["edges"]], filters=filters,
+    # Questions have no stars, media or status filter here: they show with the unfiltered inbox.
+    questions = []
+    if not any(filters.values()) and not params.get("after"):
+        asked = (await page.query(docs.QUESTIONS))["questionModerationQueue"]
+        questions = [e["node"] for e in asked["edges"]]
+    return page.render("inbox.html", reviews=[e["node"] for e in queue["edges"]], filters=filters, questions=questions,
                        statuses=STATUSES, reasons=MODERATION_REASONS, page_info=queue["pageInfo"],
                        next_url=_inbox_url(filters, after=queue["pageInfo"]["endCursor"]),
                        back=urlencode({k: v for k, v in filters.items() if v}), flash=_flash(page))
@@ -250,10 +267,10 @@ def _flash(page: Page) -> dict[str, str] | None:
         code = error[:40]
         message = page.t(f"code_{code}") if page.t.has(f"code_{code}") else code
         return {"kind": "error", "text": page.t("error", message=message)}
-    if done == "moderated":
+    if done in ("moderated", "questions"):
         n = params.get("n", "1")
-        return {"kind": "ok", "text": page.t("done_moderated", n=n if n.isdigit() else "1")}
-    if done in ("media", "replied", "password"):
+        return {"kind": "ok", "text": page.t(f"done_{done}", n=n if n.isdigit() else "1")}
+    if done in ("media", "replied", "password", "adjusted", "rule"):
         return {"kind": "ok", "text": page.t(f"done_{done}")}
     return None
 
@@ -276,6 +293,15 @@ def _error_code(error: dict[str, Any]) -> str:
 async def _moderate(page: Page) -> Response:
     """One review (the item's own button, `item` = "<id>:PUBLISH|REJECT") or the selected ones
     (`bulk` = PUBLISH|REJECT with the checked `ids`), each through moderateReview."""
+    return await _moderate_items(page, docs.MODERATE, "moderateReview", "review.moderate", "moderated")
+
+
+async def _moderate_questions(page: Page) -> Response:
+    """The same for product questions, through moderateQuestion."""
+    return await _moderate_items(page, docs.MODERATE_QUESTION, "moderateQuestion", "question.moderate", "questions")
+
+
+async def _moderate_items(page: Page, document: str, mutation: str, audit_action: str, done_key: str) -> Response:
     form: FormData = page.form  # type: ignore[attr-defined]
     filters = _back_filters(form)
     item = _text(form, "item", 200)
@@ -293,13 +319,13 @@ async def _moderate(page: Page) -> Response:
         if action not in ("PUBLISH", "REJECT"):
             return _redirect(_inbox_url(filters, error="INVALID"))
         variables = {"input": {"id": review_id, "action": action, "reason": reason or None, "note": note or None}}
-        result = (await page.query(docs.MODERATE, variables))["moderateReview"]
+        result = (await page.query(document, variables))[mutation]
         if result["errors"]:
-            return _redirect(_inbox_url(filters, done="moderated" if done else "", n=done,
+            return _redirect(_inbox_url(filters, done=done_key if done else "", n=done,
                                         error=_error_code(result["errors"][0])))
-        await page.audit("review.moderate", f"{review_id} {action} {reason}".strip())
+        await page.audit(audit_action, f"{review_id} {action} {reason}".strip())
         done += 1
-    return _redirect(_inbox_url(filters, done="moderated", n=done))
+    return _redirect(_inbox_url(filters, done=done_key, n=done))
 
 
 async def _moderate_media(page: Page) -> Response:
@@ -361,13 +387,135 @@ async def _reply_edit(page: Page) -> Response:
     return page.render("reply_edit.html", review=review, flash=_flash(page))
 
 
+# --- insights --------------------------------------------------------------------------
+
+INTERVALS = ("DAY", "WEEK", "MONTH")
+SERIES = (("revenue", "chart_revenue"), ("orderCount", "chart_orders"), ("newMembers", "chart_new_members"),
+          ("pointsIssued", "chart_points_issued"))
+
+
+def _insights_period(params: Any) -> dict[str, str]:
+    """The period asked for; by default the last 30 days (UTC) in PATRON_INSIGHTS_CURRENCY, by day."""
+    today = clock.now().date()
+    chosen = {"from": params.get("from", "")[:10] or (today - dt.timedelta(days=29)).isoformat(),
+              "to": params.get("to", "")[:10] or today.isoformat(),
+              "currency": params.get("currency", "").strip().upper()[:3] or get_settings().insights_currency,
+              "interval": params.get("interval", "")}
+    if chosen["interval"] not in INTERVALS:
+        chosen["interval"] = "DAY"
+    return chosen
+
+
+async def _insights(page: Page) -> Response:
+    period = _insights_period(page.request.query_params)
+    t = page.t
+    try:
+        data = await page.query(docs.INSIGHTS, period)
+    except Refused as exc:
+        if exc.code != "BAD_USER_INPUT":
+            raise
+        return page.render("insights.html", 400, period=period, intervals=INTERVALS, data=None, charts=[],
+                           rfm=None, flash={"kind": "error", "text": t("error", message=str(exc))})
+    figures = data["programInsights"]
+    currency = period["currency"]
+
+    def money(value: float) -> str:
+        return t.money(value, currency)
+
+    charts = []
+    for key, title in SERIES:
+        label = money if key == "revenue" else t.number
+        points = [(t.date(p["at"]), p["value"]) for p in figures[key]]
+        charts.append((t(title), line_chart(f"chart-{key}", t(title), points, label)))
+    rfm = bar_chart("chart-rfm", t("rfm"), [(t(f"rfm_{s['segment']}"), s["members"]) for s in data["rfmSegments"]],
+                    t.number)
+    return page.render("insights.html", period=period, intervals=INTERVALS, data=figures, charts=charts, rfm=rfm)
+
+
+# --- program ---------------------------------------------------------------------------
+
+def _example(params: Any) -> dict[str, str]:
+    """The earning example's order line as typed (defaults: one unit of 50,000 in the insights
+    currency); the API validates it."""
+    return {"sku": params.get("sku", "").strip()[:255] or "SAMPLE-1", "category": params.get("category", "").strip()[:255],
+            "quantity": params.get("quantity", "").strip()[:9] or "1", "price": params.get("price", "").strip()[:15] or "50000",
+            "currency": params.get("currency", "").strip().upper()[:3] or get_settings().insights_currency}
+
+
+async def _program(page: Page) -> Response:
+    example = _example(page.request.query_params)
+    numbers = example["quantity"].isdigit() and example["price"].isdigit()
+    line = {"sku": example["sku"], "category": example["category"] or None,
+            "quantity": int(example["quantity"]) if numbers else 1, "unitPrice": int(example["price"]) if numbers else 0}
+    try:
+        data = await page.query(docs.PROGRAM, {"preview": {"currency": example["currency"], "lines": [line]}})
+        flash = None if numbers else {"kind": "error", "text": page.t("error", message=page.t("code_EXAMPLE"))}
+    except Refused as exc:
+        if exc.code != "BAD_USER_INPUT":
+            raise
+        return page.render("message.html", 400, title=page.t("error", message=page.t("code_EXAMPLE")), text=str(exc))
+    return page.render("program.html", program=data, example=example, flash=flash or _flash(page))
+
+
+async def _rule_active(page: Page) -> Response:
+    """Switch an earning rule on or off (updateEarningRule: admins; other roles get the API's 403)."""
+    form: FormData = page.form  # type: ignore[attr-defined]
+    rule_id, active = _text(form, "rule", 200), _text(form, "active", 5) == "true"
+    payload = (await page.query(docs.SET_RULE_ACTIVE, {"id": rule_id, "active": active}))["updateEarningRule"]
+    if payload["errors"]:
+        return _redirect(f"{BASE}/program?{urlencode({'error': payload['errors'][0]['code']})}")
+    await page.audit("rule.active" if active else "rule.inactive", rule_id)
+    return _redirect(f"{BASE}/program?done=rule")
+
+
 # --- member, audit ---------------------------------------------------------------------
+
+async def _members(page: Page) -> Response:
+    """Member search: externalId, e-mail or part of the name (the schema decides which a role
+    may search by: without members:pii only the externalId)."""
+    params = page.request.query_params
+    search = params.get("q", "").strip()[:320]
+    found, page_info = [], None
+    if search:
+        data = (await page.query(docs.MEMBER_SEARCH, {"search": search, "after": params.get("after") or None}))
+        found = [e["node"] for e in data["members"]["edges"]]
+        page_info = data["members"]["pageInfo"]
+    else:
+        await page.query(docs.MEMBER_SEARCH, {"search": "", "after": None})  # a role without access: 403 here
+    return page.render("members.html", search=search, found=found, page_info=page_info, flash=_flash(page),
+                       next_url=f"{BASE}/members?{urlencode({'q': search, 'after': (page_info or {}).get('endCursor') or ''})}")
+
 
 async def _member(page: Page) -> Response:
     member = (await page.query(docs.MEMBER, {"externalId": page.request.path_params["external_id"][:255]}))["member"]
     if member is None:
         return page.render("message.html", 404, title=page.t("not_found"), text="")
-    return page.render("member.html", member=member)
+    return page.render("member.html", member=member, flash=_flash(page), adjust_key=secrets.token_urlsafe(16),
+                       ledger=[e["node"] for e in member["ledger"]["edges"]],
+                       orders=[e["node"] for e in member["orders"]["edges"]],
+                       messages=[e["node"] for e in member["messages"]["edges"]])
+
+
+async def _adjust(page: Page) -> Response:
+    """Support adjusts points with a reason through adjustPoints; the form's one-time key makes
+    a double submit (or a reload of the POST) one adjustment."""
+    form: FormData = page.form  # type: ignore[attr-defined]
+    external_id = page.request.path_params["external_id"][:255]
+    target = f"{BASE}/members/{quote(external_id, safe='')}"
+    amount = _text(form, "amount", 12).strip()
+    if not amount.lstrip("-").isdigit():
+        return _redirect(f"{target}?error=AMOUNT")
+    variables = {"input": {"memberExternalId": external_id, "amount": int(amount), "reason": _text(form, "reason", 500),
+                           "idempotencyKey": "console:" + _text(form, "key", 64)}}
+    payload = (await page.query(docs.ADJUST, variables))["adjustPoints"]
+    if payload["errors"]:
+        error = payload["errors"][0]
+        code = error["code"]
+        if code == "INVALID":  # say which field: the page explains codes, never echoes text
+            code = {"reason": "ADJUST_REASON", "amount": "AMOUNT"}.get(error.get("field") or "", code)
+        return _redirect(f"{target}?{urlencode({'error': code})}")
+    await page.audit("points.adjust", f"{external_id} {int(amount):+d}")
+    return _redirect(f"{target}?done=adjusted")
 
 
 async def _audit(page: Page) -> Response:
@@ -393,9 +541,15 @@ def console_routes(schema: Any) -> Mount:
         Route("/reviews", page(_inbox)),
         Route("/reviews/moderate", page(_moderate), methods=["POST"]),
         Route("/reviews/media", page(_moderate_media), methods=["POST"]),
+        Route("/questions/moderate", page(_moderate_questions), methods=["POST"]),
         Route("/replies", page(_replies_page), methods=["GET", "POST"]),
         Route("/replies/{review_id}", page(_reply_edit)),
+        Route("/members", page(_members)),
         Route("/members/{external_id}", page(_member)),
+        Route("/members/{external_id}/adjust", page(_adjust), methods=["POST"]),
+        Route("/insights", page(_insights)),
+        Route("/program", page(_program)),
+        Route("/program/rules", page(_rule_active), methods=["POST"]),
         Route("/audit", page(_audit)),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
     ])
