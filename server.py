@@ -143,6 +143,17 @@ _error = error_response  # the old name, kept for code elsewhere in this file
 MAX_AUTHORIZATION_CHARS = 8192  # a key is ~50 characters, a member JWT a few hundred
 
 
+def cache_caller(viewer: Viewer) -> str | None:
+    """Whose entries of the response cache a request may use: anonymous callers and each
+    storefront or partner key (public data), each member (their own data only, see
+    schema/member_cache.py); None for admins and staff, never cached."""
+    if viewer.role in PUBLIC_ROLES:
+        return f"key:{viewer.api_key_id}" if viewer.api_key_id else "anonymous"
+    if viewer.role == "member" and viewer.member_external_id:
+        return f"member:{viewer.member_external_id}"
+    return None
+
+
 class GraphQLEndpoint:
     """Authenticate once per request before strawberry runs; refuse oversized bodies
     (web/body.py); answer public queries from the response cache (schema/response_cache.py).
@@ -164,7 +175,7 @@ class GraphQLEndpoint:
             identity = f"ip:{(scope.get('client') or ('unknown',))[0]}"
         return await self.limiter.hit(identity, limit_for(viewer.role))
 
-    async def _cached(self, scope: Scope, receive: Receive, send: Send, key: bytes) -> None:
+    async def _cached(self, scope: Scope, receive: Receive, send: Send, key: bytes, private: bool) -> None:
         version, hit = await self.cache.get(key)
         if hit is not None:
             await self._answer_cached(scope, receive, send, hit, "hit")
@@ -194,7 +205,7 @@ class GraphQLEndpoint:
                 return None
             return payload if isinstance(parsed, dict) and "errors" not in parsed else None
 
-        body, shared = await self.cache.compute(key, version, run)
+        body, shared = await self.cache.compute(key, version, run, private)
         if shared and body is not None and not started:  # another request computed it meanwhile
             await self._answer_cached(scope, receive, send, body, "coalesced")
 
@@ -281,13 +292,14 @@ class GraphQLEndpoint:
                 # Read whole (≤ the limit, counted as it streams) for the cache and parser.
                 body = await self.persisted.resolve_body(await read_body(receive, limit))
                 receive = replay(body, receive)
-                if viewer.role in PUBLIC_ROLES and content_type.startswith("application/json"):
-                    caller = f"key:{viewer.api_key_id}" if viewer.api_key_id else "anonymous"
+                caller = cache_caller(viewer)
+                if caller is not None and content_type.startswith("application/json"):
                     # The gateway may run documents others may not (trusted documents `require`):
                     # its answers are never served to them from the cache.
                     key = self.cache.key(body, f"gateway/{caller}" if gateway else caller)
-                    if key is not None:
-                        await self._cached(scope, receive, tracked_send, key)
+                    private = viewer.role == "member"
+                    if key is not None and not (private and self.cache.never_kept(key)):
+                        await self._cached(scope, receive, tracked_send, key, private)
                         return
             else:  # multipart streams into the form parser, still counted
                 receive = limited(receive, limit)
