@@ -180,20 +180,21 @@ class GraphQLEndpoint:
         if hit is not None:
             await self._answer_cached(scope, receive, send, hit, "hit")
             return
-        started = False
+        # The answer is held back until the cache has kept it: the client's next request
+        # (pipelined on the same connection once this response completes) must find it.
+        messages: list[dict] = []
 
         async def run() -> bytes | None:
             """Execute the request (read tags are collected meanwhile); the body to keep, if any."""
-            nonlocal started
             status, chunks = 0, []
 
             async def capture(message: dict) -> None:
-                nonlocal status, started
+                nonlocal status
                 if message["type"] == "http.response.start":
-                    status, started = message["status"], True
+                    status = message["status"]
                 elif message["type"] == "http.response.body":
                     chunks.append(message.get("body", b""))
-                await send(message)
+                messages.append(message)
 
             await self.view(scope, receive, capture)
             payload = b"".join(chunks)
@@ -206,7 +207,10 @@ class GraphQLEndpoint:
             return payload if isinstance(parsed, dict) and "errors" not in parsed else None
 
         body, shared = await self.cache.compute(key, version, run, private)
-        if shared and body is not None and not started:  # another request computed it meanwhile
+        if messages:  # this request computed its answer
+            for message in messages:
+                await send(message)
+        elif shared and body is not None:  # another request computed it meanwhile
             await self._answer_cached(scope, receive, send, body, "coalesced")
 
     @staticmethod

@@ -253,6 +253,7 @@ def dashboard_md(r: dict[str, Any]) -> list[str]:
         f"- p99 at half that rate, {fl['rate']:.0f} req/s: app {fl['p99_ms']} ms (p50 {fl['p50_ms']}, "
         f"max {fl['max_ms']})",
         "- note: P3 also lists 10 recommendations; the schema has none yet, so they are not in the query.",
+        *(f"- {note}" for note in r.get("notes", [])),
         "",
         "SQL per request (counted in-process over 50 requests after a warm-up, see README):",
         "",

@@ -154,4 +154,4 @@ async def test_a_write_in_one_process_is_seen_by_the_next_read_in_another(api, a
             assert how is None and balance(spent) == 9
     finally:
         proc.terminate()
-        proc.communicate(timeout=20)
+        print(proc.communicate(timeout=20)[0])  # the other process's log, shown when the test fails
