@@ -2,13 +2,13 @@
 
     .venv/bin/python bench/cpu_product_page.py [--n 100] [--requests 60] [--profile]
 
-An in-memory SQLite world (1 product, 200 imported reviews, 40 with a merchant reply), the
+A SQLite world (a temporary file) (1 product, 200 imported reviews, 40 with a merchant reply), the
 app driven through httpx's ASGITransport as an anonymous caller, each request with a unique
-unused `_nonce` variable (a response-cache miss, like P1's `app_miss`). Prints the CPU
-seconds (time.process_time) per request for the app and for the tortoise `.values()`
-reference of bench/reference_app.py on the same rows, and their ratio; `--profile` prints
-the top functions by own time. CPU time of one process, so other agents' load inflates it
-less than wall-clock throughput (cache and frequency effects remain: compare in one run).
+unused `_nonce` variable per request (a response-cache miss, like P1's `app_miss`). Prints
+the CPU seconds (time.process_time) per request of this one process (client, app and SQLite
+together), which other agents' load inflates far less than wall-clock throughput (cache and
+frequency effects remain: compare two revisions in one sitting); `--profile` prints the top
+functions (`--sort cumulative --top 'wt-speed/(schema|domain)'` narrows it to our code).
 """
 
 from __future__ import annotations
