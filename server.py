@@ -143,6 +143,17 @@ _error = error_response  # the old name, kept for code elsewhere in this file
 MAX_AUTHORIZATION_CHARS = 8192  # a key is ~50 characters, a member JWT a few hundred
 
 
+def cache_caller(viewer: Viewer) -> str | None:
+    """Whose entries of the response cache a request may use: anonymous callers and each
+    storefront or partner key (public data), each member (their own data only, see
+    schema/member_cache.py); None for admins and staff, never cached."""
+    if viewer.role in PUBLIC_ROLES:
+        return f"key:{viewer.api_key_id}" if viewer.api_key_id else "anonymous"
+    if viewer.role == "member" and viewer.member_external_id:
+        return f"member:{viewer.member_external_id}"
+    return None
+
+
 class GraphQLEndpoint:
     """Authenticate once per request before strawberry runs; refuse oversized bodies
     (web/body.py); answer public queries from the response cache (schema/response_cache.py).
@@ -164,14 +175,14 @@ class GraphQLEndpoint:
             identity = f"ip:{(scope.get('client') or ('unknown',))[0]}"
         return await self.limiter.hit(identity, limit_for(viewer.role))
 
-    async def _cached(self, scope: Scope, receive: Receive, send: Send, key: bytes) -> None:
+    async def _cached(self, scope: Scope, receive: Receive, send: Send, key: bytes, private: bool) -> None:
         version, hit = await self.cache.get(key)
         if hit is not None:
             await self._answer_cached(scope, receive, send, hit, "hit")
             return
-        # This request's own answer is held until the cache has it (one Redis read after the
-        # run): a caller who asks again as soon as it is answered must hit, not race the store.
-        held: list[dict] = []
+        # The answer is held back until the cache has kept it: the client's next request
+        # (pipelined on the same connection once this response completes) must find it.
+        messages: list[dict] = []
 
         async def run() -> bytes | None:
             """Execute the request (read tags are collected meanwhile); the body to keep, if any."""
@@ -183,7 +194,7 @@ class GraphQLEndpoint:
                     status = message["status"]
                 elif message["type"] == "http.response.body":
                     chunks.append(message.get("body", b""))
-                held.append(message)
+                messages.append(message)
 
             await self.view(scope, receive, capture)
             payload = b"".join(chunks)
@@ -195,9 +206,9 @@ class GraphQLEndpoint:
                 return None
             return payload if isinstance(parsed, dict) and "errors" not in parsed else None
 
-        body, shared = await self.cache.compute(key, version, run)
-        if held:
-            for message in held:
+        body, shared = await self.cache.compute(key, version, run, private)
+        if messages:  # this request computed its answer
+            for message in messages:
                 await send(message)
         elif shared and body is not None:  # another request computed it meanwhile
             await self._answer_cached(scope, receive, send, body, "coalesced")
@@ -285,13 +296,14 @@ class GraphQLEndpoint:
                 # Read whole (≤ the limit, counted as it streams) for the cache and parser.
                 body = await self.persisted.resolve_body(await read_body(receive, limit))
                 receive = replay(body, receive)
-                if viewer.role in PUBLIC_ROLES and content_type.startswith("application/json"):
-                    caller = f"key:{viewer.api_key_id}" if viewer.api_key_id else "anonymous"
+                caller = cache_caller(viewer)
+                if caller is not None and content_type.startswith("application/json"):
                     # The gateway may run documents others may not (trusted documents `require`):
                     # its answers are never served to them from the cache.
                     key = self.cache.key(body, f"gateway/{caller}" if gateway else caller)
-                    if key is not None:
-                        await self._cached(scope, receive, tracked_send, key)
+                    private = viewer.role == "member"
+                    if key is not None and not (private and self.cache.never_kept(key)):
+                        await self._cached(scope, receive, tracked_send, key, private)
                         return
             else:  # multipart streams into the form parser, still counted
                 receive = limited(receive, limit)

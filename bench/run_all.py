@@ -141,6 +141,7 @@ def product_page_md(r: dict[str, Any]) -> list[str]:
         sh = r["ratios"][str(sizes[0])]["share_of_ceiling"]
         out.append(f"- share of the ceiling at first: {sizes[0]} (TARGETS.md's table): "
                    + ", ".join(f"{k} {v * 100:.1f} %" for k, v in sh.items() if k != "ceiling"))
+    out += [f"- {note}" for note in r.get("notes", [])]
     out += ["", "**P2**, SQL per request (counted in-process over 30 requests after 3 warm-ups, see README):", "",
             "| asked as | first | queries | pool resets | BEGIN/COMMIT | total round trips |",
             "|---|---:|---:|---:|---:|---:|"]
@@ -253,6 +254,7 @@ def dashboard_md(r: dict[str, Any]) -> list[str]:
         f"- p99 at half that rate, {fl['rate']:.0f} req/s: app {fl['p99_ms']} ms (p50 {fl['p50_ms']}, "
         f"max {fl['max_ms']})",
         "- note: P3 also lists 10 recommendations; the schema has none yet, so they are not in the query.",
+        *(f"- {note}" for note in r.get("notes", [])),
         "",
         "SQL per request (counted in-process over 50 requests after a warm-up, see README):",
         "",

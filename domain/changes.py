@@ -11,6 +11,9 @@ with no tag says the transaction changes nothing public, such as a points change
 never calls it moves the tag `all`, which every tagged cache entry also depends on. Reads
 say which tags they depend on with `reading(*tags)` while a collector is open
 (`collect()`); a read that cannot name its tags depends on `ANY`, i.e. on every write.
+A member's cached own reads (schema/member_cache.py) depend on `member:<externalId>`, `all`
+and `members`: a write moves `members` unless its own code named, with `touch_member`, every
+member whose points, ledger or tier it changes.
 
 When Redis fails (domain/redis_client.py) the counter reads as a value never seen before,
 so no cache is served from a version nobody can check, and a bump still moves the
@@ -97,13 +100,15 @@ class Touched:
     """What one write transaction said it changes. Only the outermost transaction's own code
     can narrow it: a service that declares its tags but runs joined inside another
     transaction (depth > 0) adds them, and the outer one still moves `all` unless it
-    declared too (an erasure that deletes a review must not narrow to that review's product)."""
+    declared too (an erasure that deletes a review must not narrow to that review's product).
+    The same holds for the members it changes (`touch_member`): undeclared, it moves `members`."""
 
-    __slots__ = ("tags", "declared", "depth")
+    __slots__ = ("tags", "declared", "members_declared", "depth")
 
     def __init__(self) -> None:
         self.tags: set[str] = set()
         self.declared = False
+        self.members_declared = False
         self.depth = 0
 
 
@@ -131,10 +136,13 @@ def joined_write() -> Iterator[None]:
 
 
 def end_write(token: contextvars.Token) -> set[str] | None:
-    """The tags the transaction touched (None: its own code never said, so `all`)."""
+    """The tags the transaction touched (None: its own code never said, so `all`; `members`
+    unless it named the members it changes with touch_member)."""
     touched = _touched.get()
     _touched.reset(token)
-    return touched.tags if touched is not None and touched.declared else None
+    if touched is None or not touched.declared:
+        return None
+    return touched.tags if touched.members_declared else touched.tags | {MEMBERS}
 
 
 def touch(*tags: str) -> None:
@@ -147,6 +155,27 @@ def touch(*tags: str) -> None:
         return
     touched.declared = touched.declared or touched.depth == 0
     touched.tags.update(tags)
+
+
+def touch_member(external_id: str) -> None:
+    """Inside a write transaction: of what a member's own cached reads show (their points,
+    ledger and tier: schema/member_cache.py), the transaction changes only this member's
+    (call once per member). Undeclared, a write moves `members`, on which every member's
+    cached reads depend. Like touch(), only the outermost transaction's code narrows, and a
+    write that calls it must also say what public data it changes with touch()."""
+    touched = _touched.get()
+    if touched is None:
+        return
+    touched.members_declared = touched.members_declared or touched.depth == 0
+    touched.tags.add(member_tag(external_id))
+
+
+def member_tag(external_id: str) -> str:
+    """One member's own data (points, ledger, tier) as their member-scoped cached reads show it."""
+    return f"member:{external_id}"
+
+
+MEMBERS = "members"  # moved by every write that did not name the members it changes
 
 
 def product_tag(product_id: int) -> str:

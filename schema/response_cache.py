@@ -10,6 +10,11 @@ media, replies and Q&A), `bayesianAverage` also on every review, `tiers`, `rewar
 recommendations, …) depends on every write. A write moves only the tags it names, so a
 review of another product or a points change keeps a product page cached.
 
+A member's own queries are kept per member too, when every field they select is the member's
+own points, ledger or tier (schema/member_cache.py): they depend on `member:<externalId>`,
+`all` and `members`, so only the writes that name that member (or name no member) move
+them. Any other member query is never kept (`private` in compute).
+
 Concurrent misses of the same key are coalesced: the first computes, the others wait for
 its answer, but only when no write committed since it started (so a caller that saw a
 write's answer never waits for a computation that began before it).
@@ -37,6 +42,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from domain import changes
+from schema.member_cache import reads_only_own_data
 
 PUBLIC_ROLES = frozenset({"anonymous", "storefront", "partner"})
 NOT_A_QUERY = re.compile(rb"\b(mutation|subscription)\b")
@@ -59,6 +65,11 @@ class ResponseCache:
         self.max_entries, self.max_age = max_entries, max_age
         self._entries: OrderedDict[bytes, Entry] = OrderedDict()
         self._inflight: dict[bytes, tuple[int, asyncio.Future[bytes | None]]] = {}
+        self._never: set[bytes] = set()  # private keys whose query reads more than own data
+
+    def never_kept(self, key: bytes) -> bool:
+        """A private key seen to read more than the member's own data: answer it uncached."""
+        return key in self._never
 
     @staticmethod
     def key(body: bytes, caller: str) -> bytes | None:
@@ -82,10 +93,11 @@ class ResponseCache:
             return now[0], hit.body
         return now[0], None
 
-    async def compute(self, key: bytes, version: int,
-                      run: Callable[[], Awaitable[bytes | None]]) -> tuple[bytes | None, bool]:
+    async def compute(self, key: bytes, version: int, run: Callable[[], Awaitable[bytes | None]],
+                      private: bool = False) -> tuple[bytes | None, bool]:
         """Answer a miss: (body, shared). `run` executes the request while read tags are
-        collected and returns the body when it may be cached (else None). A miss of a key
+        collected and returns the body when it may be cached (else None). A `private` (member)
+        answer that depends on every write is not kept, nor its key tried again. A miss of a key
         already being computed since the same every-write `version` waits for that answer
         (shared=True); otherwise this call computes, and keeps the answer only when no write
         committed while it ran (its tag versions are then those of the data it read)."""
@@ -94,11 +106,11 @@ class ResponseCache:
             body = await asyncio.shield(inflight[1])
             if body is not None:
                 return body, True
-            return await self._run(key, version, run, lead=False), False
-        return await self._run(key, version, run, lead=inflight is None), False
+            return await self._run(key, version, run, False, private), False
+        return await self._run(key, version, run, inflight is None, private), False
 
     async def _run(self, key: bytes, version: int, run: Callable[[], Awaitable[bytes | None]],
-                   lead: bool) -> bytes | None:
+                   lead: bool, private: bool) -> bytes | None:
         future: asyncio.Future[bytes | None] | None = None
         if lead:
             future = asyncio.get_running_loop().create_future()
@@ -114,6 +126,11 @@ class ResponseCache:
                 future.set_result(body)
         if body is None:
             return None
+        if private and changes.ANY in tags:
+            if len(self._never) >= self.max_entries:
+                self._never.clear()
+            self._never.add(key)
+            return body
         deps = (changes.ANY,) if changes.ANY in tags else tuple(sorted(tags | {changes.ALL}))
         now = await changes.versions([changes.ANY, *deps])
         if now[0] == version:
@@ -128,6 +145,7 @@ class ResponseCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._never.clear()
 
 
 def _root_fields(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> set[str]:
@@ -152,19 +170,26 @@ def _root_fields(operation: OperationDefinitionNode, fragments: dict[str, Any]) 
 
 class ReadTags(SchemaExtension):
     """While a response-cache collector is open: root fields that do not name their tags
-    make the answer depend on every write (changes.ANY)."""
+    make the answer depend on every write (changes.ANY); a member's query depends on their
+    own tag when it reads only their own data (schema/member_cache.py), else on every write."""
 
     def on_execute(self):  # noqa: ANN201
-        if not changes.collecting():  # not a cached public query: nothing to decide
+        if not changes.collecting():  # not a cached query: nothing to decide
             yield
             return
         ctx = self.execution_context
         document = ctx.graphql_document
         operation = get_operation_ast(document, ctx.operation_name) if document is not None else None
+        viewer = getattr(ctx.context, "viewer", None)
         if operation is None:
             changes.reading(changes.ANY)
         else:
             fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-            if not _root_fields(operation, fragments) <= TAGGED_ROOT_FIELDS:
+            if viewer is not None and viewer.role == "member":
+                if reads_only_own_data(operation, fragments) and viewer.member_external_id:
+                    changes.reading(changes.member_tag(viewer.member_external_id), changes.MEMBERS)
+                else:
+                    changes.reading(changes.ANY)
+            elif not _root_fields(operation, fragments) <= TAGGED_ROOT_FIELDS:
                 changes.reading(changes.ANY)
         yield

@@ -15,6 +15,7 @@ async def spend_points(member_external_id: str, amount: int, idempotency_key: st
                        reason: str) -> tuple[LedgerEntry, Member]:
     async with write_transaction():
         changes.touch()  # a points change: nothing any public answer shows
+        changes.touch_member(member_external_id)  # and only this member's own reads
         member = await service.lock_member((await get_member(member_external_id)).id)
         entry = await service.spend(member, amount, idempotency_key, reason)
         return entry, member
@@ -24,6 +25,7 @@ async def adjust_points(member_external_id: str, amount: int, reason: str, idemp
                         actor: str) -> tuple[LedgerEntry, Member]:
     async with write_transaction():
         changes.touch()  # a points change: nothing any public answer shows
+        changes.touch_member(member_external_id)  # and only this member's own reads
         member = await service.lock_member((await get_member(member_external_id)).id)
         entry = await service.adjust(member, amount, reason, idempotency_key, actor)
         return entry, member

@@ -129,6 +129,8 @@ async def _record_order(
         # Points, tiers, codes and the member's subscription are private; products it creates
         # only answer lookups that found nothing, which depend on every write anyway.
         changes.touch()
+        if member_external_id is not None:  # its points, tier, codes: this member's own data only
+            changes.touch_member(member_external_id)
         member = None
         if member_external_id is not None:
             member = await Member.select_for_update().get_or_none(external_id=member_external_id)

@@ -136,6 +136,7 @@ async def redeem(member_external_id: str, reward_id: int, idempotency_key: str) 
                            "idempotencyKey")
     async with write_transaction():
         changes.touch(changes.REWARDS)  # the points are private; the reward's stock is public
+        changes.touch_member(member_external_id)  # the points and ledger are this member's
         member = await ledger.lock_member_by_external_id(member_external_id)  # the one read of the row
         existing = await Redemption.get_or_none(member_id=member.id, idempotency_key=idempotency_key)
         if existing:
