@@ -8,7 +8,7 @@ from tortoise import fields
 
 
 class Migration(migrations.Migration):
-    dependencies = [('patron', '0020_message_types')]
+    dependencies = [('patron', '0022_message_policy_settings')]
 
     initial = False
 
