@@ -15,6 +15,7 @@ from domain.events.models import Event
 from domain.events.service import record_events
 from domain.members.models import Member
 from domain.members.service import update_consents
+from domain.messaging import policies
 from domain.messaging.models import Message
 from domain.messaging.planning import after_quiet_hours, quiet_note, zone_of
 from domain.tiers.models import Tier, TierChange
@@ -88,7 +89,7 @@ async def test_a_tier_wave_writes_an_event_per_change_and_a_delivery_per_subscri
     by_key = {m.dedupe_key: m for m in await Message.filter(type="TIER_CHANGED")}
     planned = [by_key[f"TIER_CHANGED:{e.id}:EMAIL"] for e in events]
     m1 = await Member.get(external_id="m1")
-    moved = after_quiet_hours(events[1].created_at, zone_of(m1))
+    moved = after_quiet_hours(events[1].created_at, zone_of(m1), await policies.policy("TIER_CHANGED"))
     quiet = (moved, quiet_note(moved, zone_of(m1))) if moved else (events[1].created_at, None)
     assert [(m.member_id, m.status, m.reason, m.scheduled_for, m.details) for m in planned] == [
         (e.member_id, *expected, {"from": "Bronze", "to": "Silver"}) for e, expected in zip(events, [
