@@ -254,6 +254,29 @@ async def test_at_most_five_messages_per_member_in_thirty_days_unless_cap_exempt
     assert await _run_at(due + timedelta(days=1)) == 1 and len(smtp.mails) == 1
 
 
+async def test_the_cap_counts_every_channel_and_one_occasion_once(api, storefront_token, smtp):
+    await _shop(api, storefront_token)
+    member_id = (await Consent.first()).member_id
+    due = T0 + DELAY
+    # two win-back occasions sent by e-mail and webhook both, two more by webhook only
+    sent = [(i, channel) for i in range(2) for channel in ("EMAIL", "WEBHOOK")] + [(2, "WEBHOOK"), (3, "WEBHOOK")]
+    for i, channel in sent:
+        at = due - timedelta(days=i + 1)
+        await Message.create(member_id=member_id, type="WIN_BACK", channel=channel, status="SENT",
+                             consent_purpose="MARKETING_EMAIL", scheduled_for=at, sent_at=at, products=[],
+                             dedupe_key=f"WIN_BACK:old{i}:{channel}", created_at=at, updated_at=at)
+    # four occasions so far (six messages): the review request by e-mail still goes out
+    await _fulfil(api, storefront_token)
+    assert await _run_at(due) == 1 and len(smtp.mails) == 1
+    # five now: the next order's request is capped, though only three went out by e-mail
+    await api.ok(ORDER, {"id": "o2", "m": "m1", "lines": [
+        {"sku": "s3", "productExternalId": "p3", "quantity": 1, "unitPrice": 100}]}, storefront_token)
+    await _fulfil(api, storefront_token, order="o2", at=T0 + timedelta(days=1))
+    assert await _run_at(due + timedelta(days=1)) == 0 and len(smtp.mails) == 1
+    second = await Message.get(type="REVIEW_REQUEST", order_external_id="o2")
+    assert (second.status, second.reason) == ("SUPPRESSED", "capped: 5 messages in 30 days")
+
+
 async def test_one_reminder_seven_days_later_only_while_unreviewed(api, storefront_token, smtp):
     await _shop(api, storefront_token)
     await _fulfil(api, storefront_token)

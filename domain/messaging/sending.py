@@ -49,9 +49,11 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
         if stop is not None:
             return stop
     if not policy.cap_exempt:
-        sent = await (Message.filter(member_id=member.id, channel=message.channel, status="SENT",
-                                     sent_at__gt=now - timedelta(days=policy.cap_days))
-                      .exclude(type__in=exempt).count())
+        # The cap is per member across types and channels: what reached them counts once per
+        # occasion (an order's request by e-mail and by webhook is one), this one's excluded.
+        rows = await (Message.filter(member_id=member.id, status="SENT", sent_at__gt=now - timedelta(days=policy.cap_days))
+                      .exclude(type__in=exempt).values_list("channel", "dedupe_key"))
+        sent = len({_occasion(*row) for row in rows} - {_occasion(message.channel, message.dedupe_key)})
         if sent >= policy.cap_messages:
             return "SUPPRESSED", f"capped: {policy.cap_messages} messages in {policy.cap_days} days"
     if "NIGHT_MESSAGES" not in consents:
@@ -62,6 +64,14 @@ async def _decide(message: Message, member: Member, policy: policies.Policy, now
     if message.channel == "EMAIL" and not member.email:
         return "SUPPRESSED", "no e-mail address"
     return None
+
+
+def _occasion(channel: str, dedupe_key: str) -> str:
+    """What one message is about, whatever its channel: its dedupe key without the channel
+    suffix the planners end their keys with; a key without one (a reminder's names the
+    request of its own channel) stands for itself, so it never hides another message."""
+    suffix = f":{channel}"
+    return dedupe_key[:-len(suffix)] if dedupe_key.endswith(suffix) else dedupe_key
 
 
 async def _send(message: Message, member: Member, policy: policies.Policy, now: datetime, mailer: mail.Mailer) -> str:
