@@ -28,7 +28,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from tortoise import connections

@@ -11,11 +11,10 @@ from typing import Any
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from domain.auth.scopes import INSIGHTS
-
-MESSAGES = "events:messages"
 from domain.auth.scopes import INSIGHTS, MODERATE, SUPPORT
 from schema.errors import forbidden, unauthenticated
+
+MESSAGES = "events:messages"
 
 
 def target_member(kwargs: dict[str, Any]) -> str | None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain import clock
 from domain.imports import kinds, media, runner
 from domain.imports.models import ImportJob
 from domain.ledger.models import LedgerEntry

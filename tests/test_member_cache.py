@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,9 +13,8 @@ import pytest
 from domain import changes, db
 from tests import helpers
 from tests.conftest import member_token
-from tests.test_server_process import free_port, wait_ready
+from tests.test_server_process import free_port, start_on_this_database, wait_ready
 
-ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = """{ me { externalId points { balance pending } tier { name rank }
   ledger(first: 10) { edges { node { amount kind reason createdAt } } } } }"""
 ADJUST = """mutation($m: String!, $a: Int!, $k: String!) { adjustPoints(input: {memberExternalId: $m, amount: $a,
@@ -133,10 +129,7 @@ async def test_a_write_in_one_process_is_seen_by_the_next_read_in_another(api, a
         await helpers.member(m)
     await api.ok(ADJUST, {"m": "m1", "a": 10, "k": "a1"}, admin_token)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("PATRON_BOOTSTRAP_ADMIN_KEY",)}
-    env |= {"PATRON_INPROCESS_JOBS": "0", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "server.py", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start_on_this_database(port)
     try:
         await asyncio.to_thread(wait_ready, port)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as other:

@@ -5,7 +5,7 @@ arrive at a real SMTP server (aiosmtpd on 127.0.0.1). Time is the injected clock
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from domain import clock
 from domain.events.models import Event

@@ -7,9 +7,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,9 +17,8 @@ from domain import changes
 from server import create_app
 from tests import helpers
 from tests.conftest import IS_POSTGRES, member_token, postgres_only
-from tests.test_server_process import wait_ready
+from tests.test_server_process import start_on_this_database, wait_ready
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -117,12 +113,6 @@ async def test_subscription_auth(served, admin_token):
     await member.close()
 
 
-def _start_api(port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items()} | {"PATRON_INPROCESS_JOBS": "0", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "server.py", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 async def _ready(port: int) -> None:
     await asyncio.to_thread(wait_ready, port)
 
@@ -131,7 +121,7 @@ async def _ready(port: int) -> None:
 async def test_event_caused_on_process_b_reaches_a_subscriber_on_process_a(admin_token):
     assert os.environ.get("REDIS_URL"), "the cross-process test needs Redis"
     port_a, port_b = free_port(), free_port()
-    a, b = _start_api(port_a), _start_api(port_b)
+    a, b = start_on_this_database(port_a), start_on_this_database(port_b)
     try:
         await asyncio.gather(_ready(port_a), _ready(port_b))
         sub = Subscriber(port_a, admin_token)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,9 +15,8 @@ from domain.catalog.service import upsert_products
 from domain.rewards.service import save_reward
 from tests import helpers
 from tests.conftest import member_token
-from tests.test_server_process import free_port, wait_ready
+from tests.test_server_process import free_port, start_on_this_database, wait_ready
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGE = """query($p: String!) { product(externalId: $p) { title reviewSummary { count average }
   reviews(first: 10) { edges { node { rating body author { displayName } } } } } }"""
 BAYES = "query($p: String!) { product(externalId: $p) { reviewSummary { bayesianAverage } } }"
@@ -204,10 +200,7 @@ async def test_two_processes_share_invalidation_through_redis(api, admin_token):
     await _world()
     await review(api, "m1", "p1", 4)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("PATRON_BOOTSTRAP_ADMIN_KEY",)}
-    env |= {"PATRON_INPROCESS_JOBS": "0", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "server.py", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start_on_this_database(port)
     try:
         await asyncio.to_thread(wait_ready, port)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as other:

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 
 from domain import clock
 from domain.jobs import JobRunner
@@ -40,6 +39,15 @@ def env_for(db_file: Path, **extra: str) -> dict[str, str]:
 def start(db_file: Path, port: int, **extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "server.py", "--port", str(port)], cwd=ROOT,
                             env=env_for(db_file, **extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def start_on_this_database(port: int) -> subprocess.Popen:
+    """A second API process (`python server.py`) on the pass's own database and Redis, jobs
+    off: for tests of what crosses processes (cache invalidation, real-time events)."""
+    env = {k: v for k, v in os.environ.items() if k != "PATRON_BOOTSTRAP_ADMIN_KEY"}
+    env |= {"PATRON_INPROCESS_JOBS": "0", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "server.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def wait_ready(port: int, seconds: float = 180) -> None:
