@@ -193,6 +193,18 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+def extend(messages: dict[str, dict[str, str]]) -> None:
+    """A page module's own words (web/console/<page>.py calls this at import), so pages do not
+    all edit one table. Both languages must have the same keys, and no key may be taken twice."""
+    if set(messages) != set(LOCALES) or len({frozenset(m) for m in messages.values()}) != 1:
+        raise ValueError("console messages need the same keys in every language: " + ", ".join(LOCALES))
+    for locale, words in messages.items():
+        taken = set(words) & set(MESSAGES[locale])
+        if taken:
+            raise ValueError(f"console message keys already taken: {sorted(taken)}")
+        MESSAGES[locale].update(words)
+
+
 def pick_locale(cookie: str | None, accept_language: str | None) -> str:
     if cookie in LOCALES:
         return cookie  # type: ignore[return-value]

@@ -13,158 +13,56 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlencode
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from domain import clock
 from domain.staff import service as staff
-from domain.staff.models import StaffUser
 from domain.settings import get_settings
 from web.console import documents as docs
 from web.console.charts import bar_chart, line_chart
-from web.console.gql import Refused, run
-from web.console.i18n import LANG_COOKIE, LOCALES, Translator, pick_locale
+from web.console.gql import Refused
+from web.console.i18n import LANG_COOKIE, LOCALES, Translator
+from web.console.page import (
+    BASE, HERE, PRESESSION_COOKIE, SESSION_COOKIE, Page, client_ip,
+    error_code, flash, form_text, is_secure, landing, redirect, render, staff_page, translator,
+)
 
-BASE = "/console"
-SESSION_COOKIE = "console_session"
-PRESESSION_COOKIE = "console_presession"  # the sign-in form's double-submit CSRF token
-HERE = Path(__file__).resolve().parent
-HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                               "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "private, no-store",
-    "Referrer-Policy": "same-origin",
-}
 MODERATION_REASONS = ("SPAM", "OFF_TOPIC", "PROFANITY", "PERSONAL_DATA", "LINK", "OTHER")
 STATUSES = ("PENDING", "PUBLISHED", "REJECTED")
 INBOX_FILTERS = ("status", "rating", "media", "product")
-MAX_FORM_FIELDS = 200
-
-_env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
-                   trim_blocks=True, lstrip_blocks=True)
-
-
-def _ip(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
-def _translator(request: Request) -> Translator:
-    return Translator(pick_locale(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")))
-
-
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
-
-
-def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    t = values.pop("t", None) or _translator(request)
-    html = _env.get_template(template).render(t=t, lang=t.locale, locales=LOCALES, base=BASE,
-                                              path=request.url.path, query=request.url.query, **values)
-    return HTMLResponse(html, status, headers=HEADERS)
-
-
-# The page a role starts on: its main task (a support desk has no reviews inbox).
-LANDING = {"support": "/members", "marketer": "/insights", "viewer": "/program"}
-
-
-def _landing(user: StaffUser) -> str:
-    return BASE + LANDING.get(user.role, "/reviews")
-
-
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, 303, headers=HEADERS)
-
-
-class Page:
-    """What a signed-in page has at hand."""
-
-    def __init__(self, request: Request, schema: Any, user: StaffUser, token: str) -> None:
-        self.request, self.schema, self.user, self.token = request, schema, user, token
-        self.viewer = staff.viewer_for(user)
-        self.t = _translator(request)
-
-    async def query(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        return await run(self.schema, self.viewer, document, variables, self.request)
-
-    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-        return render(self.request, template, status, t=self.t, user=self.user,
-                      csrf=staff.csrf_token(self.token), **values)
-
-    def refused(self, exc: Refused) -> Response:
-        if exc.code == "UNAUTHENTICATED":
-            return _redirect(f"{BASE}/sign-in")
-        if exc.code == "FORBIDDEN":
-            return self.render("message.html", 403, title=self.t("forbidden"), text=self.t("forbidden_text"))
-        return self.render("message.html", 400, title=self.t("error", message=exc.code), text=str(exc))
-
-    async def audit(self, action: str, detail: str) -> None:
-        await staff.audit(self.user, self.user.email, action, detail, _ip(self.request))
-
-
-Handler = Callable[[Page], Awaitable[Response]]
-
-
-def staff_page(schema: Any, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Signed-in pages: no session → the sign-in page; a POST without this session's CSRF
-    token → 403 before anything runs."""
-    async def endpoint(request: Request) -> Response:
-        token = request.cookies.get(SESSION_COOKIE)
-        user = await staff.session_user(token)
-        if user is None or token is None:
-            if request.method == "POST":
-                return render(request, "message.html", 403, title=_translator(request)("csrf"), text="")
-            return _redirect(f"{BASE}/sign-in")
-        page = Page(request, schema, user, token)
-        if user.must_change_password and handler not in PASSWORD_HANDLERS:
-            return _redirect(f"{BASE}/password")  # a one-time password opens this page only
-        if request.method == "POST":
-            form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
-            if not staff.csrf_ok(token, _text(form, "csrf")):
-                return page.render("message.html", 403, title=page.t("csrf"), text="")
-            page.form = form  # type: ignore[attr-defined]
-        try:
-            return await handler(page)
-        except Refused as exc:
-            return page.refused(exc)
-    return endpoint
-
-
-def _text(form: FormData, name: str, limit: int = 5000) -> str:
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
+# Pages added later live in their own modules (web/console/<page>.py), each exposing
+# `routes(page) -> list[Route]`; they import web/console/page.py, never this module.
+PAGE_MODULES: tuple[Any, ...] = ()
 
 
 # --- sign-in ---------------------------------------------------------------------------
 
 async def sign_in(request: Request) -> Response:
-    t = _translator(request)
+    t = translator(request)
     if request.method == "GET":
         signed = await staff.session_user(request.cookies.get(SESSION_COOKIE))
         if signed:
-            return _redirect(_landing(signed))
+            return redirect(landing(signed))
         return _sign_in_form(request, t)
     form = await request.form(max_fields=10, max_files=0)
-    given, expected = _text(form, "csrf", 100), request.cookies.get(PRESESSION_COOKIE, "")
+    given, expected = form_text(form, "csrf", 100), request.cookies.get(PRESESSION_COOKIE, "")
     if not given or not expected or not hmac.compare_digest(given, expected):
         return render(request, "message.html", 403, t=t, title=t("csrf"), text="")
-    email = _text(form, "email", 254)
+    email = form_text(form, "email", 254)
     try:
-        signed = await staff.sign_in(email, _text(form, "password", staff.MAX_PASSWORD_CHARS + 1), _ip(request))
+        signed = await staff.sign_in(email, form_text(form, "password", staff.MAX_PASSWORD_CHARS + 1), client_ip(request))
     except staff.SignInRefused as exc:
         key = {"ACCOUNT_LOCKED": "locked", "SIGN_IN_THROTTLED": "throttled"}.get(exc.code, "wrong_credentials")
         return _sign_in_form(request, t, error=t(key), email=email, status=429 if key == "throttled" else 401)
-    response = _redirect(_landing(signed.user))
-    response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="lax", secure=_secure(request),
+    response = redirect(landing(signed.user))
+    response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="lax", secure=is_secure(request),
                         path=BASE, max_age=None)
     response.delete_cookie(PRESESSION_COOKIE, path=BASE)
     return response
@@ -173,14 +71,14 @@ async def sign_in(request: Request) -> Response:
 def _sign_in_form(request: Request, t: Translator, error: str = "", email: str = "", status: int = 200) -> Response:
     token = secrets.token_urlsafe(24)
     response = render(request, "sign_in.html", status, t=t, csrf=token, error=error, email=email, user=None)
-    response.set_cookie(PRESESSION_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request),
+    response.set_cookie(PRESESSION_COOKIE, token, httponly=True, samesite="strict", secure=is_secure(request),
                         path=BASE)
     return response
 
 
 async def _sign_out(page: Page) -> Response:
-    await staff.sign_out(page.token, _ip(page.request))
-    response = _redirect(f"{BASE}/sign-in")
+    await staff.sign_out(page.token, client_ip(page.request))
+    response = redirect(f"{BASE}/sign-in")
     response.delete_cookie(SESSION_COOKIE, path=BASE)
     return response
 
@@ -189,16 +87,16 @@ async def _password(page: Page) -> Response:
     if page.request.method == "GET":
         return page.render("password.html", error="")
     form: FormData = page.form  # type: ignore[attr-defined]
-    new = _text(form, "password", staff.MAX_PASSWORD_CHARS + 1)
-    if new != _text(form, "confirm", staff.MAX_PASSWORD_CHARS + 1):
+    new = form_text(form, "password", staff.MAX_PASSWORD_CHARS + 1)
+    if new != form_text(form, "confirm", staff.MAX_PASSWORD_CHARS + 1):
         return page.render("password.html", 400, error=page.t("password_mismatch"))
     try:
-        await staff.change_password(page.user, _text(form, "current", staff.MAX_PASSWORD_CHARS + 1), new,
-                                    page.token, _ip(page.request))
+        await staff.change_password(page.user, form_text(form, "current", staff.MAX_PASSWORD_CHARS + 1), new,
+                                    page.token, client_ip(page.request))
     except staff.InvalidInput as exc:
         key = {"WRONG_PASSWORD": "password_wrong", "SAME_PASSWORD": "password_same"}.get(exc.code, "password_rules")
         return page.render("password.html", 400, error=page.t(key, n=staff.MIN_PASSWORD_CHARS))
-    return _redirect(f"{_landing(page.user)}?done=password")
+    return redirect(f"{landing(page.user)}?done=password")
 
 
 async def language(request: Request) -> Response:
@@ -207,15 +105,15 @@ async def language(request: Request) -> Response:
     back = request.query_params.get("next", "")
     if not back.startswith(BASE + "/") or "//" in back or "\\" in back:
         back = f"{BASE}/reviews"
-    response = _redirect(back)
+    response = redirect(back)
     if to in LOCALES:
-        response.set_cookie(LANG_COOKIE, to, max_age=365 * 86400, samesite="lax", secure=_secure(request),
+        response.set_cookie(LANG_COOKIE, to, max_age=365 * 86400, samesite="lax", secure=is_secure(request),
                             path=BASE)
     return response
 
 
 async def home(request: Request) -> Response:
-    return _redirect(f"{BASE}/sign-in")  # which sends a signed-in person on to their role's first page
+    return redirect(f"{BASE}/sign-in")  # which sends a signed-in person on to their role's first page
 
 
 # --- reviews inbox ---------------------------------------------------------------------
@@ -257,37 +155,18 @@ async def _inbox(page: Page) -> Response:
     return page.render("inbox.html", reviews=[e["node"] for e in queue["edges"]], filters=filters, questions=questions,
                        statuses=STATUSES, reasons=MODERATION_REASONS, page_info=queue["pageInfo"],
                        next_url=_inbox_url(filters, after=queue["pageInfo"]["endCursor"]),
-                       back=urlencode({k: v for k, v in filters.items() if v}), flash=_flash(page))
+                       back=urlencode({k: v for k, v in filters.items() if v}), flash=flash(page))
 
-
-def _flash(page: Page) -> dict[str, str] | None:
-    params = page.request.query_params
-    done, error = params.get("done", ""), params.get("error", "")
-    if error:
-        code = error[:40]
-        message = page.t(f"code_{code}") if page.t.has(f"code_{code}") else code
-        return {"kind": "error", "text": page.t("error", message=message)}
-    if done in ("moderated", "questions"):
-        n = params.get("n", "1")
-        return {"kind": "ok", "text": page.t(f"done_{done}", n=n if n.isdigit() else "1")}
-    if done in ("media", "replied", "password", "adjusted", "rule"):
-        return {"kind": "ok", "text": page.t(f"done_{done}")}
-    return None
 
 
 def _back_filters(form: FormData) -> dict[str, str]:
     from_form = {}
-    for pair in _text(form, "back", 600).split("&"):
+    for pair in form_text(form, "back", 600).split("&"):
         key, _, value = pair.partition("=")
         from_form[key] = value
     return _inbox_filters({k: unquote_plus(v) for k, v in from_form.items()})
 
 
-def _error_code(error: dict[str, Any]) -> str:
-    """A payload error as the code the page explains (only codes travel in the URL, never text)."""
-    if error["code"] == "INVALID" and error.get("field") == "reason":
-        return "REASON_REQUIRED"
-    return error["code"]
 
 
 async def _moderate(page: Page) -> Response:
@@ -304,43 +183,43 @@ async def _moderate_questions(page: Page) -> Response:
 async def _moderate_items(page: Page, document: str, mutation: str, audit_action: str, done_key: str) -> Response:
     form: FormData = page.form  # type: ignore[attr-defined]
     filters = _back_filters(form)
-    item = _text(form, "item", 200)
+    item = form_text(form, "item", 200)
     if item:
         review_id, _, action = item.rpartition(":")
-        targets = [(review_id, action, _text(form, f"reason-{review_id}", 40), _text(form, f"note-{review_id}", 1000))]
+        targets = [(review_id, action, form_text(form, f"reason-{review_id}", 40), form_text(form, f"note-{review_id}", 1000))]
     else:
-        action = _text(form, "bulk", 20)
+        action = form_text(form, "bulk", 20)
         ids = [v for v in form.getlist("ids") if isinstance(v, str)][:100]
-        targets = [(i, action, _text(form, "bulk-reason", 40), _text(form, "bulk-note", 1000)) for i in ids]
+        targets = [(i, action, form_text(form, "bulk-reason", 40), form_text(form, "bulk-note", 1000)) for i in ids]
         if not ids:
-            return _redirect(_inbox_url(filters, error="NOTHING_SELECTED"))
+            return redirect(_inbox_url(filters, error="NOTHING_SELECTED"))
     done = 0
     for review_id, action, reason, note in targets:
         if action not in ("PUBLISH", "REJECT"):
-            return _redirect(_inbox_url(filters, error="INVALID"))
+            return redirect(_inbox_url(filters, error="INVALID"))
         variables = {"input": {"id": review_id, "action": action, "reason": reason or None, "note": note or None}}
         result = (await page.query(document, variables))[mutation]
         if result["errors"]:
-            return _redirect(_inbox_url(filters, done=done_key if done else "", n=done,
-                                        error=_error_code(result["errors"][0])))
+            return redirect(_inbox_url(filters, done=done_key if done else "", n=done,
+                                        error=error_code(result["errors"][0])))
         await page.audit(audit_action, f"{review_id} {action} {reason}".strip())
         done += 1
-    return _redirect(_inbox_url(filters, done=done_key, n=done))
+    return redirect(_inbox_url(filters, done=done_key, n=done))
 
 
 async def _moderate_media(page: Page) -> Response:
     form: FormData = page.form  # type: ignore[attr-defined]
     filters = _back_filters(form)
-    media_id, _, action = _text(form, "media", 200).rpartition(":")
+    media_id, _, action = form_text(form, "media", 200).rpartition(":")
     if action not in ("PUBLISH", "REJECT") or not media_id:
-        return _redirect(_inbox_url(filters, error="INVALID"))
-    reason = _text(form, f"reason-{media_id}", 40) or None
+        return redirect(_inbox_url(filters, error="INVALID"))
+    reason = form_text(form, f"reason-{media_id}", 40) or None
     result = (await page.query(docs.MODERATE_MEDIA, {"input": {"id": media_id, "action": action,
                                                                 "reason": reason}}))["moderateReviewMedia"]
     if result["errors"]:
-        return _redirect(_inbox_url(filters, error=_error_code(result["errors"][0])))
+        return redirect(_inbox_url(filters, error=error_code(result["errors"][0])))
     await page.audit("review.media.moderate", f"{media_id} {action} {reason or ''}".strip())
-    return _redirect(_inbox_url(filters, done="media"))
+    return redirect(_inbox_url(filters, done="media"))
 
 
 # --- replies ---------------------------------------------------------------------------
@@ -359,20 +238,20 @@ async def _replies(page: Page) -> Response:
     # Most urgent first: the earliest due date (overdue ones, most late first).
     items.sort(key=lambda i: (i["due"] is None, i["due"] or now))
     return page.render("replies.html", items=items, total=listing["totalCount"], page_info=listing["pageInfo"],
-                       flash=_flash(page))
+                       flash=flash(page))
 
 
 async def _reply(page: Page) -> Response:
     form: FormData = page.form  # type: ignore[attr-defined]
-    review_id = _text(form, "review", 200)
-    result = (await page.query(docs.REPLY, {"input": {"reviewId": review_id, "body": _text(form, "body")}}))
+    review_id = form_text(form, "review", 200)
+    result = (await page.query(docs.REPLY, {"input": {"reviewId": review_id, "body": form_text(form, "body")}}))
     payload = result["replyToReview"]
-    back = _text(form, "back", 10)
+    back = form_text(form, "back", 10)
     target = f"{BASE}/replies/{review_id}" if back == "edit" else f"{BASE}/replies"
     if payload["errors"]:
-        return _redirect(f"{target}?{urlencode({'error': _error_code(payload['errors'][0])})}")
+        return redirect(f"{target}?{urlencode({'error': error_code(payload['errors'][0])})}")
     await page.audit("review.reply", review_id)
-    return _redirect(f"{target}?done=replied")
+    return redirect(f"{target}?done=replied")
 
 
 async def _replies_page(page: Page) -> Response:
@@ -384,7 +263,7 @@ async def _reply_edit(page: Page) -> Response:
     review = (await page.query(docs.REVIEW, {"id": review_id}))["node"]
     if not review:
         return page.render("message.html", 404, title=page.t("not_found"), text="")
-    return page.render("reply_edit.html", review=review, flash=_flash(page))
+    return page.render("reply_edit.html", review=review, flash=flash(page))
 
 
 # --- insights --------------------------------------------------------------------------
@@ -449,23 +328,23 @@ async def _program(page: Page) -> Response:
             "quantity": int(example["quantity"]) if numbers else 1, "unitPrice": int(example["price"]) if numbers else 0}
     try:
         data = await page.query(docs.PROGRAM, {"preview": {"currency": example["currency"], "lines": [line]}})
-        flash = None if numbers else {"kind": "error", "text": page.t("error", message=page.t("code_EXAMPLE"))}
+        bad_example = None if numbers else {"kind": "error", "text": page.t("error", message=page.t("code_EXAMPLE"))}
     except Refused as exc:
         if exc.code != "BAD_USER_INPUT":
             raise
         return page.render("message.html", 400, title=page.t("error", message=page.t("code_EXAMPLE")), text=str(exc))
-    return page.render("program.html", program=data, example=example, flash=flash or _flash(page))
+    return page.render("program.html", program=data, example=example, flash=bad_example or flash(page))
 
 
 async def _rule_active(page: Page) -> Response:
     """Switch an earning rule on or off (updateEarningRule: admins; other roles get the API's 403)."""
     form: FormData = page.form  # type: ignore[attr-defined]
-    rule_id, active = _text(form, "rule", 200), _text(form, "active", 5) == "true"
+    rule_id, active = form_text(form, "rule", 200), form_text(form, "active", 5) == "true"
     payload = (await page.query(docs.SET_RULE_ACTIVE, {"id": rule_id, "active": active}))["updateEarningRule"]
     if payload["errors"]:
-        return _redirect(f"{BASE}/program?{urlencode({'error': payload['errors'][0]['code']})}")
+        return redirect(f"{BASE}/program?{urlencode({'error': payload['errors'][0]['code']})}")
     await page.audit("rule.active" if active else "rule.inactive", rule_id)
-    return _redirect(f"{BASE}/program?done=rule")
+    return redirect(f"{BASE}/program?done=rule")
 
 
 # --- member, audit ---------------------------------------------------------------------
@@ -482,7 +361,7 @@ async def _members(page: Page) -> Response:
         page_info = data["members"]["pageInfo"]
     else:
         await page.query(docs.MEMBER_SEARCH, {"search": "", "after": None})  # a role without access: 403 here
-    return page.render("members.html", search=search, found=found, page_info=page_info, flash=_flash(page),
+    return page.render("members.html", search=search, found=found, page_info=page_info, flash=flash(page),
                        next_url=f"{BASE}/members?{urlencode({'q': search, 'after': (page_info or {}).get('endCursor') or ''})}")
 
 
@@ -490,7 +369,7 @@ async def _member(page: Page) -> Response:
     member = (await page.query(docs.MEMBER, {"externalId": page.request.path_params["external_id"][:255]}))["member"]
     if member is None:
         return page.render("message.html", 404, title=page.t("not_found"), text="")
-    return page.render("member.html", member=member, flash=_flash(page), adjust_key=secrets.token_urlsafe(16),
+    return page.render("member.html", member=member, flash=flash(page), adjust_key=secrets.token_urlsafe(16),
                        ledger=[e["node"] for e in member["ledger"]["edges"]],
                        orders=[e["node"] for e in member["orders"]["edges"]],
                        messages=[e["node"] for e in member["messages"]["edges"]])
@@ -502,20 +381,20 @@ async def _adjust(page: Page) -> Response:
     form: FormData = page.form  # type: ignore[attr-defined]
     external_id = page.request.path_params["external_id"][:255]
     target = f"{BASE}/members/{quote(external_id, safe='')}"
-    amount = _text(form, "amount", 12).strip()
+    amount = form_text(form, "amount", 12).strip()
     if not amount.lstrip("-").isdigit():
-        return _redirect(f"{target}?error=AMOUNT")
-    variables = {"input": {"memberExternalId": external_id, "amount": int(amount), "reason": _text(form, "reason", 500),
-                           "idempotencyKey": "console:" + _text(form, "key", 64)}}
+        return redirect(f"{target}?error=AMOUNT")
+    variables = {"input": {"memberExternalId": external_id, "amount": int(amount), "reason": form_text(form, "reason", 500),
+                           "idempotencyKey": "console:" + form_text(form, "key", 64)}}
     payload = (await page.query(docs.ADJUST, variables))["adjustPoints"]
     if payload["errors"]:
         error = payload["errors"][0]
         code = error["code"]
         if code == "INVALID":  # say which field: the page explains codes, never echoes text
             code = {"reason": "ADJUST_REASON", "amount": "AMOUNT"}.get(error.get("field") or "", code)
-        return _redirect(f"{target}?{urlencode({'error': code})}")
+        return redirect(f"{target}?{urlencode({'error': code})}")
     await page.audit("points.adjust", f"{external_id} {int(amount):+d}")
-    return _redirect(f"{target}?done=adjusted")
+    return redirect(f"{target}?done=adjusted")
 
 
 async def _audit(page: Page) -> Response:
@@ -524,20 +403,20 @@ async def _audit(page: Page) -> Response:
     return page.render("audit.html", entries=[e["node"] for e in log["edges"]], page_info=log["pageInfo"])
 
 
-PASSWORD_HANDLERS = (_password, _sign_out)
 
 
 def console_routes(schema: Any) -> Mount:
     """The /console mount; `schema` is the app's GraphQL schema (the composition root's)."""
-    def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    def page(handler: Any) -> Any:
         return staff_page(schema, handler)
 
     return Mount(BASE, routes=[
         Route("/", home),
         Route("/sign-in", sign_in, methods=["GET", "POST"]),
-        Route("/sign-out", page(_sign_out), methods=["POST"]),
+        Route("/sign-out", staff_page(schema, _sign_out, before_password_change=True), methods=["POST"]),
         Route("/lang", language),
-        Route("/password", page(_password), methods=["GET", "POST"]),
+        Route("/password", staff_page(schema, _password, before_password_change=True),
+              methods=["GET", "POST"]),
         Route("/reviews", page(_inbox)),
         Route("/reviews/moderate", page(_moderate), methods=["POST"]),
         Route("/reviews/media", page(_moderate_media), methods=["POST"]),
@@ -551,5 +430,6 @@ def console_routes(schema: Any) -> Mount:
         Route("/program", page(_program)),
         Route("/program/rules", page(_rule_active), methods=["POST"]),
         Route("/audit", page(_audit)),
+        *[route for module in PAGE_MODULES for route in module.routes(page)],
         Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
     ])
