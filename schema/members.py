@@ -12,6 +12,7 @@ from domain.auth.scopes import INSIGHTS
 from domain.insights import members as member_insights
 from domain.feedback import improvements
 from domain.ledger import queries as ledger_queries
+from domain.members import service as members_service
 from domain.members.models import Member as MemberModel
 from domain.messaging import service as messaging
 from domain.orders import queries as order_queries
@@ -21,7 +22,7 @@ from domain.rewards.models import Redemption as RedemptionModel
 from domain.subscriptions.models import Subscription as SubscriptionModel
 from domain.tiers import service as tiers
 from schema.common import ConsentPurpose, global_id
-from schema.errors import UserError
+from schema.errors import UserError, bad_input
 from schema.feedback import Contribution, Improvement
 from schema.insights import MemberInsight
 from schema.ledger import LedgerEntry, Points
@@ -44,6 +45,14 @@ class Consent:
         description="Who recorded the last change (the caller's actor); null when never recorded.")
     updated_at: str | None = strawberry.field(
         description="When it last changed, UTC ISO 8601; null when never recorded.")
+
+
+@strawberry.type
+class ConsentHistoryEntry:
+    purpose: ConsentPurpose = strawberry.field(description="The consent purpose that changed.")
+    granted: bool = strawberry.field(description="True: granted at that moment; false: withdrawn.")
+    source: str = strawberry.field(description="Who recorded it (the caller's actor, `import` or `anonymization`).")
+    at: str = strawberry.field(description="When, UTC ISO 8601.")
 
 
 def _sees_personal_data(info: Info) -> bool:
@@ -144,6 +153,14 @@ class Member(Node):
                 updated_at=row.updated_at.isoformat() if row else None,
             ))
         return result
+
+    @strawberry.field(description="Every consent grant and withdrawal, newest first; `first` 1 to 200 (default 50).")
+    async def consent_history(self, first: int = 50) -> list[ConsentHistoryEntry]:
+        if not 1 <= first <= members_service.CONSENT_HISTORY_MAX:
+            raise bad_input(f"first must be between 1 and {members_service.CONSENT_HISTORY_MAX}")
+        return [ConsentHistoryEntry(purpose=ConsentPurpose(c.purpose), granted=c.granted, source=c.source,
+                                    at=c.created_at.isoformat())
+                for c in await members_service.consent_history(self.model.id, first)]
 
     @strawberry.field(description="The member's current VIP tier; null when in none.")
     async def tier(self, info: Info) -> Tier | None:

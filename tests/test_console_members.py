@@ -14,6 +14,7 @@ from domain import clock
 from domain.auth.service import create_api_key
 from domain.insights import members as member_insights
 from domain.ledger.models import LedgerEntry
+from domain.members import service as members_service
 from domain.members.models import Member
 from domain.staff.models import StaffAudit
 from tests import helpers
@@ -178,3 +179,84 @@ async def test_member_insights_show_for_owners_not_for_support(client):
     client.cookies.clear()
     await sign_in(client, "support@brand.example")
     assert 'id="member-insights"' not in (await client.get("/console/members/cust-1")).text  # no insights:read
+
+
+# --- consent history and the data-rights actions (export, anonymize) ---------------------------
+
+async def test_member_360_lists_consent_history_newest_first(client, api, admin_token):
+    await _members()
+    clock.set_now(datetime(2026, 3, 1, 9, tzinfo=UTC))
+    await members_service.update_consents("cust-1", [("MARKETING_EMAIL", True)], "member:cust-1")
+    clock.set_now(datetime(2026, 4, 2, 9, tzinfo=UTC))
+    await members_service.update_consents("cust-1", [("MARKETING_EMAIL", False)], "staff:desk")
+    history = await api.ok('{ member(externalId: "cust-1") { consentHistory { purpose granted source at } } }',
+                           token=admin_token)
+    assert history["member"]["consentHistory"] == [
+        {"purpose": "MARKETING_EMAIL", "granted": False, "source": "staff:desk", "at": "2026-04-02T09:00:00+00:00"},
+        {"purpose": "MARKETING_EMAIL", "granted": True, "source": "member:cust-1", "at": "2026-03-01T09:00:00+00:00"},
+    ]
+    one = await api.ok('{ member(externalId: "cust-1") { consentHistory(first: 1) { granted } } }', token=admin_token)
+    assert one["member"]["consentHistory"] == [{"granted": False}]
+    too_many = await api('{ member(externalId: "cust-1") { consentHistory(first: 201) { granted } } }', None,
+                         admin_token)
+    assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    await make_staff("support")
+    await sign_in(client, "support@brand.example")
+    page = (await client.get("/console/members/cust-1")).text
+    table = page[page.index('id="consent-history"'):]
+    rows = re.findall(r"<tr><td>[^<]*</td><td><code>(\w+)</code></td><td>(\w+)</td><td>([^<]+)</td></tr>", table)
+    assert rows == [("MARKETING_EMAIL", "Withdrawn", "staff:desk"), ("MARKETING_EMAIL", "Yes", "member:cust-1")]
+
+
+async def test_an_admin_downloads_a_members_data_and_it_is_audited(client):
+    await _members()
+    await helpers.order("A-1001", "cust-1", amount=12_900, currency="KRW")
+    await make_staff("admin")
+    await sign_in(client, "admin@brand.example")
+    page = await client.get("/console/members/cust-1")
+    assert 'href="/console/members/cust-1/export"' in page.text and 'id="anonymize"' in page.text
+    export = await client.get("/console/members/cust-1/export")
+    assert export.status_code == 200
+    assert export.headers["content-disposition"] == 'attachment; filename="member-cust-1.json"'
+    data = export.json()
+    assert data["member"]["externalId"] == "cust-1" and data["member"]["email"] == "ann.lee@shop.example"
+    assert [o["externalId"] for o in data["orders"]] == ["A-1001"]
+    assert [(a.action, a.detail) for a in await StaffAudit.filter(action="member.export")] == [
+        ("member.export", "cust-1")]
+    assert (await client.get("/console/members/nobody/export")).status_code == 404
+
+
+async def test_anonymize_needs_the_typed_id_then_erases_and_is_audited(client):
+    await _members()
+    await make_staff("owner")
+    await sign_in(client, "owner@brand.example")
+    token = csrf_of(await client.get("/console/members/cust-1"))
+    wrong = await client.post("/console/members/cust-1/anonymize", data={"csrf": token, "confirm": "cust-2"})
+    assert wrong.headers["location"] == "/console/members/cust-1?error=CONFIRM"
+    member = await Member.get(external_id="cust-1")
+    assert member.anonymized_at is None and member.email == "ann.lee@shop.example"
+    done = await client.post("/console/members/cust-1/anonymize", data={"csrf": token, "confirm": "cust-1"})
+    member = await Member.get(id=member.id)
+    assert member.anonymized_at is not None and member.email is None and member.name is None
+    assert member.external_id != "cust-1"
+    assert done.headers["location"] == f"/console/members/{member.external_id}?done=anonymized"
+    shown = await client.get(done.headers["location"])
+    assert "The member was anonymized." in shown.text and "ann.lee@shop.example" not in shown.text
+    assert 'id="anonymize"' not in shown.text  # nothing left to erase
+    assert [(a.action, a.detail) for a in await StaffAudit.filter(action="member.anonymize")] == [
+        ("member.anonymize", f"cust-1 -> {member.external_id}")]
+
+
+async def test_support_sees_no_data_rights_actions_and_cannot_post_them(client):
+    await _members()
+    await make_staff("support")
+    await sign_in(client, "support@brand.example")
+    page = await client.get("/console/members/cust-1")
+    assert 'id="rights"' not in page.text and "/export" not in page.text
+    assert (await client.get("/console/members/cust-1/export")).status_code == 403
+    refused = await client.post("/console/members/cust-1/anonymize",
+                                data={"csrf": csrf_of(page), "confirm": "cust-1"})
+    assert refused.status_code == 403
+    member = await Member.get(external_id="cust-1")
+    assert member.anonymized_at is None and member.email == "ann.lee@shop.example"
+    assert await StaffAudit.filter(action__in=["member.export", "member.anonymize"]).count() == 0

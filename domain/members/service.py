@@ -135,6 +135,14 @@ async def current_consents(member_id: int) -> dict[str, Consent]:
     return {c.purpose: c for c in await Consent.filter(member_id=member_id)}
 
 
+CONSENT_HISTORY_MAX = 200
+
+
+async def consent_history(member_id: int, limit: int) -> list[ConsentChange]:
+    """The member's consent changes, newest first (the audit trail of grants and withdrawals)."""
+    return await ConsentChange.filter(member_id=member_id).order_by("-id").limit(max(0, min(limit, CONSENT_HISTORY_MAX)))
+
+
 async def update_consents(
     external_id: str, changes: list[tuple[str, bool]], source: str
 ) -> Member:

@@ -74,9 +74,11 @@ query Member($externalId: String!) {
     externalId email name birthday personalDataWithheld createdAt anonymized signupChannel locale timezone
     points { balance pending lifetimeEarned expiringSoon(days: 30) }
     tier { name }
-    insights { rfmSegment churnRisk explanation computedAt }
+    insights { rfmSegment churnRisk explanation computedAt recencyDays frequency monetary { amount currency }
+               expectedPurchases90d clv12m { amount currency } }
     tierHistory { fromTier toTier reason createdAt }
     consents { purpose granted source updatedAt }
+    consentHistory(first: 50) { purpose granted source at }
     ledger(first: 50) { edges { node { id amount kind reason sourceType sourceId createdAt expiresAt } } }
     orders(first: 20) { edges { node { externalId placedAt channel total { amount currency }
                                         refunded { amount currency } fulfilledAt } } }

@@ -23,9 +23,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from domain import clock
+from domain.auth.scopes import STAFF_ADMIN_ROLES
 from domain.staff import service as staff
 from domain.settings import get_settings
-from web.console import documents as docs
+from web.console import documents as docs, member_actions
 from web.console.charts import bar_chart, line_chart
 from web.console.gql import Refused
 from web.console.i18n import LANG_COOKIE, LOCALES, Translator
@@ -39,7 +40,7 @@ STATUSES = ("PENDING", "PUBLISHED", "REJECTED")
 INBOX_FILTERS = ("status", "rating", "media", "product")
 # Pages added later live in their own modules (web/console/<page>.py), each exposing
 # `routes(page) -> list[Route]`; they import web/console/page.py, never this module.
-PAGE_MODULES: tuple[Any, ...] = ()
+PAGE_MODULES: tuple[Any, ...] = (member_actions,)
 
 
 # --- sign-in ---------------------------------------------------------------------------
@@ -370,6 +371,7 @@ async def _member(page: Page) -> Response:
     if member is None:
         return page.render("message.html", 404, title=page.t("not_found"), text="")
     return page.render("member.html", member=member, flash=flash(page), adjust_key=secrets.token_urlsafe(16),
+                       can_erase=page.user.role in STAFF_ADMIN_ROLES,
                        ledger=[e["node"] for e in member["ledger"]["edges"]],
                        orders=[e["node"] for e in member["orders"]["edges"]],
                        messages=[e["node"] for e in member["messages"]["edges"]])
