@@ -74,6 +74,7 @@ from schema.recommendations import (
     TrainingResult,
 )
 from schema.reviews import (
+    Answer,
     AnswerPayload,
     FollowUpQuestionPayload,
     ModerationDecision,
@@ -171,6 +172,10 @@ class Query:
     question_moderation_queue: Connection[Question] = strawberry.field(
         resolver=resolvers.reviews.question_moderation_queue, permission_classes=[Moderator],
         description="Product questions waiting for a moderator (PENDING), newest first (admin, or reviews:moderate).")
+    answer_moderation_queue: Connection[Answer] = strawberry.field(
+        resolver=resolvers.reviews.answer_moderation_queue, permission_classes=[Moderator],
+        description="Answers to product questions waiting for a moderator (PENDING), newest first, each with its "
+                    "question (admin, or reviews:moderate).")
     reviews_awaiting_reply: Connection[Review] = strawberry.field(
         resolver=resolvers.reviews.reviews_awaiting_reply, permission_classes=[Moderator],
         description="Negative (<= PATRON_REVIEW_NEGATIVE_MAX_RATING stars) published reviews without a reply; "

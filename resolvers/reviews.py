@@ -261,6 +261,14 @@ async def question_moderation_queue(
                           Question.from_model)
 
 
+async def answer_moderation_queue(
+    info: Info, first: int | None = None, after: str | None = None,
+    last: int | None = None, before: str | None = None,
+) -> Connection[Answer]:
+    return await paginate("Query.answerModerationQueue", first, after, last, before, queries.answer_queue,
+                          Answer.from_model)
+
+
 async def reviews_awaiting_reply(
     info: Info, first: int | None = None, after: str | None = None, overdue: bool | None = None,
     last: int | None = None, before: str | None = None,

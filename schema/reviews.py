@@ -21,7 +21,7 @@ from domain.reviews.service import is_rating_only
 from schema.common import JSON, global_id, legacy_int_id
 from schema.errors import UserError
 from schema.node import Node
-from schema.permissions import Moderator
+from schema.permissions import Moderator, moderates
 
 
 @strawberry.enum
@@ -237,11 +237,25 @@ class Answer(Node):
     author_kind: str = strawberry.field(description="merchant (the store) or verified_buyer (a member who bought the product).")
     status: ModerationStatus = strawberry.field(description="Moderation state: only PUBLISHED answers are public.")
     created_at: dt.datetime = strawberry.field(description="When it was written (UTC, ISO 8601).")
+    reject_reason: ModerationReason | None = strawberry.field(
+        description="Why it was held or rejected (shown to the author); null otherwise.")
+    model: strawberry.Private[AnswerModel]
 
     @classmethod
     def from_model(cls, a: AnswerModel) -> Answer:
         return cls(id=global_id("Answer", a.id), body=a.body, author_name=a.author_name, author_kind=a.author_kind,
-                   status=ModerationStatus(a.status), created_at=a.created_at)
+                   status=ModerationStatus(a.status), created_at=a.created_at, reject_reason=_reason(a.reject_reason),
+                   model=a)
+
+    @strawberry.field(description="The question answered: anyone sees a published one; a pending or rejected "
+                                  "question only a moderator or admin (null for others).")
+    async def question(self, info: Info) -> Question | None:
+        question = self.model.question
+        if not isinstance(question, QuestionModel):  # not prefetched by the list it came from
+            question = await QuestionModel.get(id=self.model.question_id).prefetch_related("product")
+        if question.status != "published" and not moderates(info.context.viewer):
+            return None
+        return Question.from_model(question)
 
 
 @strawberry.type

@@ -136,6 +136,7 @@ MATRIX: dict[str, tuple[str, str, str, str, str, str]] = {
     "product":              (OK,     OK,     OK,     OK,     OK,     OK),
     "reviewModerationQueue": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "questionModerationQueue": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
+    "answerModerationQueue":   (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "reviewsAwaitingReply": (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "moderationLog":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),
     "staffAuditLog":        (UNAUTH, FORBID, FORBID, FORBID, FORBID, OK),  # console owners (tests/test_console.py)
@@ -559,6 +560,9 @@ CALLS: dict[str, Call] = {
         lambda w, t: {}),
     "questionModerationQueue": Call(
         "query { questionModerationQueue(first: 5) { edges { node { id body productExternalId } } } }",
+        lambda w, t: {}),
+    "answerModerationQueue": Call(
+        "query { answerModerationQueue(first: 5) { edges { node { id body question { body } } } } }",
         lambda w, t: {}),
     "reviewModerationQueue": Call(
         "query { reviewModerationQueue(first: 5) { edges { node { reviewId } } } }", lambda w, t: {}),

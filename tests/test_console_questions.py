@@ -9,7 +9,7 @@ import pytest
 
 from domain.auth.service import create_api_key
 from domain.catalog.service import upsert_products
-from domain.reviews.models import Question
+from domain.reviews.models import Answer, Question
 from domain.staff.models import StaffAudit
 from tests import helpers
 from tests.conftest import member_token
@@ -89,3 +89,68 @@ async def test_filtered_inbox_leaves_questions_out_and_other_roles_are_refused(c
                                                                       "item": f"{ids['size']}:PUBLISH"})
     assert refused.status_code == 403
     assert await Question.filter(status="pending").count() == 3
+
+
+# --- answers waiting for a moderator (answerModerationQueue, moderateAnswer) -------------------
+
+ANSWER = """mutation($q: ID!, $b: String!) { answerQuestion(input: {questionId: $q, body: $b}) {
+              answer { id status } errors { code } } }"""
+ANSWER_QUEUE = """{ answerModerationQueue(first: 10) { totalCount edges { node { body authorKind status
+                    question { body productExternalId } } } } }"""
+PUBLISH_QUESTION = """mutation($id: ID!) { moderateQuestion(input: {id: $id, action: PUBLISH}) { errors { code } } }"""
+
+
+async def _answers(api) -> tuple[dict[str, str], dict[str, str]]:
+    ids = await _ask(api)
+    admin = (await create_api_key("t", "admin"))[1]
+    for key in ("size", "wash"):
+        assert (await api.ok(PUBLISH_QUESTION, {"id": ids[key]}, admin))["moderateQuestion"]["errors"] == []
+    answers = {}
+    for key, question, body in (("fits", "size", "Yes, order your usual size."),
+                                ("wash", "wash", "Cold wash only, please.")):
+        given = (await api.ok(ANSWER, {"q": ids[question], "b": body}, admin))["answerQuestion"]
+        assert given["answer"]["status"] == "PENDING", given
+        answers[key] = given["answer"]["id"]
+    return ids, answers
+
+
+async def test_the_answer_queue_lists_pending_answers_with_their_question(api, held):
+    await _answers(api)
+    admin = (await create_api_key("t2", "admin"))[1]
+    queue = (await api.ok(ANSWER_QUEUE, token=admin))["answerModerationQueue"]
+    assert queue["totalCount"] == 2
+    assert [(e["node"]["body"], e["node"]["authorKind"], e["node"]["status"], e["node"]["question"])
+            for e in queue["edges"]] == [
+        ("Cold wash only, please.", "merchant", "PENDING", {"body": "Can I machine wash it?", "productExternalId": "p2"}),
+        ("Yes, order your usual size.", "merchant", "PENDING",
+         {"body": "Does it run true to size?", "productExternalId": "p1"})]
+    for role in ("storefront", "partner"):
+        key = (await create_api_key(role, role))[1]
+        assert (await api(ANSWER_QUEUE, token=key))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await api(ANSWER_QUEUE))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_moderator_approves_and_rejects_answers_in_the_inbox(client, api, held):
+    _, answers = await _answers(api)
+    moderator = await make_staff("moderator")
+    await sign_in(client, "moderator@brand.example")
+    page = await client.get("/console/reviews")
+    assert page.text.count("data-answer=") == 2 and "Answer to: “Does it run true to size?”" in page.text
+    token = csrf_of(page)
+    approved = await client.post("/console/answers/moderate", data={"csrf": token, "item": f"{answers['fits']}:PUBLISH"})
+    assert approved.headers["location"] == "/console/reviews?done=answers&n=1"
+    rejected = await client.post("/console/answers/moderate", data={"csrf": token, "bulk": "REJECT",
+                                                                     "bulk-reason": "OFF_TOPIC", "ids": [answers["wash"]]})
+    assert rejected.headers["location"] == "/console/reviews?done=answers&n=1"
+    after = await client.get("/console/reviews?done=answers&n=1")
+    assert "Saved: 1 answer(s) moderated." in after.text and "data-answer=" not in after.text
+    log = [a.detail for a in await StaffAudit.filter(user_id=moderator.id, action="answer.moderate").order_by("id")]
+    assert log == [f"{answers['fits']} PUBLISH", f"{answers['wash']} REJECT OFF_TOPIC"]
+    public = await api.ok('{ product(externalId: "p1") { questions(first: 5) { edges { node { body '
+                          'answers { body question { body } } } } } } }')
+    assert public["product"]["questions"]["edges"] == [{"node": {
+        "body": "Does it run true to size?",
+        "answers": [{"body": "Yes, order your usual size.", "question": {"body": "Does it run true to size?"}}]}}]
+    without_token = await client.post("/console/answers/moderate", data={"item": f"{answers['wash']}:PUBLISH"})
+    assert without_token.status_code == 403
+    assert await Answer.filter(status="pending").count() == 0 and await Answer.filter(status="rejected").count() == 1

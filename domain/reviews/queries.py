@@ -116,6 +116,12 @@ async def question_queue(request: PageRequest) -> Page[Question]:
     return await keyset_page(qs, NEWEST_ID, request, prefetch=("product",), count=qs.count)
 
 
+async def answer_queue(request: PageRequest) -> Page[Answer]:
+    """Answers waiting for a moderator, newest first, with their question and its product."""
+    qs = Answer.filter(status="pending")
+    return await keyset_page(qs, NEWEST_ID, request, prefetch=("question__product",), count=qs.count)
+
+
 async def answers_for(question_ids: list[int]) -> dict[int, list[Answer]]:
     grouped: dict[int, list[Answer]] = {i: [] for i in question_ids}
     for row in await Answer.filter(question_id__in=question_ids, status="published").order_by("id"):

@@ -38,6 +38,20 @@ mutation ModerateQuestion($input: ModerateInput!) {
   moderateQuestion(input: $input) { question { id status } errors { field message code } }
 }"""
 
+ANSWERS = """
+query Answers {
+  answerModerationQueue(first: 50) {
+    totalCount
+    edges { node { id body authorName authorKind status rejectReason createdAt
+                   question { body productExternalId } } }
+  }
+}"""
+
+MODERATE_ANSWER = """
+mutation ModerateAnswer($input: ModerateInput!) {
+  moderateAnswer(input: $input) { answer { id status } errors { field message code } }
+}"""
+
 AWAITING = """
 query Awaiting($after: String) {
   reviewsAwaitingReply(first: 100, after: $after) {

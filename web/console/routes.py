@@ -149,11 +149,14 @@ async def _inbox(page: Page) -> Response:
     data = await page.query(docs.INBOX, variables)
     queue = data["reviewModerationQueue"]
     # Questions have no stars, media or status filter here: they show with the unfiltered inbox.
-    questions = []
+    questions, answers = [], []
     if not any(filters.values()) and not params.get("after"):
         asked = (await page.query(docs.QUESTIONS))["questionModerationQueue"]
         questions = [e["node"] for e in asked["edges"]]
+        answered = (await page.query(docs.ANSWERS))["answerModerationQueue"]
+        answers = [e["node"] for e in answered["edges"]]
     return page.render("inbox.html", reviews=[e["node"] for e in queue["edges"]], filters=filters, questions=questions,
+                       answers=answers,
                        statuses=STATUSES, reasons=MODERATION_REASONS, page_info=queue["pageInfo"],
                        next_url=_inbox_url(filters, after=queue["pageInfo"]["endCursor"]),
                        back=urlencode({k: v for k, v in filters.items() if v}), flash=flash(page))
@@ -179,6 +182,11 @@ async def _moderate(page: Page) -> Response:
 async def _moderate_questions(page: Page) -> Response:
     """The same for product questions, through moderateQuestion."""
     return await _moderate_items(page, docs.MODERATE_QUESTION, "moderateQuestion", "question.moderate", "questions")
+
+
+async def _moderate_answers(page: Page) -> Response:
+    """The same for answers to product questions, through moderateAnswer."""
+    return await _moderate_items(page, docs.MODERATE_ANSWER, "moderateAnswer", "answer.moderate", "answers")
 
 
 async def _moderate_items(page: Page, document: str, mutation: str, audit_action: str, done_key: str) -> Response:
@@ -423,6 +431,7 @@ def console_routes(schema: Any) -> Mount:
         Route("/reviews/moderate", page(_moderate), methods=["POST"]),
         Route("/reviews/media", page(_moderate_media), methods=["POST"]),
         Route("/questions/moderate", page(_moderate_questions), methods=["POST"]),
+        Route("/answers/moderate", page(_moderate_answers), methods=["POST"]),
         Route("/replies", page(_replies_page), methods=["GET", "POST"]),
         Route("/replies/{review_id}", page(_reply_edit)),
         Route("/members", page(_members)),
