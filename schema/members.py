@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain import clock
-from domain.auth.scopes import INSIGHTS
+from domain.auth.scopes import INSIGHTS, SUPPORT
 from domain.insights import members as member_insights
 from domain.feedback import improvements
 from domain.ledger import queries as ledger_queries
@@ -110,11 +110,13 @@ class Member(Node):
 
     @strawberry.field(description="RFM, churn risk and CLV from the nightly member_insights job; null before "
                                   "the member's first order in PATRON_INSIGHTS_CURRENCY, and for callers other "
-                                  "than admins, the member themself and keys with insights:read.")
+                                  "than admins, the member themself and keys or staff roles with insights:read or "
+                                  "members:support (a support desk sees the churn risk of the member it helps).")
     async def insights(self, info: Info) -> MemberInsight | None:
         viewer = info.context.viewer
         allowed = (viewer.role == "admin" or (viewer.role == "member" and viewer.member_external_id == self.external_id)
-                   or (viewer.role in ("storefront", "partner") and viewer.holds(INSIGHTS)))
+                   or (viewer.role in ("storefront", "partner", "staff")
+                       and (viewer.holds(INSIGHTS) or viewer.holds(SUPPORT))))
         if not allowed:
             return None
         row = await member_insights.member_insight(self.model.id)

@@ -165,7 +165,7 @@ async def test_a_key_without_members_support_is_refused(api):
     assert await LedgerEntry.all().count() == 0
 
 
-async def test_member_insights_show_for_owners_not_for_support(client):
+async def test_member_insights_show_for_owners_and_support_not_for_moderators(client, api):
     clock.set_now(datetime(2026, 5, 1, tzinfo=UTC))
     await _members()
     await helpers.order("A-1", "cust-1", amount=40_000)
@@ -178,7 +178,16 @@ async def test_member_insights_show_for_owners_not_for_support(client):
     await make_staff("support")
     client.cookies.clear()
     await sign_in(client, "support@brand.example")
-    assert 'id="member-insights"' not in (await client.get("/console/members/cust-1")).text  # no insights:read
+    support_page = (await client.get("/console/members/cust-1")).text
+    assert 'id="member-insights"' in support_page and "<dt>Churn risk</dt>" in support_page
+    query = '{ member(externalId: "cust-1") { insights { frequency } } }'
+    desk = (await create_api_key("desk", "partner", scopes=["members:support"]))[1]
+    assert (await api.ok(query, token=desk))["member"]["insights"] == {"frequency": 1}
+    moderator = await make_staff("moderator")
+    assert moderator.role == "moderator"
+    client.cookies.clear()
+    await sign_in(client, "moderator@brand.example")
+    assert (await client.get("/console/members/cust-1")).status_code == 403
 
 
 # --- consent history and the data-rights actions (export, anonymize) ---------------------------
